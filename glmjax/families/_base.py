@@ -1,0 +1,179 @@
+"""The exponential family base class: write A(η), T(y), log b(y); autodiff derives the rest.
+
+An exponential family (the seed, section 2) is
+
+.. math:: p(y \\mid \\eta) = b(y) \\exp(\\eta^\\top T(y) - A(\\eta)),
+
+and, for the families with a dispersion φ (Gaussian, Gamma, inverse Gaussian), the
+exponential dispersion model :math:`p(y \\mid \\eta, \\phi) = b(y, \\phi)
+\\exp((\\eta^\\top T(y) - A(\\eta)) / \\phi)`. A concrete family writes down only
+``log_partition`` (A), ``sufficient_stat`` (T), ``log_base_measure`` (log b), its support, and
+a sampler. The mean E[T(y)] = ∇A(η) and the variance Var[T(y)] = ∇²A(η) are derived here by
+``jax.grad``; nothing about them is written by hand per family.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
+
+from glmjax import links as _links
+
+
+def shrunk_mean(t: Array, weights: Array) -> Array:
+    """Each row of t halfway to the weighted mean of t: inside the mean space if t̄ is."""
+    w = weights.reshape(weights.shape + (1,) * (t.ndim - 1))
+    return 0.5 * (t + jnp.sum(w * t, axis=0) / jnp.sum(weights))
+
+
+class AbstractFamily(eqx.Module):
+    """An exponential family p(y | η) = b(y) exp(ηᵀT(y) − A(η)).
+
+    Class attributes (static configuration):
+      has_dispersion: whether a dispersion φ is estimated by ``fit`` (Pearson χ²/df).
+      has_saturated: whether the saturated model exists (deviance = 2(ℓ_sat − ℓ)).
+      allowed_links: classical links on the mean accepted by ``fit`` (as in R).
+      support: a human-readable description of the support of y, used in errors.
+    """
+
+    has_dispersion: ClassVar[bool] = False
+    has_saturated: ClassVar[bool] = True
+    allowed_links: ClassVar[tuple[type, ...]] = ()
+    support: ClassVar[str] = "the real line"
+
+    @property
+    def natural_dim(self) -> int:
+        """0 when η is a scalar per observation, else the length d of η."""
+        return 0
+
+    # ---- what a family writes down -------------------------------------------------------
+    @abc.abstractmethod
+    def log_partition(self, eta: ArrayLike) -> Array:
+        """A(η), elementwise over leading (batch) axes."""
+
+    def sufficient_stat(self, y: ArrayLike) -> Array:
+        """T(y); the identity unless the family says otherwise."""
+        return jnp.asarray(y)
+
+    @abc.abstractmethod
+    def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
+        """log b(y) (log b(y, φ) for families with a dispersion)."""
+
+    @abc.abstractmethod
+    def in_support(self, y: ArrayLike) -> Array:
+        """A boolean per observation: is y in the support?"""
+
+    @abc.abstractmethod
+    def mean_bounds(self) -> tuple[ArrayLike, ArrayLike]:
+        """The open interval (per coordinate) that the mean E[T(y)] lives in."""
+
+    @abc.abstractmethod
+    def sample(self, key: Array, eta: ArrayLike, shape: tuple[int, ...] = ()) -> Array:
+        """Draw y ~ p(y | η); the result has shape ``shape + batch shape (+ event shape)``."""
+
+    # ---- derived by autodiff -------------------------------------------------------------
+    def mean(self, eta: ArrayLike) -> Array:
+        """E[T(y) | η] = ∂A/∂η, by ``jax.grad`` of Σ A(η) over the batch."""
+        eta = jnp.asarray(eta)
+        return jax.grad(lambda e: jnp.sum(self.log_partition(e)))(eta)
+
+    def variance(self, eta: ArrayLike) -> Array:
+        """Var[T(y) | η] = ∇²A(η): elementwise for scalar η, (..., d, d) for vector η."""
+        eta = jnp.asarray(eta)
+        if self.natural_dim == 0:
+            return jax.grad(lambda e: jnp.sum(self.mean(e)))(eta)
+        hess = jax.hessian(lambda e: self.log_partition(e))
+        return jnp.vectorize(hess, signature="(d)->(d,d)")(eta)
+
+    def natural_from_mean(self, mu: ArrayLike) -> Array:
+        """The canonical link: solve ∇A(η) = μ for η (Newton's method on the convex A).
+
+        Scalar families override this with a closed form; the default serves vector
+        families, whose natural parameters have no closed form in the mean (Beta, Dirichlet).
+        """
+        mu = jnp.asarray(mu)
+        eta0 = jnp.ones(mu.shape, mu.dtype)
+
+        def newton(eta, _):
+            step = jnp.linalg.solve(self.variance(eta), (self.mean(eta) - mu)[..., None])[..., 0]
+
+            def halve(t):
+                return t * 0.5
+
+            def outside(t):
+                return ~jnp.all(jnp.isfinite(self.log_partition(eta - t[..., None] * step)))
+
+            t = jax.lax.while_loop(outside, halve, jnp.ones(eta.shape[:-1], eta.dtype))
+            return eta - t[..., None] * step, None
+
+        eta, _ = jax.lax.scan(newton, eta0, None, length=60)
+        return eta
+
+    def initial_mean(self, y: Array, weights: Array) -> Array:
+        """A starting mean for ``fit``: each T(yᵢ) halfway to the weighted mean of T (as R)."""
+        return shrunk_mean(self.sufficient_stat(y), weights)
+
+    def response_mean(self, eta: ArrayLike) -> Array:
+        """E[y | η], what ``predict`` returns. Equal to E[T(y)] unless T is not the identity."""
+        return self.mean(eta)
+
+    def log_prob(self, y: ArrayLike, eta: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
+        """log p(y | η) = (ηᵀT(y) − A(η)) / φ + log b(y, φ)."""
+        return self.log_kernel(y, eta) / dispersion + self.log_base_measure(y, dispersion)
+
+    def log_kernel(self, y: ArrayLike, eta: ArrayLike) -> Array:
+        """ηᵀT(y) − A(η): the part of log p(y | η) that depends on η."""
+        eta = jnp.asarray(eta)
+        t = self.sufficient_stat(y)
+        dot = eta * t if self.natural_dim == 0 else jnp.sum(eta * t, axis=-1)
+        return dot - self.log_partition(eta)
+
+    def saturated_log_kernel(self, y: ArrayLike) -> Array:
+        """sup_η [ηᵀT(y) − A(η)], reached at η = natural_from_mean(T(y)).
+
+        T(y) on the boundary of the mean space (a zero count, y ∈ {0, 1}) is moved inside by
+        a few machine epsilons, where the supremum is attained to rounding error.
+        """
+        t = self.sufficient_stat(y)
+        low, high = (jnp.asarray(b, t.dtype) for b in self.mean_bounds())
+        span = jnp.where(jnp.isfinite(high - low), high - low, 1.0)
+        eps = 4 * jnp.finfo(t.dtype).eps
+        mu = jnp.clip(t, low + eps * span, high - eps * span)
+        return self.log_kernel(y, self.natural_from_mean(mu))
+
+    def in_natural_domain(self, eta: ArrayLike) -> Array:
+        """A boolean per observation: is A(η) finite?"""
+        return jnp.isfinite(self.log_partition(eta))
+
+    # ---- data preparation (used by ``fit``) ----------------------------------------------
+    def prepare(self, y: Array, weights: Array) -> tuple[AbstractFamily, Array, Array]:
+        """Map the user's response to (family, y, weights) that ``fit`` works with."""
+        return self, y, weights
+
+    def check_response_shape(self, y: Array, n_obs: int) -> None:
+        """Raise ``ValueError`` when y has the wrong shape for this family."""
+        if y.shape != (n_obs,):
+            raise ValueError(
+                f"{type(self).__name__} expects y of shape ({n_obs},) (one value per row of X); "
+                f"got shape {y.shape}."
+            )
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+class AbstractScalarFamily(AbstractFamily):
+    """A family whose η and T(y) = y are scalars per observation."""
+
+    def sample_shape(self, eta: Array, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(shape) + jnp.shape(eta)
+
+
+ALL_BINARY_LINKS = (_links.Logit, _links.Probit, _links.CLogLog, _links.Cauchit, _links.Log)

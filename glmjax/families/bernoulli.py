@@ -1,0 +1,45 @@
+"""Bernoulli: A(η) = log(1 + e^η), T(y) = y ∈ {0, 1}, b(y) = 1 (the seed, §2.2)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
+
+from glmjax.families._base import ALL_BINARY_LINKS, AbstractScalarFamily
+
+
+class Bernoulli(AbstractScalarFamily):
+    """Logistic regression's family: P(y = 1) = σ(η) = 1 / (1 + e^{−η}).
+
+    Example:
+        >>> import glmjax as gj
+        >>> float(gj.families.Bernoulli().mean(0.0))
+        0.5
+    """
+
+    allowed_links: ClassVar[tuple[type, ...]] = ALL_BINARY_LINKS
+    support: ClassVar[str] = "{0, 1}"
+
+    def log_partition(self, eta: ArrayLike) -> Array:
+        return jax.nn.softplus(eta)
+
+    def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
+        return jnp.zeros_like(jnp.asarray(y, float))
+
+    def in_support(self, y: ArrayLike) -> Array:
+        return (y == 0) | (y == 1)
+
+    def mean_bounds(self):
+        return 0.0, 1.0
+
+    def natural_from_mean(self, mu: ArrayLike) -> Array:
+        return jax.scipy.special.logit(mu)
+
+    def sample(self, key, eta, shape=()) -> Array:
+        eta = jnp.asarray(eta)
+        draw = jax.random.bernoulli(key, jax.nn.sigmoid(eta), self.sample_shape(eta, shape))
+        return draw.astype(eta.dtype)

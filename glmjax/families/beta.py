@@ -1,0 +1,76 @@
+"""Beta: η = (α, β), T(y) = (log y, log(1 − y)), log b(y) = −log y − log(1 − y),
+A(η) = log Γ(α) + log Γ(β) − log Γ(α + β), for α, β > 0."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.scipy.special import gammaln
+from jax.typing import ArrayLike
+
+from glmjax import links
+from glmjax.families._base import AbstractFamily
+
+
+def _positive_or_inf(eta: Array, value: Array) -> Array:
+    """A(η) outside the natural domain (some ηₖ <= 0) is +∞."""
+    return jnp.where(jnp.all(eta > 0, axis=-1), value, jnp.inf)
+
+
+class Beta(AbstractFamily):
+    """Responses in (0, 1). E[T(y)] = (ψ(α) − ψ(α+β), ψ(β) − ψ(α+β)); E[y] = α/(α+β).
+
+    ``fit`` offers the "common" model log α = x·θ_α, log β = x·θ_β (``link=links.Log()``,
+    the default) and R betareg's mean–precision model μ = g⁻¹(x·θ), φ = α + β
+    (``link=links.Logit()`` or another link on μ).
+
+    Example:
+        >>> import jax.numpy as jnp, glmjax as gj
+        >>> float(gj.families.Beta().response_mean(jnp.array([2.0, 6.0])))
+        0.25
+    """
+
+    has_saturated: ClassVar[bool] = False
+    allowed_links: ClassVar[tuple[type, ...]] = (
+        links.Log,
+        links.Logit,
+        links.Probit,
+        links.CLogLog,
+        links.Cauchit,
+    )
+    support: ClassVar[str] = "the open interval 0 < y < 1"
+
+    @property
+    def natural_dim(self) -> int:
+        return 2
+
+    def log_partition(self, eta: ArrayLike) -> Array:
+        eta = jnp.asarray(eta)
+        a, b = eta[..., 0], eta[..., 1]
+        return _positive_or_inf(eta, gammaln(a) + gammaln(b) - gammaln(a + b))
+
+    def sufficient_stat(self, y: ArrayLike) -> Array:
+        y = jnp.asarray(y)
+        return jnp.stack([jnp.log(y), jnp.log1p(-y)], axis=-1)
+
+    def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
+        y = jnp.asarray(y)
+        return -jnp.log(y) - jnp.log1p(-y)
+
+    def in_support(self, y: ArrayLike) -> Array:
+        return (y > 0) & (y < 1)
+
+    def mean_bounds(self):
+        return -jnp.inf, 0.0
+
+    def response_mean(self, eta: ArrayLike) -> Array:
+        eta = jnp.asarray(eta)
+        return eta[..., 0] / jnp.sum(eta, axis=-1)
+
+    def sample(self, key, eta, shape=()) -> Array:
+        eta = jnp.asarray(eta)
+        out_shape = tuple(shape) + eta.shape[:-1]
+        return jax.random.beta(key, eta[..., 0], eta[..., 1], out_shape, eta.dtype)

@@ -1,0 +1,243 @@
+"""Parametrizations: maps from the linear predictors L = XΘ + offset to natural parameters η.
+
+A parametrization has q linear predictors per observation (the columns of Θ) and, for
+mean–precision models, a few extra parameters that are not attached to X (the log precision).
+It writes down η(L, extra) and a starting point; ``fit`` differentiates η by autodiff.
+
+=================  ===================================  ==================================
+parametrization    η                                    families
+=================  ===================================  ==================================
+Canonical          η = L (the seed's η = θᵀx)           scalar families
+MeanLink(g)        η = natural_from_mean(g⁻¹(L))        scalar families
+Softmax            η = (L with 0 at the reference)      Multinomial
+LogAlpha           η = α = e^L ("common")               Beta, Dirichlet
+MeanPrecision(g)   η = α = μ φ, μ = g⁻¹(L), φ = e^ψ     Beta (betareg), Dirichlet ("alternative")
+=================  ===================================  ==================================
+"""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from glmjax import links as _links
+from glmjax.families import AbstractFamily, Beta, Dirichlet, Multinomial
+from glmjax.families._base import shrunk_mean
+
+
+class AbstractParametrization(eqx.Module):
+    """η = natural(family, L, extra) with L of shape (m, q) and ``extra`` of shape (r,)."""
+
+    @abc.abstractmethod
+    def n_linear(self, family: AbstractFamily) -> int:
+        """q: the number of linear predictors (columns of Θ)."""
+
+    def n_extra(self, family: AbstractFamily) -> int:
+        """r: the number of parameters not attached to X."""
+        return 0
+
+    @abc.abstractmethod
+    def natural(self, family: AbstractFamily, linear: Array, extra: Array) -> Array:
+        """η, shape (m,) for scalar families or (m, d)."""
+
+    @abc.abstractmethod
+    def initial(self, family: AbstractFamily, y: Array, weights: Array) -> tuple[Array, Array]:
+        """(L₀ of shape (m, q), extra₀ of shape (r,)): a starting point inside the domain."""
+
+    def describe(self, family: AbstractFamily) -> str:
+        return type(self).__name__.lower()
+
+
+class Canonical(AbstractParametrization):
+    """η = L: the canonical link, the seed's η = θᵀx."""
+
+    def n_linear(self, family: AbstractFamily) -> int:
+        return max(family.natural_dim, 1)
+
+    def natural(self, family, linear, extra):
+        return linear[:, 0] if family.natural_dim == 0 else linear
+
+    def initial(self, family, y, weights):
+        eta = family.natural_from_mean(family.initial_mean(y, weights))
+        return eta.reshape(eta.shape[0], -1), jnp.zeros((0,), eta.dtype)
+
+    def describe(self, family: AbstractFamily) -> str:
+        return "canonical"
+
+
+class MeanLink(AbstractParametrization):
+    """η = natural_from_mean(g⁻¹(L)): a classical link g on the mean of a scalar family."""
+
+    link: _links.AbstractLink
+
+    def n_linear(self, family: AbstractFamily) -> int:
+        return 1
+
+    def natural(self, family, linear, extra):
+        return family.natural_from_mean(self.link.inverse(linear[:, 0]))
+
+    def initial(self, family, y, weights):
+        mu = family.initial_mean(y, weights)
+        return self.link(mu)[:, None], jnp.zeros((0,), mu.dtype)
+
+    def describe(self, family: AbstractFamily) -> str:
+        return self.link.name
+
+
+class Softmax(AbstractParametrization):
+    """Multinomial logit: η = L with a zero inserted at the reference class.
+
+    ``reference=0`` matches R's ``nnet::multinom`` and statsmodels' ``MNLogit``;
+    ``reference=-1`` is the seed's choice (the last class).
+    """
+
+    reference: int = eqx.field(default=0, static=True)
+
+    def _index(self, family: AbstractFamily) -> int:
+        return self.reference % family.natural_dim
+
+    def n_linear(self, family: AbstractFamily) -> int:
+        return family.natural_dim - 1
+
+    def natural(self, family, linear, extra):
+        return jnp.insert(linear, self._index(family), 0.0, axis=1)
+
+    def initial(self, family, y, weights):
+        log_mu = jnp.log(family.initial_mean(y, weights))
+        k = self._index(family)
+        linear = jnp.delete(log_mu - log_mu[:, k : k + 1], k, axis=1)
+        return linear, jnp.zeros((0,), log_mu.dtype)
+
+    def describe(self, family: AbstractFamily) -> str:
+        return f"softmax (reference class {self._index(family)})"
+
+
+def _moment_precision(y: Array, weights: Array) -> Array:
+    """φ₀ by the method of moments: Var yₖ = μₖ(1 − μₖ)/(φ + 1), summed over k."""
+    w = weights[:, None] / jnp.sum(weights)
+    mu = jnp.sum(w * y, axis=0)
+    var = jnp.sum(w * (y - mu) ** 2, axis=0)
+    phi = jnp.sum(mu * (1 - mu)) / jnp.maximum(jnp.sum(var), 1e-12) - 1
+    return jnp.clip(phi, 1e-2, 1e6)
+
+
+def _composition(family: AbstractFamily, y: Array) -> Array:
+    """y as rows on the simplex: Beta's y becomes (y, 1 − y)."""
+    return jnp.stack([y, 1 - y], axis=1) if isinstance(family, Beta) else y
+
+
+class LogAlpha(AbstractParametrization):
+    """The "common" Beta/Dirichlet model: log αₖ = Lₖ, one linear predictor per component."""
+
+    def n_linear(self, family: AbstractFamily) -> int:
+        return family.natural_dim
+
+    def natural(self, family, linear, extra):
+        return jnp.exp(linear)
+
+    def initial(self, family, y, weights):
+        comp = _composition(family, y)
+        alpha = shrunk_mean(comp, weights) * _moment_precision(comp, weights)
+        return jnp.log(alpha), jnp.zeros((0,), alpha.dtype)
+
+    def describe(self, family: AbstractFamily) -> str:
+        return "log (common)"
+
+
+class MeanPrecision(AbstractParametrization):
+    """Mean–precision: α = μ φ with φ = e^ψ one extra (intercept-only) parameter.
+
+    Beta (R's betareg): μ = g⁻¹(L), α = μφ, β = (1 − μ)φ, one linear predictor.
+    Dirichlet (DirichletReg's "alternative"): μ = softmax(L with 0 at class 0), K − 1 of them.
+    """
+
+    link: _links.AbstractLink = _links.Logit()
+
+    def n_linear(self, family: AbstractFamily) -> int:
+        return 1 if isinstance(family, Beta) else family.natural_dim - 1
+
+    def n_extra(self, family: AbstractFamily) -> int:
+        return 1
+
+    def _mean(self, family, linear):
+        if isinstance(family, Beta):
+            mu = self.link.inverse(linear[:, 0])
+            return jnp.stack([mu, 1 - mu], axis=1)
+        return jax.nn.softmax(jnp.insert(linear, 0, 0.0, axis=1), axis=1)
+
+    def natural(self, family, linear, extra):
+        return self._mean(family, linear) * jnp.exp(extra[0])
+
+    def initial(self, family, y, weights):
+        comp = _composition(family, y)
+        mu = shrunk_mean(comp, weights)
+        if isinstance(family, Beta):
+            linear = self.link(mu[:, :1])
+        else:
+            linear = jnp.log(mu[:, 1:]) - jnp.log(mu[:, :1])
+        return linear, jnp.log(_moment_precision(comp, weights))[None]
+
+    def describe(self, family: AbstractFamily) -> str:
+        return f"{self.link.name} (mean-precision)" if isinstance(family, Beta) else "mean-precision"
+
+
+def resolve(family: AbstractFamily, link) -> AbstractParametrization:
+    """The parametrization ``fit`` uses for ``link`` (None, a link, or a parametrization)."""
+    if isinstance(link, AbstractParametrization):
+        param = link
+    elif link is None:
+        if isinstance(family, Multinomial):
+            param = Softmax()
+        elif isinstance(family, (Beta, Dirichlet)):
+            param = LogAlpha()
+        else:
+            param = Canonical()
+    elif isinstance(link, _links.AbstractLink):
+        if not isinstance(link, family.allowed_links):
+            allowed = ", ".join(cls.__name__ for cls in family.allowed_links) or "none"
+            raise ValueError(
+                f"link {type(link).__name__}() is not available for the {family.name} family; "
+                f"use link=None (canonical) or one of: {allowed}."
+            )
+        if isinstance(family, (Beta, Dirichlet)):
+            param = LogAlpha() if isinstance(link, _links.Log) else MeanPrecision(link)
+        else:
+            param = MeanLink(link)
+    else:
+        raise TypeError(
+            f"link must be None, a glmjax.links link or a glmjax.parametrizations "
+            f"parametrization; got {link!r}."
+        )
+    _check_pairing(family, param)
+    return param
+
+
+def _check_pairing(family: AbstractFamily, param: AbstractParametrization) -> None:
+    scalar = family.natural_dim == 0
+    ok = {
+        Canonical: scalar,
+        MeanLink: scalar,
+        Softmax: isinstance(family, Multinomial),
+        LogAlpha: isinstance(family, (Beta, Dirichlet)),
+        MeanPrecision: isinstance(family, (Beta, Dirichlet)),
+    }.get(type(param), True)
+    if not ok:
+        raise ValueError(
+            f"the {type(param).__name__} parametrization does not apply to the {family.name} "
+            "family."
+        )
+
+
+__all__ = [
+    "AbstractParametrization",
+    "Canonical",
+    "LogAlpha",
+    "MeanLink",
+    "MeanPrecision",
+    "Softmax",
+    "resolve",
+]
