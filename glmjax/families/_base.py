@@ -40,8 +40,11 @@ class AbstractFamily(eqx.Module):
       has_saturated: whether the saturated model exists (deviance = 2(ℓ_sat − ℓ)).
       allowed_links: classical links on the mean accepted by ``fit`` (as in R).
       support: a human-readable description of the support of y, used in errors.
+      support_kind: "real", "positive", "unit", "count", "categorical" or "simplex": how
+        ``check_identity`` integrates over y.
     """
 
+    support_kind: ClassVar[str] = "real"
     has_dispersion: ClassVar[bool] = False
     has_saturated: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = ()

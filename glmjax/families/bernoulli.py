@@ -21,6 +21,7 @@ class Bernoulli(AbstractScalarFamily):
         0.5
     """
 
+    support_kind: ClassVar[str] = "count"
     allowed_links: ClassVar[tuple[type, ...]] = ALL_BINARY_LINKS
     support: ClassVar[str] = "{0, 1}"
 

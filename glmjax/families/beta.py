@@ -33,6 +33,7 @@ class Beta(AbstractFamily):
         0.25
     """
 
+    support_kind: ClassVar[str] = "unit"
     has_saturated: ClassVar[bool] = False
     allowed_links: ClassVar[tuple[type, ...]] = (
         links.Log,

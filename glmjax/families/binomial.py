@@ -27,6 +27,7 @@ class Binomial(AbstractScalarFamily):
         5.0
     """
 
+    support_kind: ClassVar[str] = "count"
     n_trials: Array = eqx.field(default=1.0, converter=jnp.asarray)
     allowed_links: ClassVar[tuple[type, ...]] = ALL_BINARY_LINKS
     support: ClassVar[str] = "0 <= successes <= trials"

@@ -29,6 +29,7 @@ class Dirichlet(AbstractFamily):
         [0.25, 0.75]
     """
 
+    support_kind: ClassVar[str] = "simplex"
     n_components: int = eqx.field(static=True)
     has_saturated: ClassVar[bool] = False
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log,)

@@ -27,6 +27,7 @@ class Gamma(AbstractScalarFamily):
         2.0
     """
 
+    support_kind: ClassVar[str] = "positive"
     has_dispersion: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = (links.Inverse, links.Identity, links.Log)
     support: ClassVar[str] = "positive reals y > 0"

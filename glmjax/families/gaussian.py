@@ -22,6 +22,7 @@ class Gaussian(AbstractScalarFamily):
         2.0
     """
 
+    support_kind: ClassVar[str] = "real"
     has_dispersion: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = (links.Identity, links.Log, links.Inverse)
 

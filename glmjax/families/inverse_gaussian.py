@@ -25,6 +25,7 @@ class InverseGaussian(AbstractScalarFamily):
         1.0
     """
 
+    support_kind: ClassVar[str] = "positive"
     has_dispersion: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = (
         links.InverseSquared,

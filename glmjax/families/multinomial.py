@@ -6,6 +6,8 @@ reference class's η to 0 (``parametrizations.Softmax``), the seed's θ ∈ ℝ^
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -26,6 +28,7 @@ class Multinomial(AbstractFamily):
         [0.33..., 0.33..., 0.33...]
     """
 
+    support_kind: ClassVar[str] = "categorical"
     n_classes: int = eqx.field(static=True)
 
     def __check_init__(self):

@@ -28,6 +28,7 @@ class NegativeBinomial(AbstractScalarFamily):
         3.0
     """
 
+    support_kind: ClassVar[str] = "count"
     alpha: Array = eqx.field(default=1.0, converter=jnp.asarray)
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log, links.Sqrt, links.Identity)
     support: ClassVar[str] = "non-negative counts y >= 0"

@@ -23,6 +23,7 @@ class Poisson(AbstractScalarFamily):
         1.0
     """
 
+    support_kind: ClassVar[str] = "count"
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log, links.Identity, links.Sqrt)
     support: ClassVar[str] = "non-negative counts y >= 0"
 

@@ -1,0 +1,33 @@
+"""glmjax: generalized linear models in JAX, with every family written as its log-partition.
+
+A GLM assumes y | x ~ p(y | η) = b(y) exp(ηᵀT(y) − A(η)) with η a function of the linear
+predictor x·θ; it is fitted by maximum likelihood and predicts E[T(y)] = ∂A/∂η, which glmjax
+derives from A with ``jax.grad``.
+
+Example:
+    >>> import jax.numpy as jnp, glmjax as gj
+    >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
+    >>> res = gj.fit(X, jnp.array([1.0, 2.0, 2.0, 5.0]), family=gj.families.Poisson())
+    >>> bool(res.converged)
+    True
+"""
+
+from glmjax import datasets, families, links, parametrizations
+from glmjax.fit import ConvergenceWarning, SeparationWarning, fit
+from glmjax.identity import IdentityCheck, check_identity
+from glmjax.results import FitResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "FitResult",
+    "IdentityCheck",
+    "SeparationWarning",
+    "check_identity",
+    "datasets",
+    "families",
+    "fit",
+    "links",
+    "parametrizations",
+]

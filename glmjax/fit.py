@@ -1,0 +1,357 @@
+"""``fit``: validate the inputs, run a solver in one compiled program, return a ``FitResult``."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import Array
+from jax.typing import ArrayLike
+
+from glmjax import parametrizations
+from glmjax.families import AbstractFamily
+from glmjax.model import Problem
+from glmjax.results import FitResult
+from glmjax.solvers import gradient_ascent, irls, lbfgs, optax_minimize
+
+SOLVERS = ("irls", "lbfgs", "gradient_ascent")
+
+
+class ConvergenceWarning(UserWarning):
+    """The solver stopped before its convergence criterion was met."""
+
+
+class SeparationWarning(UserWarning):
+    """Fitted means reached the boundary of the mean space: the MLE does not exist."""
+
+
+def fit(
+    X: ArrayLike,
+    y: ArrayLike,
+    family: AbstractFamily,
+    link=None,
+    *,
+    weights: ArrayLike | None = None,
+    offset: ArrayLike | None = None,
+    l2: float = 0.0,
+    solver: str | optax.GradientTransformation = "irls",
+    init: ArrayLike | None = None,
+    tol: float | None = None,
+    max_iter: int | None = None,
+    scale: float | None = None,
+    learning_rate: float = 1.0,
+    feature_names: Sequence[str] | None = None,
+) -> FitResult:
+    """Fit a GLM by maximum likelihood: θ̂ = argmax Σ wᵢ log p(yᵢ | η(xᵢᵀθ + offsetᵢ)).
+
+    Args:
+      X: the (m, p) design matrix; no intercept is added (the seed's x₁ = 1 is a column).
+      y: the response in the family's form (see ``DESIGN.md``): one value per row, (m, 2)
+        (successes, failures) for Binomial, labels or one-hot rows for Multinomial, rows on
+        the simplex for Dirichlet.
+      family: a ``glmjax.families`` instance.
+      link: None (the canonical link; softmax for Multinomial; log α for Beta/Dirichlet), a
+        ``glmjax.links`` link on the mean, or a ``glmjax.parametrizations`` instance.
+      weights: prior (frequency) weights, shape (m,); trials for Binomial proportions.
+      offset: a known term added to every linear predictor, shape (m,).
+      l2: ridge strength λ on the objective −ℓ/Σw + (λ/2)‖θ‖², as scikit-learn and glum;
+        columns of X that are constant (intercepts) are not penalised.
+      solver: "irls" (Fisher scoring, default), "lbfgs", "gradient_ascent" (the seed's
+        θ ← θ + (β/m) Xᵀ(T(y) − h(X)), β = ``learning_rate``), or any optax
+        ``GradientTransformation``.
+      init: starting coefficients, flat (p·q + extras,) or shaped like ``coef``.
+      tol: IRLS stops when the Newton decrement ≤ tol·(|f| + 0.1) (default 1e-12 in float64,
+        1e-7 in float32); first-order solvers when ‖∇f‖∞ ≤ tol (1e-8 / 1e-5).
+      max_iter: iteration limit (IRLS 100, L-BFGS 2000, others 20000).
+      scale: fix the dispersion instead of estimating it (Pearson χ²/df_resid) or taking 1.
+      feature_names: names of the columns of X for ``summary()``.
+
+    Returns:
+      A ``FitResult``. Inputs are checked before the solver runs; with concrete inputs a bad
+      value raises ``ValueError``, inside ``jit``/``vmap`` it raises through ``equinox``.
+
+    Example:
+        >>> import jax.numpy as jnp, glmjax as gj
+        >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
+        >>> res = gj.fit(X, jnp.array([0.0, 0.0, 1.0, 1.0]) + jnp.array([0, 1, 0, 0]),
+        ...              family=gj.families.Bernoulli())
+        >>> res.coef.shape
+        (2,)
+    """
+    if not isinstance(family, AbstractFamily):
+        raise TypeError(f"family must be a glmjax.families instance, e.g. Poisson(); got {family!r}")
+    X = _as_float_matrix(X)
+    m, p = X.shape
+    y = jnp.asarray(y)
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        y = y.astype(X.dtype)
+    family.check_response_shape(y, m)
+    weights = _as_vector(weights, "weights", m, X.dtype, fill=1.0)
+    offset = _as_vector(offset, "offset", m, X.dtype, fill=0.0)
+    param = parametrizations.resolve(family, link)
+    solver_name, run_solver = _solver(solver, X.dtype, tol, max_iter, learning_rate)
+    if feature_names is None:
+        feature_names = _default_names(X)
+    feature_names = tuple(str(n) for n in feature_names)
+    if len(feature_names) != p:
+        raise ValueError(f"feature_names has {len(feature_names)} names for {p} columns of X.")
+
+    _check_values(X, y, weights, offset, family)
+    prepared_family, y_prep, w_prep = family.prepare(y, weights)
+    y_prep = y_prep.astype(X.dtype)
+    _check_support(prepared_family, y_prep, w_prep)
+    if not _is_traced(X) and float(l2) == 0.0:
+        _check_rank(np.asarray(X)[np.asarray(weights) > 0], feature_names)
+
+    penalized = jnp.repeat(~_constant_columns(X), param.n_linear(family)).astype(X.dtype)
+    penalized = jnp.concatenate([penalized, jnp.zeros(param.n_extra(family), X.dtype)])
+    problem = Problem(
+        family=prepared_family, param=param, X=X, y=y_prep, weights=w_prep, offset=offset,
+        l2=jnp.asarray(l2, X.dtype), penalized=penalized,
+    )
+    if init is not None:
+        init = jnp.asarray(init, X.dtype).ravel()
+        if init.shape != (problem.n_params,):
+            raise ValueError(f"init must have {problem.n_params} values; got {init.size}.")
+    result = _fit_compiled(problem, init, run_solver, family, solver_name, feature_names,
+                           None if scale is None else float(scale))
+    if not _is_traced(result.params):
+        _warn(result)
+    return result
+
+
+# ---- the compiled program ------------------------------------------------------------------
+_TRACE_COUNT = [0]
+
+
+@eqx.filter_jit
+def _fit_compiled(problem, init, run_solver, family, solver_name, feature_names, scale):
+    _TRACE_COUNT[0] += 1
+    beta0 = problem.initial() if init is None else init
+    solved = run_solver(problem, beta0)
+    return _statistics(problem, solved, family, solver_name, feature_names, scale, run_solver)
+
+
+def _statistics(problem: Problem, solved, family, solver_name, feature_names, scale, run_solver):
+    fam, w, beta = problem.family, problem.weights, solved.beta
+    eta = problem.eta(beta)
+    mean = fam.mean(eta)
+    variance = fam.variance(eta)
+    kernel = fam.log_kernel(problem.y, eta)
+    nobs = jnp.sum(w > 0)
+    if fam.has_saturated:
+        unit_dev = 2 * w * (fam.saturated_log_kernel(problem.y) - kernel)
+        deviance = jnp.sum(unit_dev)
+    else:
+        unit_dev = jnp.zeros_like(kernel)
+    # the dispersion: Pearson χ²/df for the families that have one (R), else 1
+    df_resid = nobs - problem.n_params
+    scale_estimated = fam.has_dispersion and scale is None
+    if scale is not None:
+        phi = jnp.asarray(scale, beta.dtype)
+    elif fam.has_dispersion:
+        phi = jnp.sum(w * (problem.y - mean) ** 2 / variance) / df_resid
+    else:
+        phi = jnp.ones((), beta.dtype)
+    # the log-likelihood at the ML dispersion deviance/Σw, as R's logLik/AIC
+    phi_ll = jnp.sum(unit_dev) / jnp.sum(w) if fam.has_dispersion else 1.0
+    loglik = jnp.sum(w * fam.log_prob(problem.y, eta, phi_ll))
+    if not fam.has_saturated:
+        deviance = -2 * loglik
+    info = problem.fisher(beta) + jnp.sum(w) * jnp.diag(problem.l2 * problem.penalized)
+    cov = phi * jnp.linalg.inv(info)
+    null_dev, df_null = _null_deviance(problem, run_solver, nobs)
+    if not fam.has_saturated:
+        null_dev = null_dev - 2 * jnp.sum(w * fam.log_base_measure(problem.y))
+    return FitResult(
+        family=family, param=problem.param, params=beta, cov=cov, loglik=loglik,
+        deviance=deviance, null_deviance=null_dev, scale=phi, nobs=nobs, df_resid=df_resid,
+        df_null=df_null, n_iter=solved.n_iter, converged=solved.converged,
+        n_boundary=_count_boundary(fam, mean, w), t=fam.sufficient_stat(problem.y),
+        mean=mean, variance=variance, unit_deviance=unit_dev, weights=w,
+        n_features=problem.n_features, n_linear=problem.n_linear,
+        scale_estimated=scale_estimated, feature_names=feature_names, solver=solver_name,
+    )
+
+
+def _null_deviance(problem: Problem, run_solver, nobs):
+    """Deviance of the intercept-only model (with the offset), or of η(offset) without one.
+
+    For families without a saturated model, −2ℓ of that model up to the base measure.
+    """
+    fam, w = problem.family, problem.weights
+    has_intercept = jnp.any(_constant_columns(problem.X))
+    ones = jnp.ones((problem.X.shape[0], 1), problem.X.dtype)
+    null = eqx.tree_at(lambda pr: (pr.X, pr.penalized), problem,
+                       (ones, jnp.zeros(problem.n_params - (problem.n_features - 1)
+                                        * problem.n_linear, problem.X.dtype)))
+    beta_null = run_solver(null, null.initial()).beta
+    beta_null = jnp.where(has_intercept, beta_null, beta_null.at[: null.n_linear].set(0.0))
+    kernel = fam.log_kernel(null.y, null.eta(beta_null))
+    sat = fam.saturated_log_kernel(null.y) if fam.has_saturated else 0.0
+    df_null = nobs - jnp.where(has_intercept, null.n_linear, 0) - null.n_extra
+    return 2 * jnp.sum(w * (sat - kernel)), df_null
+
+
+def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Array:
+    """Observations whose fitted mean is within 10ε of a finite end of the mean space."""
+    low, high = (jnp.asarray(b, mean.dtype) for b in family.mean_bounds())
+    span = jnp.where(jnp.isfinite(high - low), high - low, 1.0)
+    eps = 10 * jnp.finfo(mean.dtype).eps * span
+    edge = (mean - low < eps) | (high - mean < eps)
+    if edge.ndim > 1:
+        edge = jnp.any(edge, axis=tuple(range(1, edge.ndim)))
+    return jnp.sum(edge & (weights > 0))
+
+
+def _constant_columns(X: Array) -> Array:
+    return jnp.all(X == X[:1], axis=0) & (X[0] != 0)
+
+
+# ---- solver choice -------------------------------------------------------------------------
+def _solver(solver, dtype, tol, max_iter, learning_rate):
+    double = dtype == jnp.float64
+    if isinstance(solver, optax.GradientTransformation):
+        tol = (1e-8 if double else 1e-5) if tol is None else tol
+        max_iter = 20000 if max_iter is None else max_iter
+        return "optax", jax.tree_util.Partial(_run_optax, solver, tol, max_iter)
+    if solver not in SOLVERS:
+        raise ValueError(
+            f"solver must be one of {SOLVERS} or an optax GradientTransformation; got {solver!r}."
+        )
+    if solver == "irls":
+        tol = (1e-12 if double else 1e-7) if tol is None else tol
+        max_iter = 100 if max_iter is None else max_iter
+        return solver, jax.tree_util.Partial(_run_irls, tol, max_iter)
+    tol = (1e-8 if double else 1e-5) if tol is None else tol
+    if solver == "lbfgs":
+        max_iter = 2000 if max_iter is None else max_iter
+        return solver, jax.tree_util.Partial(_run_lbfgs, tol, max_iter)
+    max_iter = 20000 if max_iter is None else max_iter
+    return solver, jax.tree_util.Partial(_run_ascent, learning_rate, tol, max_iter)
+
+
+def _run_irls(tol, max_iter, problem, beta0):
+    return irls(problem, beta0, tol, max_iter)
+
+
+def _run_lbfgs(tol, max_iter, problem, beta0):
+    return lbfgs(problem, beta0, tol, max_iter)
+
+
+def _run_ascent(learning_rate, tol, max_iter, problem, beta0):
+    return gradient_ascent(problem, beta0, learning_rate, tol, max_iter)
+
+
+def _run_optax(optimizer, tol, max_iter, problem, beta0):
+    return optax_minimize(problem, beta0, optimizer, tol, max_iter)
+
+
+# ---- input checks --------------------------------------------------------------------------
+def _is_traced(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def _as_float_matrix(X) -> Array:
+    X = jnp.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D (m, p) design matrix; got shape {X.shape}.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must have at least one row and one column; got shape {X.shape}.")
+    if not jnp.issubdtype(X.dtype, jnp.floating):
+        X = X.astype(jnp.result_type(float))
+    return X
+
+
+def _as_vector(v, name: str, m: int, dtype, fill: float) -> Array:
+    if v is None:
+        return jnp.full((m,), fill, dtype)
+    v = jnp.asarray(v, dtype)
+    if v.shape != (m,):
+        raise ValueError(f"{name} must have shape ({m},), one value per row of X; got {v.shape}.")
+    return v
+
+
+def _fail(bad: Array, message: str, target: Array) -> None:
+    """Raise ``ValueError`` naming where ``bad`` holds; inside jit, through ``eqx.error_if``."""
+    if _is_traced(bad) or _is_traced(target):
+        eqx.error_if(target, jnp.any(bad), message + ".")
+        return
+    idx = np.argwhere(np.atleast_1d(np.asarray(bad)))
+    if len(idx):
+        where = "" if np.ndim(bad) == 0 else (
+            f" (first at index {tuple(int(i) for i in idx[0])}; {len(idx)} in all)"
+        )
+        raise ValueError(message + where + ".")
+
+
+def _check_values(X, y, weights, offset, family) -> None:
+    for name, arr in (("X", X), ("y", y), ("weights", weights), ("offset", offset)):
+        if jnp.issubdtype(arr.dtype, jnp.floating):
+            _fail(~jnp.isfinite(arr), f"{name} contains NaN or infinite values", arr)
+    _fail(weights < 0, "weights must be >= 0", weights)
+    _fail(jnp.sum(weights) <= 0, "weights must not all be zero", weights)
+
+
+def _check_support(family: AbstractFamily, y: Array, weights: Array) -> None:
+    bad = ~family.in_support(y) & (weights > 0)
+    _fail(bad, f"y is outside the support of the {family.name} family ({family.support})", y)
+
+
+def _check_rank(X: np.ndarray, names: tuple[str, ...]) -> None:
+    """Raise when X (rows with positive weight) is numerically rank deficient.
+
+    Uses the eigenvalues of the column-normalised Gram matrix; the eigenvector of the
+    smallest one names the columns that are (nearly) linearly dependent.
+    """
+    X = np.asarray(X, np.float64)
+    norms = np.linalg.norm(X, axis=0)
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise ValueError(f"X is rank deficient: column {names[zero[0]]!r} is all zeros.")
+    if X.shape[0] < X.shape[1]:
+        raise ValueError(f"X has fewer rows with positive weight ({X.shape[0]}) than columns "
+                         f"({X.shape[1]}): the coefficients are not identifiable.")
+    gram = (X / norms).T @ (X / norms)
+    evals, evecs = np.linalg.eigh(gram)
+    if evals[0] <= 1e-10 * evals[-1]:
+        v = evecs[:, 0]
+        involved = [names[j] for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max())]
+        raise ValueError(
+            "X is rank deficient (or nearly so): columns "
+            + ", ".join(repr(n) for n in involved)
+            + " are linearly dependent. Drop one of them, or pass l2 > 0."
+        )
+
+
+def _default_names(X: Array) -> tuple[str, ...]:
+    if _is_traced(X):
+        return tuple(f"x{j}" for j in range(X.shape[1]))
+    constant = np.asarray(_constant_columns(X)) & np.asarray(X[0] == 1)
+    return tuple("(Intercept)" if c else f"x{j}" for j, c in enumerate(constant))
+
+
+def _warn(result: FitResult) -> None:
+    if not bool(result.converged):
+        warnings.warn(
+            f"{result.solver} did not converge in {int(result.n_iter)} iterations; the "
+            "coefficients are those of the last iterate (result.converged is False). Raise "
+            "max_iter, loosen tol, or check the model.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    if int(result.n_boundary) > 0:
+        warnings.warn(
+            f"fitted means are numerically on the boundary of the {result.family.name} mean "
+            f"space (probabilities 0 or 1, or rates 0) for {int(result.n_boundary)} "
+            "observations: the data are (quasi-)separated and the maximum-likelihood "
+            "estimate does not exist; coefficients and standard errors are unreliable. An l2 "
+            "penalty gives a finite estimate.",
+            SeparationWarning,
+            stacklevel=3,
+        )

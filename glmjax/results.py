@@ -1,0 +1,239 @@
+"""The result of a fit: coefficients, their covariance, likelihood statistics, residuals, summary.
+
+Conventions are R's ``glm``: standard errors from the expected Fisher information times the
+dispersion; z statistics with normal p-values when the dispersion is fixed, t statistics with
+t(df_resid) p-values when it is estimated; AIC = −2ℓ + 2k with k counting the dispersion.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.scipy.special import betainc, ndtr, ndtri
+
+from glmjax.families import AbstractFamily
+from glmjax.parametrizations import AbstractParametrization, MeanPrecision
+
+
+class FitResult(eqx.Module):
+    """A fitted GLM. A pytree: results of ``jax.vmap``-ed fits stack along a leading axis.
+
+    Example:
+        >>> import jax.numpy as jnp, glmjax as gj
+        >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
+        >>> res = gj.fit(X, jnp.array([1.0, 2.0, 2.0, 5.0]), family=gj.families.Poisson())
+        >>> res.coef.shape, res.predict(X).shape
+        ((2,), (4,))
+    """
+
+    family: AbstractFamily
+    param: AbstractParametrization
+    params: Array
+    cov: Array
+    loglik: Array
+    deviance: Array
+    null_deviance: Array
+    scale: Array
+    nobs: Array
+    df_resid: Array
+    df_null: Array
+    n_iter: Array
+    converged: Array
+    n_boundary: Array
+    t: Array
+    mean: Array
+    variance: Array
+    unit_deviance: Array
+    weights: Array
+    n_features: int = eqx.field(static=True)
+    n_linear: int = eqx.field(static=True)
+    scale_estimated: bool = eqx.field(static=True)
+    feature_names: tuple[str, ...] = eqx.field(static=True)
+    solver: str = eqx.field(static=True)
+
+    # ---- coefficients ---------------------------------------------------------------------
+    def _shaped(self, flat: Array) -> Array:
+        p, q = self.n_features, self.n_linear
+        block = flat[..., : p * q]
+        return block if q == 1 else block.reshape(block.shape[:-1] + (p, q))
+
+    @property
+    def coef(self) -> Array:
+        """Θ: shape (p,) with one linear predictor, else (p, q)."""
+        return self._shaped(self.params)
+
+    @property
+    def extra(self) -> Array:
+        """Parameters not attached to X (the log precision of mean–precision models)."""
+        return self.params[..., self.n_features * self.n_linear :]
+
+    @property
+    def bse(self) -> Array:
+        """Standard errors of all parameters, flat (coefficients, then extras)."""
+        return jnp.sqrt(jnp.diagonal(self.cov, axis1=-2, axis2=-1))
+
+    @property
+    def stderr(self) -> Array:
+        return self._shaped(self.bse)
+
+    @property
+    def zvalues(self) -> Array:
+        return self.coef / self.stderr
+
+    @property
+    def pvalues(self) -> Array:
+        """Two-sided p-values: normal, or t(df_resid) when the dispersion is estimated."""
+        return self._shaped(self._pvalues(self.params / self.bse))
+
+    def _pvalues(self, stat: Array) -> Array:
+        if self.scale_estimated:
+            df = jnp.expand_dims(self.df_resid, -1).astype(stat.dtype)
+            return betainc(df / 2, 0.5, df / (df + stat**2))
+        return 2 * ndtr(-jnp.abs(stat))
+
+    def conf_int(self, alpha: float = 0.05) -> Array:
+        """Wald intervals coef ± z_{1−α/2}·stderr (R's ``confint.default``); shape (..., 2)."""
+        z = -ndtri(alpha / 2)
+        return jnp.stack([self.coef - z * self.stderr, self.coef + z * self.stderr], axis=-1)
+
+    @property
+    def precision(self) -> Array | None:
+        """φ of a mean–precision (Beta/Dirichlet) model, else None."""
+        if isinstance(self.param, MeanPrecision):
+            return jnp.exp(self.extra[..., 0])
+        return None
+
+    # ---- likelihood statistics ------------------------------------------------------------
+    @property
+    def n_params(self) -> int:
+        """k: coefficients, extras and the dispersion when it is estimated."""
+        return self.params.shape[-1] + int(self.scale_estimated)
+
+    @property
+    def aic(self) -> Array:
+        return -2 * self.loglik + 2 * self.n_params
+
+    @property
+    def bic(self) -> Array:
+        return -2 * self.loglik + jnp.log(self.nobs) * self.n_params
+
+    # ---- residuals (scalar families) -------------------------------------------------------
+    @property
+    def resid_response(self) -> Array:
+        """T(yᵢ) − E[T(yᵢ)]."""
+        return self.t - self.mean
+
+    @property
+    def resid_pearson(self) -> Array:
+        """(T(yᵢ) − μᵢ) √wᵢ / √V(μᵢ)."""
+        return self.resid_response * jnp.sqrt(self.weights / self.variance)
+
+    @property
+    def resid_deviance(self) -> Array:
+        """sign(T(yᵢ) − μᵢ) √dᵢ, with Σ dᵢ the deviance."""
+        return jnp.sign(self.resid_response) * jnp.sqrt(jnp.maximum(self.unit_deviance, 0))
+
+    # ---- prediction ------------------------------------------------------------------------
+    def predict(self, X, offset=None, which: str = "mean") -> Array:
+        """E[y | x] for new rows (``which="mean"``), or η (``"natural"``) or L (``"linear"``).
+
+        Multinomial returns all K class probabilities, shape (m, K); Beta and Dirichlet E[y].
+        """
+        X = jnp.asarray(X, self.params.dtype)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"X must have shape (m, {self.n_features}); got {X.shape}.")
+        theta = self.params[: self.n_features * self.n_linear].reshape(self.n_features, -1)
+        offset = jnp.zeros(X.shape[0], X.dtype) if offset is None else jnp.asarray(offset)
+        linear = X @ theta + offset[:, None]
+        if which == "linear":
+            return linear[:, 0] if self.n_linear == 1 else linear
+        eta = self.param.natural(self.family, linear, self.extra)
+        if which == "natural":
+            return eta
+        if which != "mean":
+            raise ValueError(f"which must be 'mean', 'natural' or 'linear'; got {which!r}.")
+        return self.family.response_mean(eta)
+
+    # ---- reading ---------------------------------------------------------------------------
+    def param_names(self) -> list[str]:
+        """A name for each flat parameter: ``feature`` or ``feature[j]``, then extras."""
+        q = self.n_linear
+        names = [f"{f}[{j}]" if q > 1 else f for f in self.feature_names for j in range(q)]
+        extras = ["(log precision)"] if isinstance(self.param, MeanPrecision) else []
+        return names + extras
+
+    def __repr__(self) -> str:
+        return (
+            f"FitResult({self.family.name}, link={self.param.describe(self.family)}, "
+            f"n={_num(self.nobs)}, converged={_boolstr(self.converged)}, "
+            f"deviance={_num(self.deviance)})"
+        )
+
+    def summary(self) -> str:
+        """A coefficient table and fit statistics in the manner of R's ``summary.glm``."""
+        if jnp.ndim(self.params) != 1:
+            raise ValueError("summary() needs a single fit; index a batched result first.")
+        stat_name = "t value" if self.scale_estimated else "z value"
+        p_name = "Pr(>|t|)" if self.scale_estimated else "Pr(>|z|)"
+        est, se = jax.device_get(self.params), jax.device_get(self.bse)
+        pv = jax.device_get(self._pvalues(self.params / self.bse))
+        names = self.param_names()
+        width = max(len(n) for n in names) + 2
+        lines = [
+            f"Generalized linear model: {self.family.name} family, "
+            f"link: {self.param.describe(self.family)}",
+            f"Solver: {self.solver}; "
+            + ("converged" if bool(self.converged) else "DID NOT CONVERGE")
+            + f" after {int(self.n_iter)} iterations",
+            "",
+            "Coefficients:",
+            f"{'':{width}}{'Estimate':>12}{'Std. Error':>12}{stat_name:>10}{p_name:>11}",
+        ]
+        for name, b, s, p in zip(names, est, se, pv, strict=True):
+            lines.append(
+                f"{name:{width}}{b:>12.5g}{s:>12.5g}{b / s:>10.3f}{_pformat(p):>11} {_stars(p)}"
+            )
+        lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1", ""]
+        if self.precision is not None:
+            lines.append(f"Precision parameter phi: {float(self.precision):.5g}")
+        how = "estimated" if self.scale_estimated else "taken"
+        lines.append(f"(Dispersion parameter for {self.family.name} family {how} to be "
+                     f"{float(self.scale):.6g})")
+        lines += [
+            "",
+            f"    Null deviance: {float(self.null_deviance):.6g}  on {int(self.df_null)}"
+            "  degrees of freedom",
+            f"Residual deviance: {float(self.deviance):.6g}  on {int(self.df_resid)}"
+            "  degrees of freedom",
+            f"Log-likelihood: {float(self.loglik):.6g}   AIC: {float(self.aic):.6g}"
+            f"   BIC: {float(self.bic):.6g}",
+        ]
+        if not self.family.has_saturated:
+            lines.append("(no saturated model for this family: deviance = -2 log-likelihood)")
+        if int(self.n_boundary) > 0:
+            lines.append(f"Warning: fitted means on the boundary for {int(self.n_boundary)} "
+                         "observations (separation): the MLE does not exist.")
+        return "\n".join(lines)
+
+
+def _pformat(p: float) -> str:
+    return "< 2e-16" if p < 2e-16 else f"{p:.3g}"
+
+
+def _stars(p: float) -> str:
+    if math.isnan(p):
+        return ""
+    return next(s for cut, s in ((1e-3, "***"), (1e-2, "**"), (0.05, "*"), (0.1, "."), (2, ""))
+                if p < cut)
+
+
+def _num(x) -> str:
+    return f"{float(x):.6g}" if jnp.ndim(x) == 0 else f"array{tuple(jnp.shape(x))}"
+
+
+def _boolstr(x) -> str:
+    return str(bool(x)) if jnp.ndim(x) == 0 else f"{int(jnp.sum(x))}/{jnp.size(x)}"
