@@ -13,7 +13,7 @@ Example:
 """
 
 from glmjax import datasets, families, links, parametrizations
-from glmjax.fit import ConvergenceWarning, SeparationWarning, fit
+from glmjax.fitting import ConvergenceWarning, SeparationWarning, fit
 from glmjax.identity import IdentityCheck, check_identity
 from glmjax.results import FitResult
 

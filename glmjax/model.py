@@ -135,3 +135,32 @@ class Problem(eqx.Module):
         gram = gram + ridge * jnp.eye(gram.shape[0], dtype=gram.dtype)
         theta0 = jnp.linalg.solve(gram, self.X.T @ (target * self.weights[:, None]))
         return jnp.concatenate([theta0.ravel(), extra0]).astype(self.X.dtype)
+
+
+@eqx.filter_jit
+def null_model(problem: Problem) -> tuple[Array, Array]:
+    """(deviance, residual df) of the intercept-only model with the same offset and extras.
+
+    Without a constant column in X, the model with no coefficients, η = η(offset) (as R).
+    Fitted by Fisher scoring; for families without a saturated model the "deviance" is −2ℓ.
+    """
+    from glmjax.solvers.irls import irls  # solvers import this module
+
+    fam, w = problem.family, problem.weights
+    has_intercept = jnp.any(jnp.all(problem.X == problem.X[:1], axis=0) & (problem.X[0] != 0))
+    q, r = problem.n_linear, problem.n_extra
+    null = eqx.tree_at(
+        lambda pr: (pr.X, pr.penalized),
+        problem,
+        (jnp.ones((problem.X.shape[0], 1), problem.X.dtype), jnp.zeros(q + r, problem.X.dtype)),
+    )
+    tol = 1e-12 if problem.X.dtype == jnp.float64 else 1e-7
+    beta = irls(null, null.initial(), tol, 100).beta
+    beta = jnp.where(has_intercept, beta, beta.at[:q].set(0.0))
+    kernel = fam.log_kernel(null.y, null.eta(beta))
+    if fam.has_saturated:
+        deviance = 2 * jnp.sum(w * (fam.saturated_log_kernel(null.y) - kernel))
+    else:
+        deviance = -2 * jnp.sum(w * (kernel + fam.log_base_measure(null.y)))
+    n_obs = jnp.sum(w > 0)
+    return deviance, n_obs - jnp.where(has_intercept, q, 0) - r

@@ -182,7 +182,9 @@ class MeanPrecision(AbstractParametrization):
         return linear, jnp.log(_moment_precision(comp, weights))[None]
 
     def describe(self, family: AbstractFamily) -> str:
-        return f"{self.link.name} (mean-precision)" if isinstance(family, Beta) else "mean-precision"
+        if isinstance(family, Beta):
+            return f"{self.link.name} (mean-precision)"
+        return "mean-precision"
 
 
 def resolve(family: AbstractFamily, link) -> AbstractParametrization:

@@ -16,6 +16,7 @@ from jax import Array
 from jax.scipy.special import betainc, ndtr, ndtri
 
 from glmjax.families import AbstractFamily
+from glmjax.model import Problem, null_model
 from glmjax.parametrizations import AbstractParametrization, MeanPrecision
 
 
@@ -36,19 +37,16 @@ class FitResult(eqx.Module):
     cov: Array
     loglik: Array
     deviance: Array
-    null_deviance: Array
     scale: Array
     nobs: Array
     df_resid: Array
-    df_null: Array
     n_iter: Array
     converged: Array
     n_boundary: Array
-    t: Array
     mean: Array
     variance: Array
     unit_deviance: Array
-    weights: Array
+    problem: Problem
     n_features: int = eqx.field(static=True)
     n_linear: int = eqx.field(static=True)
     scale_estimated: bool = eqx.field(static=True)
@@ -114,6 +112,19 @@ class FitResult(eqx.Module):
         return self.params.shape[-1] + int(self.scale_estimated)
 
     @property
+    def null_deviance(self) -> Array:
+        """Deviance of the intercept-only model (with the offset); computed on first use.
+
+        Without an intercept column, the model η = η(offset) with no coefficients (R). For
+        families without a saturated model, −2ℓ of that model.
+        """
+        return null_model(self.problem)[0]
+
+    @property
+    def df_null(self) -> Array:
+        return null_model(self.problem)[1]
+
+    @property
     def aic(self) -> Array:
         return -2 * self.loglik + 2 * self.n_params
 
@@ -125,12 +136,12 @@ class FitResult(eqx.Module):
     @property
     def resid_response(self) -> Array:
         """T(yᵢ) − E[T(yᵢ)]."""
-        return self.t - self.mean
+        return self.problem.family.sufficient_stat(self.problem.y) - self.mean
 
     @property
     def resid_pearson(self) -> Array:
         """(T(yᵢ) − μᵢ) √wᵢ / √V(μᵢ)."""
-        return self.resid_response * jnp.sqrt(self.weights / self.variance)
+        return self.resid_response * jnp.sqrt(self.problem.weights / self.variance)
 
     @property
     def resid_deviance(self) -> Array:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 
@@ -13,11 +14,11 @@ import optax
 from jax import Array
 from jax.typing import ArrayLike
 
-from glmjax import parametrizations
+from glmjax import checks, parametrizations
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem
 from glmjax.results import FitResult
-from glmjax.solvers import gradient_ascent, irls, lbfgs, optax_minimize
+from glmjax.solvers import SolverResult, gradient_ascent, irls, lbfgs, optax_minimize
 
 SOLVERS = ("irls", "lbfgs", "gradient_ascent")
 
@@ -84,44 +85,43 @@ def fit(
         (2,)
     """
     if not isinstance(family, AbstractFamily):
-        raise TypeError(f"family must be a glmjax.families instance, e.g. Poisson(); got {family!r}")
+        raise TypeError(f"family must be a glmjax.families instance; got {family!r}")
     X = _as_float_matrix(X)
     m, p = X.shape
     y = jnp.asarray(y)
-    if not jnp.issubdtype(y.dtype, jnp.integer):
-        y = y.astype(X.dtype)
     family.check_response_shape(y, m)
-    weights = _as_vector(weights, "weights", m, X.dtype, fill=1.0)
-    offset = _as_vector(offset, "offset", m, X.dtype, fill=0.0)
+    weights = _as_vector(weights, "weights", m, X.dtype, 1.0)
+    offset = _as_vector(offset, "offset", m, X.dtype, 0.0)
     param = parametrizations.resolve(family, link)
     solver_name, run_solver = _solver(solver, X.dtype, tol, max_iter, learning_rate)
-    if feature_names is None:
-        feature_names = _default_names(X)
-    feature_names = tuple(str(n) for n in feature_names)
-    if len(feature_names) != p:
-        raise ValueError(f"feature_names has {len(feature_names)} names for {p} columns of X.")
-
-    _check_values(X, y, weights, offset, family)
-    prepared_family, y_prep, w_prep = family.prepare(y, weights)
-    y_prep = y_prep.astype(X.dtype)
-    _check_support(prepared_family, y_prep, w_prep)
-    if not _is_traced(X) and float(l2) == 0.0:
-        _check_rank(np.asarray(X)[np.asarray(weights) > 0], feature_names)
-
-    penalized = jnp.repeat(~_constant_columns(X), param.n_linear(family)).astype(X.dtype)
-    penalized = jnp.concatenate([penalized, jnp.zeros(param.n_extra(family), X.dtype)])
-    problem = Problem(
-        family=prepared_family, param=param, X=X, y=y_prep, weights=w_prep, offset=offset,
-        l2=jnp.asarray(l2, X.dtype), penalized=penalized,
-    )
+    if feature_names is not None:
+        feature_names = tuple(str(n) for n in feature_names)
+        if len(feature_names) != p:
+            raise ValueError(f"feature_names has {len(feature_names)} names for {p} columns.")
+    n_params = p * param.n_linear(family) + param.n_extra(family)
     if init is not None:
         init = jnp.asarray(init, X.dtype).ravel()
-        if init.shape != (problem.n_params,):
-            raise ValueError(f"init must have {problem.n_params} values; got {init.size}.")
-    result = _fit_compiled(problem, init, run_solver, family, solver_name, feature_names,
-                           None if scale is None else float(scale))
-    if not _is_traced(result.params):
-        _warn(result)
+        if init.shape != (n_params,):
+            raise ValueError(f"init must have {n_params} values; got {init.size}.")
+    scale = None if scale is None else float(scale)
+    result, scan, ok = _fit_compiled(
+        family, param, X, y, weights, offset, jnp.asarray(l2, X.dtype), init, run_solver, scale
+    )
+    if _is_traced(ok):
+        checked = checks.error_if_bad(scan, family, result.params)
+        result = eqx.tree_at(lambda r: r.params, result, checked)
+        names = feature_names or _names(None, p)
+        return dataclasses.replace(result, solver=solver_name, feature_names=names)
+    if not bool(ok):
+        checks.raise_for_bad_values(scan, result.problem.family, {
+            "X": X.shape, "y": y.shape, "weights": (m,), "offset": (m,), "support": (m,),
+            "negative weights": (m,),
+        })
+        checks.raise_for_rank_deficiency(scan, feature_names or _names(None, p))
+    if feature_names is None:
+        feature_names = _names(scan, p, X)
+    result = dataclasses.replace(result, solver=solver_name, feature_names=feature_names)
+    _warn(result)
     return result
 
 
@@ -130,14 +130,34 @@ _TRACE_COUNT = [0]
 
 
 @eqx.filter_jit
-def _fit_compiled(problem, init, run_solver, family, solver_name, feature_names, scale):
+def _fit_compiled(family, param, X, y, weights, offset, l2, init, run_solver, scale):
+    """Check the inputs and, when they pass, solve and compute the statistics.
+
+    One program per input shape: the checks, the solver and the statistics compile together.
+    """
     _TRACE_COUNT[0] += 1
-    beta0 = problem.initial() if init is None else init
-    solved = run_solver(problem, beta0)
-    return _statistics(problem, solved, family, solver_name, feature_names, scale, run_solver)
+    prepared, y_prep, w_prep, scan = checks.prepare_and_scan(family, X, y, weights, offset)
+    ok = checks.passed(scan, l2)
+    q, r = param.n_linear(family), param.n_extra(family)
+    penalized = jnp.concatenate([
+        jnp.repeat(~scan.constant_columns, q).astype(X.dtype), jnp.zeros(r, X.dtype)
+    ])
+    problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
+                      offset=offset, l2=l2, penalized=penalized)
+
+    def solve(problem):
+        beta0 = problem.initial() if init is None else init
+        return run_solver(problem, beta0)
+
+    def skip(problem):
+        zeros = jnp.zeros(problem.n_params, X.dtype)
+        return SolverResult(beta=zeros, n_iter=jnp.zeros((), jnp.int32), converged=ok)
+
+    solved = jax.lax.cond(ok, solve, skip, problem)
+    return _statistics(problem, solved, family, scale), scan, ok
 
 
-def _statistics(problem: Problem, solved, family, solver_name, feature_names, scale, run_solver):
+def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitResult:
     fam, w, beta = problem.family, problem.weights, solved.beta
     eta = problem.eta(beta)
     mean = fam.mean(eta)
@@ -151,7 +171,6 @@ def _statistics(problem: Problem, solved, family, solver_name, feature_names, sc
         unit_dev = jnp.zeros_like(kernel)
     # the dispersion: Pearson χ²/df for the families that have one (R), else 1
     df_resid = nobs - problem.n_params
-    scale_estimated = fam.has_dispersion and scale is None
     if scale is not None:
         phi = jnp.asarray(scale, beta.dtype)
     elif fam.has_dispersion:
@@ -165,37 +184,15 @@ def _statistics(problem: Problem, solved, family, solver_name, feature_names, sc
         deviance = -2 * loglik
     info = problem.fisher(beta) + jnp.sum(w) * jnp.diag(problem.l2 * problem.penalized)
     cov = phi * jnp.linalg.inv(info)
-    null_dev, df_null = _null_deviance(problem, run_solver, nobs)
-    if not fam.has_saturated:
-        null_dev = null_dev - 2 * jnp.sum(w * fam.log_base_measure(problem.y))
     return FitResult(
         family=family, param=problem.param, params=beta, cov=cov, loglik=loglik,
-        deviance=deviance, null_deviance=null_dev, scale=phi, nobs=nobs, df_resid=df_resid,
-        df_null=df_null, n_iter=solved.n_iter, converged=solved.converged,
-        n_boundary=_count_boundary(fam, mean, w), t=fam.sufficient_stat(problem.y),
-        mean=mean, variance=variance, unit_deviance=unit_dev, weights=w,
+        deviance=deviance, scale=phi, nobs=nobs, df_resid=df_resid,
+        n_iter=solved.n_iter, converged=solved.converged,
+        n_boundary=_count_boundary(fam, mean, w), mean=mean, variance=variance,
+        unit_deviance=unit_dev, problem=problem,
         n_features=problem.n_features, n_linear=problem.n_linear,
-        scale_estimated=scale_estimated, feature_names=feature_names, solver=solver_name,
+        scale_estimated=fam.has_dispersion and scale is None, feature_names=(), solver="",
     )
-
-
-def _null_deviance(problem: Problem, run_solver, nobs):
-    """Deviance of the intercept-only model (with the offset), or of η(offset) without one.
-
-    For families without a saturated model, −2ℓ of that model up to the base measure.
-    """
-    fam, w = problem.family, problem.weights
-    has_intercept = jnp.any(_constant_columns(problem.X))
-    ones = jnp.ones((problem.X.shape[0], 1), problem.X.dtype)
-    null = eqx.tree_at(lambda pr: (pr.X, pr.penalized), problem,
-                       (ones, jnp.zeros(problem.n_params - (problem.n_features - 1)
-                                        * problem.n_linear, problem.X.dtype)))
-    beta_null = run_solver(null, null.initial()).beta
-    beta_null = jnp.where(has_intercept, beta_null, beta_null.at[: null.n_linear].set(0.0))
-    kernel = fam.log_kernel(null.y, null.eta(beta_null))
-    sat = fam.saturated_log_kernel(null.y) if fam.has_saturated else 0.0
-    df_null = nobs - jnp.where(has_intercept, null.n_linear, 0) - null.n_extra
-    return 2 * jnp.sum(w * (sat - kernel)), df_null
 
 
 def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Array:
@@ -207,10 +204,6 @@ def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Arra
     if edge.ndim > 1:
         edge = jnp.any(edge, axis=tuple(range(1, edge.ndim)))
     return jnp.sum(edge & (weights > 0))
-
-
-def _constant_columns(X: Array) -> Array:
-    return jnp.all(X == X[:1], axis=0) & (X[0] != 0)
 
 
 # ---- solver choice -------------------------------------------------------------------------
@@ -269,6 +262,7 @@ def _as_float_matrix(X) -> Array:
 
 
 def _as_vector(v, name: str, m: int, dtype, fill: float) -> Array:
+    # built outside the compiled program: a constant vector there is constant-folded slowly
     if v is None:
         return jnp.full((m,), fill, dtype)
     v = jnp.asarray(v, dtype)
@@ -277,63 +271,12 @@ def _as_vector(v, name: str, m: int, dtype, fill: float) -> Array:
     return v
 
 
-def _fail(bad: Array, message: str, target: Array) -> None:
-    """Raise ``ValueError`` naming where ``bad`` holds; inside jit, through ``eqx.error_if``."""
-    if _is_traced(bad) or _is_traced(target):
-        eqx.error_if(target, jnp.any(bad), message + ".")
-        return
-    idx = np.argwhere(np.atleast_1d(np.asarray(bad)))
-    if len(idx):
-        where = "" if np.ndim(bad) == 0 else (
-            f" (first at index {tuple(int(i) for i in idx[0])}; {len(idx)} in all)"
-        )
-        raise ValueError(message + where + ".")
-
-
-def _check_values(X, y, weights, offset, family) -> None:
-    for name, arr in (("X", X), ("y", y), ("weights", weights), ("offset", offset)):
-        if jnp.issubdtype(arr.dtype, jnp.floating):
-            _fail(~jnp.isfinite(arr), f"{name} contains NaN or infinite values", arr)
-    _fail(weights < 0, "weights must be >= 0", weights)
-    _fail(jnp.sum(weights) <= 0, "weights must not all be zero", weights)
-
-
-def _check_support(family: AbstractFamily, y: Array, weights: Array) -> None:
-    bad = ~family.in_support(y) & (weights > 0)
-    _fail(bad, f"y is outside the support of the {family.name} family ({family.support})", y)
-
-
-def _check_rank(X: np.ndarray, names: tuple[str, ...]) -> None:
-    """Raise when X (rows with positive weight) is numerically rank deficient.
-
-    Uses the eigenvalues of the column-normalised Gram matrix; the eigenvector of the
-    smallest one names the columns that are (nearly) linearly dependent.
-    """
-    X = np.asarray(X, np.float64)
-    norms = np.linalg.norm(X, axis=0)
-    zero = np.flatnonzero(norms == 0)
-    if zero.size:
-        raise ValueError(f"X is rank deficient: column {names[zero[0]]!r} is all zeros.")
-    if X.shape[0] < X.shape[1]:
-        raise ValueError(f"X has fewer rows with positive weight ({X.shape[0]}) than columns "
-                         f"({X.shape[1]}): the coefficients are not identifiable.")
-    gram = (X / norms).T @ (X / norms)
-    evals, evecs = np.linalg.eigh(gram)
-    if evals[0] <= 1e-10 * evals[-1]:
-        v = evecs[:, 0]
-        involved = [names[j] for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max())]
-        raise ValueError(
-            "X is rank deficient (or nearly so): columns "
-            + ", ".join(repr(n) for n in involved)
-            + " are linearly dependent. Drop one of them, or pass l2 > 0."
-        )
-
-
-def _default_names(X: Array) -> tuple[str, ...]:
-    if _is_traced(X):
-        return tuple(f"x{j}" for j in range(X.shape[1]))
-    constant = np.asarray(_constant_columns(X)) & np.asarray(X[0] == 1)
-    return tuple("(Intercept)" if c else f"x{j}" for j, c in enumerate(constant))
+def _names(scan: checks.Scan | None, p: int, X: Array | None = None) -> tuple[str, ...]:
+    """"(Intercept)" for a column of ones, x0, x1, ... for the others."""
+    if scan is None:
+        return tuple(f"x{j}" for j in range(p))
+    ones = np.asarray(scan.constant_columns) & (np.asarray(X[0]) == 1)
+    return tuple("(Intercept)" if c else f"x{j}" for j, c in enumerate(ones))
 
 
 def _warn(result: FitResult) -> None:

@@ -1,0 +1,134 @@
+"""Input checks for ``fit``, run as one compiled program before the solver.
+
+Bad values (NaN/inf, negative weights, y outside the family's support, a rank-deficient
+design) raise ``ValueError`` with the first offending index when the inputs are concrete, and
+raise through ``equinox.error_if`` when ``fit`` runs inside ``jit``/``vmap``.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from glmjax.families import AbstractFamily
+
+
+class Scan(eqx.Module):
+    """For each check, (number of offending entries, flat index of the first); and the
+    eigen-decomposition of the column-normalised Gram matrix of the rows with weight > 0."""
+
+    counts: dict[str, Array]
+    firsts: dict[str, Array]
+    gram_evals: Array
+    gram_evecs: Array
+    zero_columns: Array
+    constant_columns: Array
+    n_positive: Array
+
+
+def constant_columns(X: Array) -> Array:
+    """Columns of X that are constant and non-zero (intercepts)."""
+    return jnp.all(X == X[:1], axis=0) & (X[0] != 0)
+
+
+def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array, offset: Array):
+    """``family.prepare`` the response, and scan every input for bad values in one pass.
+
+    Called inside ``fit``'s compiled program; the solver runs only when ``passed``.
+    """
+    masks = {}
+    for name, arr in (("X", X), ("y", y), ("weights", weights), ("offset", offset)):
+        if jnp.issubdtype(arr.dtype, jnp.floating):
+            masks[name] = ~jnp.isfinite(arr)
+    masks["negative weights"] = weights < 0
+    masks["zero weights"] = jnp.sum(weights, keepdims=True) <= 0
+    clean_y = jnp.where(jnp.isfinite(y), y, 0) if jnp.issubdtype(y.dtype, jnp.floating) else y
+    prepared, y_prep, w_prep = family.prepare(clean_y, jnp.maximum(weights, 0))
+    y_prep = y_prep.astype(X.dtype)
+    masks["support"] = ~prepared.in_support(y_prep) & (w_prep > 0)
+    Xw = jnp.where((weights > 0)[:, None], X, 0)
+    norms = jnp.linalg.norm(Xw, axis=0)
+    Xn = Xw / jnp.where(norms > 0, norms, 1)
+    evals, evecs = jnp.linalg.eigh(Xn.T @ Xn)
+    scan = Scan(
+        counts={k: jnp.sum(v) for k, v in masks.items()},
+        firsts={k: jnp.argmax(v.ravel()) for k, v in masks.items()},
+        gram_evals=evals, gram_evecs=evecs, zero_columns=norms == 0,
+        constant_columns=constant_columns(X), n_positive=jnp.sum(weights > 0),
+    )
+    return prepared, y_prep, w_prep, scan
+
+
+def _rank_threshold(dtype) -> float:
+    return max(1e-10, 10 * float(jnp.finfo(dtype).eps))
+
+
+def passed(scan: Scan, l2: Array) -> Array:
+    """True when every value check passes and, unless l2 > 0, the design has full rank."""
+    values_ok = jnp.all(jnp.stack([c == 0 for c in scan.counts.values()]))
+    evals = scan.gram_evals
+    full_rank = (
+        ~jnp.any(scan.zero_columns)
+        & (scan.n_positive >= evals.shape[0])
+        & (evals[0] > _rank_threshold(evals.dtype) * evals[-1])
+    )
+    return values_ok & (full_rank | (l2 > 0))
+
+
+def error_if_bad(scan: Scan, family: AbstractFamily, target: Array) -> Array:
+    """Inside jit/vmap: attach an ``equinox`` runtime error for each failed value check."""
+    support = f"the {family.name} family ({family.support})"
+    for name, count in scan.counts.items():
+        target = eqx.error_if(target, count > 0, _MESSAGES[name].format(family=support) + ".")
+    return target
+
+
+_MESSAGES = {
+    "X": "X contains NaN or infinite values",
+    "y": "y contains NaN or infinite values",
+    "weights": "weights contain NaN or infinite values",
+    "offset": "offset contains NaN or infinite values",
+    "negative weights": "weights must be >= 0",
+    "zero weights": "weights must not all be zero",
+    "support": "y is outside the support of {family}",
+}
+
+
+def raise_for_bad_values(scan: Scan, family: AbstractFamily, shapes: dict) -> None:
+    """Raise the first failed value check as a ``ValueError`` naming the first bad index."""
+    for name, count in scan.counts.items():
+        count = int(count)
+        if count:
+            where = ""
+            if name in shapes:
+                index = np.unravel_index(int(scan.firsts[name]), shapes[name])
+                where = f" (first at index {tuple(int(i) for i in index)}; {count} in all)"
+            support = f"the {family.name} family ({family.support})"
+            raise ValueError(_MESSAGES[name].format(family=support) + where + ".")
+
+
+def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...]) -> None:
+    """Raise when the design (rows with positive weight) is numerically rank deficient.
+
+    The eigenvector of the smallest eigenvalue of the column-normalised Gram matrix names the
+    columns that are (nearly) linearly dependent.
+    """
+    zero = np.flatnonzero(np.asarray(scan.zero_columns))
+    if zero.size:
+        raise ValueError(f"X is rank deficient: column {names[zero[0]]!r} is all zeros "
+                         "(in the rows with positive weight). Drop it, or pass l2 > 0.")
+    n_rows = int(scan.n_positive)
+    if n_rows < len(names):
+        raise ValueError(f"X has fewer rows with positive weight ({n_rows}) than columns "
+                         f"({len(names)}): the coefficients are not identifiable.")
+    evals = np.asarray(scan.gram_evals)
+    if evals[0] <= _rank_threshold(evals.dtype) * evals[-1]:
+        v = np.asarray(scan.gram_evecs)[:, 0]
+        involved = [names[j] for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max())]
+        raise ValueError(
+            "X is rank deficient (or nearly so): columns "
+            + ", ".join(repr(n) for n in involved)
+            + " are linearly dependent. Drop one of them, or pass l2 > 0."
+        )
