@@ -154,7 +154,7 @@ def null_model(problem: Problem) -> tuple[Array, Array]:
         problem,
         (jnp.ones((problem.X.shape[0], 1), problem.X.dtype), jnp.zeros(q + r, problem.X.dtype)),
     )
-    tol = 1e-12 if problem.X.dtype == jnp.float64 else 1e-7
+    tol = 1e-16 if problem.X.dtype == jnp.float64 else 1e-10
     beta = irls(null, null.initial(), tol, 100).beta
     beta = jnp.where(has_intercept, beta, beta.at[:q].set(0.0))
     kernel = fam.log_kernel(null.y, null.eta(beta))

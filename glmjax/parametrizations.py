@@ -70,7 +70,8 @@ class Canonical(AbstractParametrization):
 
 
 class MeanLink(AbstractParametrization):
-    """η = natural_from_mean(g⁻¹(L)): a classical link g on the mean of a scalar family."""
+    """η = natural_from_mean(g⁻¹(L)): a classical link g on the mean E[y] of a scalar family
+    (the success probability for Binomial)."""
 
     link: _links.AbstractLink
 
@@ -78,10 +79,10 @@ class MeanLink(AbstractParametrization):
         return 1
 
     def natural(self, family, linear, extra):
-        return family.natural_from_mean(self.link.inverse(linear[:, 0]))
+        return family.natural_from_response_mean(self.link.inverse(linear[:, 0]))
 
     def initial(self, family, y, weights):
-        mu = family.initial_mean(y, weights)
+        mu = family.initial_response_mean(y, weights)
         return self.link(mu)[:, None], jnp.zeros((0,), mu.dtype)
 
     def describe(self, family: AbstractFamily) -> str:

@@ -4,8 +4,9 @@ One harness: each family joins by adding a ``Case`` (family, valid η, y values,
 distribution at matched parameters).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

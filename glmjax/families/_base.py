@@ -118,6 +118,14 @@ class AbstractFamily(eqx.Module):
         eta, _ = jax.lax.scan(newton, eta0, None, length=60)
         return eta
 
+    def natural_from_response_mean(self, mu: ArrayLike) -> Array:
+        """η from E[y], the scale a link acts on; E[y] = E[T(y)] unless a family says so."""
+        return self.natural_from_mean(mu)
+
+    def initial_response_mean(self, y: Array, weights: Array) -> Array:
+        """A starting E[y] for a link to act on; ``initial_mean`` unless a family says so."""
+        return self.initial_mean(y, weights)
+
     def initial_mean(self, y: Array, weights: Array) -> Array:
         """A starting mean for ``fit``: each T(yᵢ) halfway to the weighted mean of T (as R)."""
         return shrunk_mean(self.sufficient_stat(y), weights)

@@ -18,7 +18,8 @@ class Binomial(AbstractScalarFamily):
     """Successes out of ``n_trials`` (a scalar, or one count per observation).
 
     ``fit`` takes y as an (m, 2) array of (successes, failures), or as proportions with
-    ``weights`` = trials (R's two forms); either way it fits with ``n_trials`` per row.
+    ``weights`` = trials (R's two forms; the trials are ``n_trials``·weights); either way it
+    fits with the number of trials per row.
     ``mean`` is the expected number of successes n·σ(η); ``response_mean`` the probability.
 
     Example:
@@ -49,7 +50,14 @@ class Binomial(AbstractScalarFamily):
         return jax.scipy.special.logit(mu / self.n_trials)
 
     def response_mean(self, eta: ArrayLike) -> Array:
+        """The success probability σ(η): what a link acts on and ``predict`` returns."""
         return self.mean(eta) / self.n_trials
+
+    def natural_from_response_mean(self, mu: ArrayLike) -> Array:
+        return jax.scipy.special.logit(mu)
+
+    def initial_response_mean(self, y: Array, weights: Array) -> Array:
+        return self.initial_mean(y, weights) / self.n_trials
 
     def initial_mean(self, y: Array, weights: Array) -> Array:
         """n times the proportion halfway to the pooled proportion."""
@@ -71,8 +79,10 @@ class Binomial(AbstractScalarFamily):
             )
 
     def prepare(self, y: Array, weights: Array) -> tuple[Binomial, Array, Array]:
-        """(successes, failures) or proportions with weights = trials → successes out of n."""
+        """(successes, failures), or proportions of n_trials·weights trials (R's convention)
+        → successes out of n per row, with unit weights in the proportion form."""
         if y.ndim == 2:
             trials = y[:, 0] + y[:, 1]
             return Binomial(n_trials=trials), y[:, 0], weights
-        return Binomial(n_trials=weights), y * weights, jnp.ones_like(weights)
+        trials = self.n_trials * weights
+        return Binomial(n_trials=trials), y * trials, jnp.ones_like(weights)
