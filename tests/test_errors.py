@@ -1,0 +1,166 @@
+"""Bad input gets a clear error (or warning) naming the problem, never a silent NaN."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import glmjax as gj
+from glmjax import families as F
+from glmjax import links as L
+
+M = 40
+
+
+@pytest.fixture
+def X():
+    rng = np.random.default_rng(2)
+    return np.column_stack([np.ones(M), rng.normal(size=(M, 2))])
+
+
+@pytest.fixture
+def counts():
+    return np.random.default_rng(3).poisson(2.0, size=M).astype(float)
+
+
+def test_shape_mismatch(X, counts):
+    with pytest.raises(ValueError, match=re.escape("expects y of shape (40,)")):
+        gj.fit(X, counts[:-1], family=F.Poisson())
+    with pytest.raises(ValueError, match=re.escape("X must be a 2-D (m, p) design matrix")):
+        gj.fit(X[:, 0], counts, family=F.Poisson())
+    with pytest.raises(ValueError, match=re.escape("weights must have shape (40,)")):
+        gj.fit(X, counts, family=F.Poisson(), weights=np.ones(3))
+    with pytest.raises(ValueError, match=re.escape("offset must have shape (40,)")):
+        gj.fit(X, counts, family=F.Poisson(), offset=np.ones((M, 1)))
+    with pytest.raises(ValueError, match=re.escape("expects y of shape (40, 3)")):
+        gj.fit(X, np.full((M, 2), 0.5), family=F.Dirichlet(n_components=3))
+    with pytest.raises(ValueError, match="init must have 3 values"):
+        gj.fit(X, counts, family=F.Poisson(), init=np.zeros(4))
+
+
+@pytest.mark.parametrize("where", ["X", "y", "weights", "offset"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_and_inf_are_rejected_with_their_index(X, counts, where, bad):
+    arrays = {"X": X.copy(), "y": counts.copy(), "weights": np.ones(M), "offset": np.zeros(M)}
+    index = (5, 1) if where == "X" else (5,)
+    arrays[where][index] = bad
+    msg = f"{where} contain{'s' if where != 'weights' else ''} NaN or infinite values " \
+          f"(first at index {index}; 1 in all)"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        gj.fit(arrays["X"], arrays["y"], family=F.Poisson(), weights=arrays["weights"],
+               offset=arrays["offset"])
+
+
+@pytest.mark.parametrize("family,y,text", [
+    (F.Poisson(), -1.0, "non-negative counts"),
+    (F.NegativeBinomial(), -2.0, "non-negative counts"),
+    (F.Bernoulli(), 0.5, "{0, 1}"),
+    (F.Bernoulli(), 2.0, "{0, 1}"),
+    (F.Gamma(), 0.0, "positive reals"),
+    (F.Exponential(), -1.0, "positive reals"),
+    (F.InverseGaussian(), 0.0, "positive reals"),
+    (F.Beta(), 1.0, "open interval 0 < y < 1"),
+    (F.Beta(), 0.0, "open interval 0 < y < 1"),
+], ids=lambda v: str(v))
+def test_values_outside_the_support(X, family, y, text):
+    ys = np.full(M, {"Bernoulli": 1.0, "Beta": 0.5}.get(family.name, 1.5))
+    ys[7] = y
+    with pytest.raises(ValueError, match=re.escape(f"y is outside the support of the "
+                                                   f"{family.name} family") + ".*" +
+                       re.escape(text) + r".*first at index \(7,\)"):
+        gj.fit(X, ys, family=family)
+
+
+def test_binomial_successes_beyond_trials(X):
+    Y = np.column_stack([np.full(M, 2.0), np.full(M, 3.0)])
+    Y[3] = [-1.0, 4.0]
+    with pytest.raises(ValueError, match=re.escape("0 <= successes <= trials") + ".*index \\(3,\\)"):
+        gj.fit(X, Y, family=F.Binomial())
+
+
+def test_compositions_must_sum_to_one(X):
+    y = np.tile([0.2, 0.3, 0.5], (M, 1))
+    y[4] = [0.2, 0.3, 0.6]
+    with pytest.raises(ValueError, match="positive values that sum to 1.*index \\(4,\\)"):
+        gj.fit(X, y, family=F.Dirichlet(n_components=3))
+
+
+def test_multinomial_labels_out_of_range(X):
+    labels = np.arange(M) % 3
+    labels[9] = 3
+    with pytest.raises(ValueError, match="integer labels 0..2.*index \\(9,\\)"):
+        gj.fit(X, labels, family=F.Multinomial(n_classes=3))
+
+
+def test_weights_negative_or_all_zero(X, counts):
+    w = np.ones(M)
+    w[2] = -1
+    with pytest.raises(ValueError, match=re.escape("weights must be >= 0 (first at index (2,)")):
+        gj.fit(X, counts, family=F.Poisson(), weights=w)
+    with pytest.raises(ValueError, match="weights must not all be zero"):
+        gj.fit(X, counts, family=F.Poisson(), weights=np.zeros(M))
+
+
+def test_unknown_family_link_pairings(X, counts):
+    with pytest.raises(ValueError, match=r"link Logit\(\) is not available for the Poisson family"
+                       ".*one of: Log, Identity, Sqrt"):
+        gj.fit(X, counts, family=F.Poisson(), link=L.Logit())
+    with pytest.raises(ValueError, match="not available for the Multinomial family"):
+        gj.fit(X, np.arange(M) % 3, family=F.Multinomial(n_classes=3), link=L.Log())
+    with pytest.raises(ValueError, match="Softmax parametrization does not apply to the Poisson"):
+        gj.fit(X, counts, family=F.Poisson(), link=gj.parametrizations.Softmax())
+    with pytest.raises(TypeError, match="link must be None, a glmjax.links link"):
+        gj.fit(X, counts, family=F.Poisson(), link="log")
+    with pytest.raises(TypeError, match="family must be a glmjax.families instance"):
+        gj.fit(X, counts, family="poisson")
+    with pytest.raises(ValueError, match="solver must be one of"):
+        gj.fit(X, counts, family=F.Poisson(), solver="newton")
+
+
+def test_rank_deficient_design_names_the_columns(X, counts):
+    Xd = np.column_stack([X, 2 * X[:, 1] - X[:, 2]])
+    with pytest.raises(ValueError, match="rank deficient.*columns 'x1', 'x2', 'x3' are linearly "
+                       "dependent. Drop one of them, or pass l2 > 0"):
+        gj.fit(Xd, counts, family=F.Poisson())
+    with pytest.raises(ValueError, match="column 'x1' is all zeros"):
+        gj.fit(np.column_stack([X[:, 0], np.zeros(M)]), counts, family=F.Poisson())
+    with pytest.raises(ValueError, match="fewer rows with positive weight"):
+        gj.fit(X, counts, family=F.Poisson(), weights=np.r_[1.0, 1.0, np.zeros(M - 2)])
+
+
+def test_perfect_separation_warns_and_is_reported(X):
+    y = (X[:, 1] > 0).astype(float)
+    with pytest.warns(gj.SeparationWarning, match="separated and the maximum-likelihood "
+                      "estimate does not exist"):
+        res = gj.fit(X, y, family=F.Bernoulli())
+    assert int(res.n_boundary) > 0
+    assert "separation" in res.summary()
+    assert np.all(np.isfinite(res.coef))
+    res = gj.fit(X, y, family=F.Bernoulli(), l2=0.01)  # a penalty gives a finite MLE, no warning
+    assert int(res.n_boundary) == 0
+
+
+def test_non_convergence_warns_and_reports(X, counts):
+    with pytest.warns(gj.ConvergenceWarning, match="irls did not converge in 1 iterations"):
+        res = gj.fit(X, counts, family=F.Poisson(), max_iter=1)
+    assert not bool(res.converged) and int(res.n_iter) == 1
+    assert "DID NOT CONVERGE" in res.summary()
+
+
+def test_errors_inside_jit_raise_instead_of_returning_nan(X, counts):
+    bad = counts.copy()
+    bad[0] = -3.0
+    fit = jax.jit(lambda y: gj.fit(X, y, family=F.Poisson()).coef)
+    np.testing.assert_allclose(fit(counts), gj.fit(X, counts, family=F.Poisson()).coef)
+    with pytest.raises(Exception, match="y is outside the support of the Poisson family"):
+        jax.block_until_ready(fit(jnp.asarray(bad)))
+
+
+def test_predict_checks_the_design(X, counts):
+    res = gj.fit(X, counts, family=F.Poisson())
+    with pytest.raises(ValueError, match=re.escape("X must have shape (m, 3)")):
+        res.predict(X[:, :2])
+    with pytest.raises(ValueError, match="which must be"):
+        res.predict(X, which="probability")
