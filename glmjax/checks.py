@@ -16,15 +16,18 @@ from glmjax.families import AbstractFamily
 
 
 class Scan(eqx.Module):
-    """For each check, (number of offending entries, flat index of the first); and the
-    eigen-decomposition of the column-normalised Gram matrix of the rows with weight > 0."""
+    """For each check, (number of offending entries, flat index of the first); the weighted
+    Gram matrix XᵀWX (reused for the starting values) and the eigen-decomposition of its
+    column-normalised form, which reveals rank deficiency."""
 
     counts: dict[str, Array]
     firsts: dict[str, Array]
+    gram: Array
     gram_evals: Array
     gram_evecs: Array
     zero_columns: Array
     constant_columns: Array
+    ones_columns: Array
     n_positive: Array
 
 
@@ -48,15 +51,16 @@ def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array,
     prepared, y_prep, w_prep = family.prepare(clean_y, jnp.maximum(weights, 0))
     y_prep = y_prep.astype(X.dtype)
     masks["support"] = ~prepared.in_support(y_prep) & (w_prep > 0)
-    Xw = jnp.where((weights > 0)[:, None], X, 0)
-    norms = jnp.linalg.norm(Xw, axis=0)
-    Xn = Xw / jnp.where(norms > 0, norms, 1)
-    evals, evecs = jnp.linalg.eigh(Xn.T @ Xn)
+    gram = (X * w_prep[:, None]).T @ X
+    norms = jnp.sqrt(jnp.diagonal(gram))
+    unit = jnp.where(norms > 0, norms, 1)
+    evals, evecs = jnp.linalg.eigh(gram / unit[:, None] / unit[None, :])
     scan = Scan(
         counts={k: jnp.sum(v) for k, v in masks.items()},
         firsts={k: jnp.argmax(v.ravel()) for k, v in masks.items()},
-        gram_evals=evals, gram_evecs=evecs, zero_columns=norms == 0,
-        constant_columns=constant_columns(X), n_positive=jnp.sum(weights > 0),
+        gram=gram, gram_evals=evals, gram_evecs=evecs, zero_columns=norms == 0,
+        constant_columns=constant_columns(X), ones_columns=jnp.all(X == 1, axis=0),
+        n_positive=jnp.sum(weights > 0),
     )
     return prepared, y_prep, w_prep, scan
 

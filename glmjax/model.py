@@ -27,6 +27,11 @@ from glmjax.families import AbstractFamily
 from glmjax.parametrizations import AbstractParametrization
 
 
+def spd_solve(matrix: Array, rhs: Array) -> Array:
+    """Solve A x = b for symmetric positive-definite A (Cholesky); b may have columns."""
+    return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(matrix), rhs)
+
+
 class Problem(eqx.Module):
     """A family, a parametrization and the data (X, y, weights, offset) of one fit.
 
@@ -106,7 +111,7 @@ class Problem(eqx.Module):
         VG = V @ G
         W = jnp.einsum("ida,idb->iab", G, VG)
         if q == 1:
-            info_theta = self.X.T @ (self.X * W[:, 0, 0][:, None])
+            info_theta = (self.X * W[:, 0, 0][:, None]).T @ self.X
         else:
             info_theta = jnp.einsum("iab,ij,ik->jakb", W, self.X, self.X).reshape(p * q, p * q)
         if r == 0:
@@ -121,19 +126,20 @@ class Problem(eqx.Module):
         info = self.fisher(beta) / jnp.sum(self.weights)
         return info + jnp.diag(self.l2 * self.penalized)
 
-    def initial(self) -> Array:
+    def initial(self, gram: Array | None = None) -> Array:
         """A start inside the domain: weighted least squares of the parametrization's L₀ on X.
 
-        Solved by the normal equations, with a ridge of a few ε·trace(XᵀWX) against
-        rank deficiency.
+        Solved by the normal equations (``gram`` = XᵀWX when already at hand), with a ridge of
+        a few ε·trace(XᵀWX) against rank deficiency.
         """
         linear0, extra0 = self.param.initial(self.family, self.y, self.weights)
         target = linear0 - self.offset[:, None]
         target = jnp.where(jnp.isfinite(target), target, 0.0)
-        gram = self.X.T @ (self.X * self.weights[:, None])
+        if gram is None:
+            gram = (self.X * self.weights[:, None]).T @ self.X
         ridge = 16 * jnp.finfo(gram.dtype).eps * jnp.trace(gram) / gram.shape[0]
         gram = gram + ridge * jnp.eye(gram.shape[0], dtype=gram.dtype)
-        theta0 = jnp.linalg.solve(gram, self.X.T @ (target * self.weights[:, None]))
+        theta0 = spd_solve(gram, ((target * self.weights[:, None]).T @ self.X).T)
         return jnp.concatenate([theta0.ravel(), extra0]).astype(self.X.dtype)
 
 

@@ -211,9 +211,10 @@ class FitResult(eqx.Module):
         lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1", ""]
         if self.precision is not None:
             lines.append(f"Precision parameter phi: {float(self.precision):.5g}")
-        how = "estimated" if self.scale_estimated else "taken"
-        lines.append(f"(Dispersion parameter for {self.family.name} family {how} to be "
-                     f"{float(self.scale):.6g})")
+        if self.family.has_saturated:
+            how = "estimated" if self.scale_estimated else "taken"
+            lines.append(f"(Dispersion parameter for {self.family.name} family {how} to be "
+                         f"{float(self.scale):.6g})")
         lines += [
             "",
             f"    Null deviance: {float(self.null_deviance):.6g}  on {int(self.df_null)}"

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from glmjax.model import Problem
+from glmjax.model import Problem, spd_solve
 from glmjax.solvers._result import SolverResult
 
 
@@ -42,7 +42,7 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
     def body(state):
         beta, value, k, _, _ = state
         grad = gradient(beta)
-        delta = jnp.linalg.solve(problem.penalized_fisher(beta), -grad)
+        delta = spd_solve(problem.penalized_fisher(beta), -grad)
         decrement = 0.5 * jnp.dot(-grad, delta)
         size = jnp.abs(value) + 0.1
         small = decrement <= tol * size
@@ -51,14 +51,17 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
         # when it raises f by more than that, so Fisher scoring can drive ∇f to rounding level
         slack = 64 * jnp.finfo(value.dtype).eps * (jnp.abs(value) + 1)
 
-        def worse(t):
-            return (problem.objective(beta + t[0] * delta) > value + slack) & (t[1] < max_halvings)
+        def worse(trial):
+            _, f, halvings = trial
+            return (f > value + slack) & (halvings < max_halvings)
 
-        def halve(t):
-            return t[0] * 0.5, t[1] + 1
+        def halve(trial):
+            t, _, halvings = trial
+            return t * 0.5, problem.objective(beta + 0.5 * t * delta), halvings + 1
 
-        step, _ = jax.lax.while_loop(worse, halve, (jnp.ones((), beta.dtype), 0))
-        new_value = problem.objective(beta + step * delta)
+        one = jnp.ones((), beta.dtype)
+        start = (one, problem.objective(beta + delta), 0)
+        step, new_value, _ = jax.lax.while_loop(worse, halve, start)
         accepted = (new_value <= value + slack) & jnp.all(jnp.isfinite(delta))
         beta = jnp.where(accepted, beta + step * delta, beta)
         value = jnp.where(accepted, new_value, value)
