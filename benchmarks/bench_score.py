@@ -1,8 +1,9 @@
 """Autodiff score vs the seed's hand-derived gradient Xᵀ(T(y) − h(X)), every canonical family.
 
-For each scalar family with the canonical link, times (jitted, steady state, median of 7)
-  autodiff:  jax.grad(θ ↦ Σ [ηᵢ T(yᵢ) − A(ηᵢ)]),  η = Xθ
-  by hand:   Xᵀ(T(y) − h(Xθ)) with h the closed-form mean,
+For each family with the canonical link, times (jitted, steady state, median of 7)
+  autodiff:  jax.grad(θ ↦ Σ [ηᵢᵀT(yᵢ) − A(ηᵢ)]),  η = Xθ
+  by hand:   Xᵀ(T(y) − h(Xθ)) with h the closed-form mean (softmax for Multinomial, with
+             θ of shape (p, K)),
 checks that they agree (max relative difference) and prints the time ratio.
 
     python benchmarks/bench_score.py [--rows 1000000] [--cols 100] [--float32]
@@ -24,6 +25,9 @@ HAND_MEAN = {  # the closed-form h(η) = E[T(y)], written out for the comparison
     "Exponential": lambda e: -1 / e,
     "Gamma": lambda e: -1 / e,
     "InverseGaussian": lambda e: 1 / jnp.sqrt(-2 * e),
+    "Binomial": lambda e: 10 * jax.nn.sigmoid(e),
+    "NegativeBinomial": lambda e: 2 * jnp.exp(e) / -jnp.expm1(e),
+    "Multinomial": lambda e: jax.nn.softmax(e, axis=-1),
 }
 
 
@@ -44,11 +48,14 @@ def main() -> None:
     print(f"# {machine()}")
     print("| family | autodiff (ms) | by hand (ms) | ratio | max rel. difference |")
     print("|---|---|---|---|---|")
-    families = [gj.families.Gaussian(), gj.families.Bernoulli(), gj.families.Poisson(),
-                gj.families.Exponential(), gj.families.Gamma(), gj.families.InverseGaussian()]
+    families = [gj.families.Gaussian(), gj.families.Bernoulli(), gj.families.Binomial(10.0),
+                gj.families.Poisson(), gj.families.NegativeBinomial(alpha=0.5),
+                gj.families.Exponential(), gj.families.Gamma(), gj.families.InverseGaussian(),
+                gj.families.Multinomial(n_classes=5)]
     for fam in families:
-        theta = jnp.asarray(rng.normal(size=args.cols) * 0.3, dtype)
-        if fam.name in ("Exponential", "Gamma", "InverseGaussian"):
+        shape = (args.cols,) if fam.natural_dim == 0 else (args.cols, fam.natural_dim)
+        theta = jnp.asarray(rng.normal(size=shape) * 0.3, dtype)
+        if fam.name in ("Exponential", "Gamma", "InverseGaussian", "NegativeBinomial"):
             shift = -1.0 - jnp.max(jnp.abs(X @ theta))  # keep η = Xθ + c < 0
         else:
             shift = 0.0
@@ -61,7 +68,8 @@ def main() -> None:
 
         @jax.jit
         def by_hand(theta, fam=fam, y=y, shift=shift):
-            return (fam.sufficient_stat(y) - HAND_MEAN[fam.name](X @ theta + shift)) @ X
+            resid = fam.sufficient_stat(y) - HAND_MEAN[fam.name](X @ theta + shift)
+            return resid @ X if resid.ndim == 1 else (resid.T @ X).T
 
         a, h = autodiff(theta), by_hand(theta)
         diff = float(jnp.max(jnp.abs(a - h)) / jnp.max(jnp.abs(h)))

@@ -73,6 +73,16 @@ def test_jit_and_vmap_over_data(logistic_data):
     np.testing.assert_allclose(jax.jit(coef)(X, y), batched[0], rtol=1e-9)
 
 
+def test_vmap_over_stacked_designs(poisson_data):
+    X, y = poisson_data
+    rng = np.random.default_rng(4)
+    Xs = np.stack([X, X * np.r_[1.0, rng.uniform(0.5, 2.0, size=3)]])
+    res = jax.vmap(lambda X: gj.fit(X, y, family=F.Poisson()))(Xs)
+    for k in range(2):
+        np.testing.assert_allclose(res.coef[k], gj.fit(Xs[k], y, family=F.Poisson()).coef,
+                                   rtol=1e-9)
+
+
 def test_vmap_over_weights_and_offsets_returns_batched_results(poisson_data):
     X, y = poisson_data
     rng = np.random.default_rng(1)
