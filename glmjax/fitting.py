@@ -19,6 +19,7 @@ from glmjax.families import AbstractFamily
 from glmjax.model import Problem, spd_solve
 from glmjax.results import FitResult
 from glmjax.solvers import SolverResult, gradient_ascent, irls, lbfgs, optax_minimize
+from glmjax.solvers.irls import default_tol as default_irls_tol
 
 SOLVERS = ("irls", "lbfgs", "gradient_ascent")
 
@@ -66,7 +67,7 @@ def fit(
         θ ← θ + (β/m) Xᵀ(T(y) − h(X)), β = ``learning_rate``), or any optax
         ``GradientTransformation``.
       init: starting coefficients, flat (p·q + extras,) or shaped like ``coef``.
-      tol: IRLS stops when the Newton decrement ≤ tol·(|f| + 0.1) (default 1e-16 in float64,
+      tol: IRLS stops when the Newton decrement ≤ tol·(|f| + 0.1) (default 1e-20 in float64,
         1e-10 in float32; see ``solvers.irls``); first-order solvers when ‖∇f‖∞ ≤ tol
         (1e-8 / 1e-5).
       max_iter: iteration limit (IRLS 100, L-BFGS 2000, others 20000).
@@ -218,7 +219,7 @@ def _solver(solver, dtype, tol, max_iter, learning_rate):
             f"solver must be one of {SOLVERS} or an optax GradientTransformation; got {solver!r}."
         )
     if solver == "irls":
-        tol = (1e-16 if double else 1e-10) if tol is None else tol
+        tol = default_irls_tol(dtype) if tol is None else tol
         max_iter = 100 if max_iter is None else max_iter
         return solver, jax.tree_util.Partial(_run_irls, tol, max_iter)
     tol = (1e-8 if double else 1e-5) if tol is None else tol

@@ -150,7 +150,7 @@ def null_model(problem: Problem) -> tuple[Array, Array]:
     Without a constant column in X, the model with no coefficients, η = η(offset) (as R).
     Fitted by Fisher scoring; for families without a saturated model the "deviance" is −2ℓ.
     """
-    from glmjax.solvers.irls import irls  # solvers import this module
+    from glmjax.solvers.irls import default_tol, irls  # solvers import this module
 
     fam, w = problem.family, problem.weights
     has_intercept = jnp.any(jnp.all(problem.X == problem.X[:1], axis=0) & (problem.X[0] != 0))
@@ -160,8 +160,7 @@ def null_model(problem: Problem) -> tuple[Array, Array]:
         problem,
         (jnp.ones((problem.X.shape[0], 1), problem.X.dtype), jnp.zeros(q + r, problem.X.dtype)),
     )
-    tol = 1e-16 if problem.X.dtype == jnp.float64 else 1e-10
-    beta = irls(null, null.initial(), tol, 100).beta
+    beta = irls(null, null.initial(), default_tol(problem.X.dtype), 100).beta
     beta = jnp.where(has_intercept, beta, beta.at[:q].set(0.0))
     kernel = fam.log_kernel(null.y, null.eta(beta))
     if fam.has_saturated:
