@@ -183,7 +183,7 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
     loglik = jnp.sum(w * fam.log_prob(problem.y, eta, phi_ll))
     if not fam.has_saturated:
         deviance = -2 * loglik
-    info = problem.fisher(beta) + jnp.sum(w) * jnp.diag(problem.l2 * problem.penalized)
+    info = problem.penalized_fisher(beta) * jnp.sum(w)  # the penalty's curvature, unscaled
     cov = phi * spd_solve(info, jnp.eye(info.shape[0], dtype=info.dtype))
     return FitResult(
         family=family, param=problem.param, params=beta, cov=cov, loglik=loglik,

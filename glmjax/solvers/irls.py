@@ -31,11 +31,12 @@ def default_tol(dtype) -> float:
 def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings: int = 40):
     """Fisher scoring from ``beta0``; returns a ``SolverResult``.
 
-    Example:
+    Example (``fit`` calls it with ``solver="irls"``, the default):
         >>> import jax.numpy as jnp, glmjax as gj
-        >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
-        >>> res = gj.fit(X, jnp.array([1.0, 2.0, 2.0, 5.0]), family=gj.families.Poisson())
-        >>> bool(res.converged)
+        >>> X = jnp.stack([jnp.ones(5), jnp.arange(5.0)], axis=1)
+        >>> res = gj.fit(X, jnp.array([0.0, 1.0, 1.0, 3.0, 4.0]), family=gj.families.Poisson(),
+        ...              solver="irls", max_iter=30)
+        >>> int(res.n_iter) < 30
         True
     """
     gradient = jax.grad(problem.objective)
