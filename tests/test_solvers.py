@@ -3,6 +3,7 @@ penalised fits agree with scikit-learn and glum; float32 works."""
 
 import importlib
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -71,6 +72,16 @@ def test_jit_and_vmap_over_data(logistic_data):
     for b, yy in zip(batched, ys, strict=True):
         np.testing.assert_allclose(b, gj.fit(X, yy, family=F.Bernoulli()).coef, rtol=1e-9)
     np.testing.assert_allclose(jax.jit(coef)(X, y), batched[0], rtol=1e-9)
+
+
+def test_jitted_fit_returns_the_same_result_pytree(poisson_data):
+    """Every leaf of the FitResult pytree (coefficients, covariance, fitted values, the data
+    it keeps) is the same under jax.jit as eagerly."""
+    X, y = poisson_data
+    names = ["(Intercept)", "a", "b", "c"]  # under jit, the intercept cannot be detected
+    eager = gj.fit(X, y, family=F.Poisson(), feature_names=names)
+    jitted = jax.jit(lambda X, y: gj.fit(X, y, family=F.Poisson(), feature_names=names))(X, y)
+    chex.assert_trees_all_close(jitted, eager, rtol=1e-10, atol=1e-12)
 
 
 def test_vmap_over_stacked_designs(poisson_data):
