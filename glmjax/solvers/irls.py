@@ -60,14 +60,12 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
             _, f, halvings = trial
             return (f > value + slack) & (halvings < max_halvings)
 
-        def halve(trial):
+        def halve(trial):  # the first pass tries the full step t = 1
             t, _, halvings = trial
             return t * 0.5, problem.objective(beta + 0.5 * t * delta), halvings + 1
 
-        one = jnp.ones((), beta.dtype)
-        step, new_value, _ = jax.lax.while_loop(
-            worse, halve, (one, problem.objective(beta + delta), 0)
-        )
+        inf = jnp.array(jnp.inf, beta.dtype)
+        step, new_value, _ = jax.lax.while_loop(worse, halve, (2 * jnp.ones_like(inf), inf, -1))
         accepted = (new_value <= value + slack) & jnp.all(jnp.isfinite(delta))
         beta = jnp.where(accepted, beta + step * delta, beta)
         value = jnp.where(accepted, new_value, value)
@@ -80,8 +78,8 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
         )
         return beta, value, grad, k + 1, converged | ~accepted, converged
 
-    value0 = problem.objective(beta0)
-    start = (beta0, value0, gradient(beta0), jnp.zeros((), jnp.int32), ~jnp.isfinite(value0),
+    value0, grad0 = jax.value_and_grad(problem.objective)(beta0)
+    start = (beta0, value0, grad0, jnp.zeros((), jnp.int32), ~jnp.isfinite(value0),
              jnp.array(False))
     beta, _, _, n_iter, _, converged = jax.lax.while_loop(cond, body, start)
     return SolverResult(beta=beta, n_iter=n_iter, converged=converged)
