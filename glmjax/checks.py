@@ -14,14 +14,15 @@ from jax import Array
 
 from glmjax.families import AbstractFamily
 
+CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "support")
+
 
 class Scan(eqx.Module):
-    """For each check, (number of offending entries, flat index of the first); the weighted
-    Gram matrix XᵀWX (reused for the starting values) and the eigen-decomposition of its
-    column-normalised form, which reveals rank deficiency."""
+    """For each check in ``CHECKS``, the rows that fail it, shape (len(CHECKS), m); the
+    weighted Gram matrix XᵀWX (reused for the starting values) and the eigen-decomposition of
+    its column-normalised form, which reveals rank deficiency."""
 
-    counts: dict[str, Array]
-    firsts: dict[str, Array]
+    bad_rows: Array
     gram: Array
     gram_evals: Array
     gram_evecs: Array
@@ -41,23 +42,24 @@ def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array,
 
     Called inside ``fit``'s compiled program; the solver runs only when ``passed``.
     """
-    masks = {}
-    for name, arr in (("X", X), ("y", y), ("weights", weights), ("offset", offset)):
-        if jnp.issubdtype(arr.dtype, jnp.floating):
-            masks[name] = ~jnp.isfinite(arr)
-    masks["negative weights"] = weights < 0
-    masks["zero weights"] = jnp.sum(weights, keepdims=True) <= 0
+    def nonfinite_rows(arr):
+        if not jnp.issubdtype(arr.dtype, jnp.floating):
+            return jnp.zeros(arr.shape[0], bool)
+        return jnp.any(~jnp.isfinite(arr.reshape(arr.shape[0], -1)), axis=1)
+
     clean_y = jnp.where(jnp.isfinite(y), y, 0) if jnp.issubdtype(y.dtype, jnp.floating) else y
     prepared, y_prep, w_prep = family.prepare(clean_y, jnp.maximum(weights, 0))
     y_prep = y_prep.astype(X.dtype)
-    masks["support"] = ~prepared.in_support(y_prep) & (w_prep > 0)
+    rows = [nonfinite_rows(a) for a in (X, y, weights, offset)]
+    rows.append(weights < 0)
+    rows.append(jnp.zeros_like(weights, dtype=bool).at[0].set(jnp.sum(weights) <= 0))
+    rows.append(~prepared.in_support(y_prep) & (w_prep > 0))
     gram = (X * w_prep[:, None]).T @ X
     norms = jnp.sqrt(jnp.diagonal(gram))
     unit = jnp.where(norms > 0, norms, 1)
     evals, evecs = jnp.linalg.eigh(gram / unit[:, None] / unit[None, :])
     scan = Scan(
-        counts={k: jnp.sum(v) for k, v in masks.items()},
-        firsts={k: jnp.argmax(v.ravel()) for k, v in masks.items()},
+        bad_rows=jnp.stack(rows),
         gram=gram, gram_evals=evals, gram_evecs=evecs, zero_columns=norms == 0,
         constant_columns=constant_columns(X), ones_columns=jnp.all(X == 1, axis=0),
         n_positive=jnp.sum(weights > 0),
@@ -71,7 +73,7 @@ def _rank_threshold(dtype) -> float:
 
 def passed(scan: Scan, l2: Array) -> Array:
     """True when every value check passes and, unless l2 > 0, the design has full rank."""
-    values_ok = jnp.all(jnp.stack([c == 0 for c in scan.counts.values()]))
+    values_ok = ~jnp.any(scan.bad_rows)
     evals = scan.gram_evals
     full_rank = (
         ~jnp.any(scan.zero_columns)
@@ -84,8 +86,9 @@ def passed(scan: Scan, l2: Array) -> Array:
 def error_if_bad(scan: Scan, family: AbstractFamily, target: Array) -> Array:
     """Inside jit/vmap: attach an ``equinox`` runtime error for each failed value check."""
     support = f"the {family.name} family ({family.support})"
-    for name, count in scan.counts.items():
-        target = eqx.error_if(target, count > 0, _MESSAGES[name].format(family=support) + ".")
+    for name, rows in zip(CHECKS, scan.bad_rows, strict=True):
+        message = _MESSAGES[name].format(family=support) + "."
+        target = eqx.error_if(target, jnp.any(rows), message)
     return target
 
 
@@ -100,17 +103,28 @@ _MESSAGES = {
 }
 
 
-def raise_for_bad_values(scan: Scan, family: AbstractFamily, shapes: dict) -> None:
-    """Raise the first failed value check as a ``ValueError`` naming the first bad index."""
-    for name, count in scan.counts.items():
-        count = int(count)
-        if count:
-            where = ""
-            if name in shapes:
-                index = np.unravel_index(int(scan.firsts[name]), shapes[name])
-                where = f" (first at index {tuple(int(i) for i in index)}; {count} in all)"
-            support = f"the {family.name} family ({family.support})"
-            raise ValueError(_MESSAGES[name].format(family=support) + where + ".")
+def raise_for_bad_values(scan: Scan, family: AbstractFamily, arrays: dict[str, Array]):
+    """Raise the first failed value check as a ``ValueError`` naming the first bad entry.
+
+    ``arrays`` holds X, y, weights and offset, to locate a non-finite entry within its row.
+    """
+    bad_rows = np.asarray(scan.bad_rows)
+    for name, rows in zip(CHECKS, bad_rows, strict=True):
+        if not rows.any():
+            continue
+        where = ""
+        if name in arrays:  # NaN or inf: the exact entry
+            bad = ~np.isfinite(np.asarray(arrays[name]))
+            where = _first_and_count(bad)
+        elif name != "zero weights":
+            where = _first_and_count(rows)
+        support = f"the {family.name} family ({family.support})"
+        raise ValueError(_MESSAGES[name].format(family=support) + where + ".")
+
+
+def _first_and_count(bad: np.ndarray) -> str:
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    return f" (first at index {index}; {int(bad.sum())} in all)"
 
 
 def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...]) -> None:

@@ -114,10 +114,10 @@ def fit(
         names = feature_names or _names(None, p)
         return dataclasses.replace(result, solver=solver_name, feature_names=names)
     if not bool(ok):
-        checks.raise_for_bad_values(scan, result.problem.family, {
-            "X": X.shape, "y": y.shape, "weights": (m,), "offset": (m,), "support": (m,),
-            "negative weights": (m,),
-        })
+        arrays = {"X": X, "weights": weights, "offset": offset}
+        if jnp.issubdtype(y.dtype, jnp.floating):
+            arrays["y"] = y
+        checks.raise_for_bad_values(scan, result.problem.family, arrays)
         checks.raise_for_rank_deficiency(scan, feature_names or _names(None, p))
     if feature_names is None:
         feature_names = _names(scan, p)

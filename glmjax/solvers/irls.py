@@ -1,16 +1,18 @@
-"""Fisher scoring (IRLS) with step halving.
+"""Fisher scoring (IRLS) with step halving, as one loop over trial points.
 
-Each iteration solves (I(β)/Σw + λM) δ = −∇f(β) with the expected information I of the model
-(autodiff, any family and link) and halves the step until the objective f does not increase
-(beyond its rounding error), so the log-likelihood never decreases (R's ``glm.fit`` halves
-only on divergence).
+At an accepted point β the step solves (I(β)/Σw + λM) δ = −∇f(β), with the expected
+information I of the model (autodiff, any family and link). Each pass of the loop evaluates
+f and ∇f at the trial point β + tδ: if f did not increase (beyond its rounding error) the
+point is accepted and the next step is computed there; otherwise t is halved. So the
+log-likelihood never decreases (R's ``glm.fit`` halves only on divergence), and f, ∇f and I
+each appear once in the compiled program.
 
-It stops when the Newton decrement ½ ∇fᵀ I⁻¹ ∇f at the new point (with the information I
-of the step just taken) is at most tol·(|f| + 0.1). The decrement measures the distance to
-the optimum in the metric of the information, so the rule holds for the linear convergence of
-Fisher scoring with non-canonical links too (R's rule, a small relative change in deviance,
-can stop ~1e-6 short there). It also stops when no halving decreases f any more (converged
-if the decrement is then below √tol).
+It stops when the Newton decrement ½ ∇fᵀ I⁻¹ ∇f at an accepted point is at most
+tol·(|f| + 0.1). The decrement measures the distance to the optimum in the metric of the
+information, so the rule holds for the linear convergence of Fisher scoring with
+non-canonical links too (R's rule, a small relative change in deviance, can stop ~1e-6 short
+there). It also stops when ``max_halvings`` halvings do not decrease f (converged if the
+decrement is then below √tol).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def default_tol(dtype) -> float:
 
 
 def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings: int = 40):
-    """Fisher scoring from ``beta0``; returns a ``SolverResult``.
+    """Fisher scoring from ``beta0``; ``max_iter`` bounds the accepted steps.
 
     Example (``fit`` calls it with ``solver="irls"``, the default):
         >>> import jax.numpy as jnp, glmjax as gj
@@ -39,47 +41,47 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
         >>> int(res.n_iter) < 30
         True
     """
-    gradient = jax.grad(problem.objective)
+    value_and_grad = jax.value_and_grad(problem.objective)
+    dtype = beta0.dtype
 
-    def cond(state):
-        _, _, _, k, done, _ = state
-        return (k < max_iter) & ~done
-
-    def body(state):
-        beta, value, grad, k, _, _ = state
+    def newton_step(beta, grad):
         factor = jax.scipy.linalg.cho_factor(problem.penalized_fisher(beta))
         delta = jax.scipy.linalg.cho_solve(factor, -grad)
-        decrement = 0.5 * jnp.dot(-grad, delta)
-        size = jnp.abs(value) + 0.1
+        return delta, 0.5 * jnp.dot(-grad, delta)
 
-        # near the optimum f changes by less than its rounding error: a step is "worse" only
-        # when it raises f by more than that, so Fisher scoring can drive ∇f to rounding level
-        slack = 64 * jnp.finfo(value.dtype).eps * (jnp.abs(value) + 1)
+    def cond(state):
+        steps, done = state[5], state[7]
+        return (steps < max_iter) & ~done
 
-        def worse(trial):
-            _, f, halvings = trial
-            return (f > value + slack) & (halvings < max_halvings)
-
-        def halve(trial):  # the first pass tries the full step t = 1
-            t, _, halvings = trial
-            return t * 0.5, problem.objective(beta + 0.5 * t * delta), halvings + 1
-
-        inf = jnp.array(jnp.inf, beta.dtype)
-        step, new_value, _ = jax.lax.while_loop(worse, halve, (2 * jnp.ones_like(inf), inf, -1))
-        accepted = (new_value <= value + slack) & jnp.all(jnp.isfinite(delta))
-        beta = jnp.where(accepted, beta + step * delta, beta)
-        value = jnp.where(accepted, new_value, value)
-        grad = jnp.where(accepted, gradient(beta), grad)
-        # the decrement at the new point, in the metric of this iteration's information
-        # (no new factorisation: the next iteration would compute it anyway)
-        new_decrement = 0.5 * jnp.dot(grad, jax.scipy.linalg.cho_solve(factor, grad))
-        converged = jnp.where(
-            accepted, new_decrement <= tol * size, decrement <= jnp.sqrt(tol) * size
+    def body(state):
+        beta, value, delta, decrement, t, steps, halvings, _, _ = state
+        trial = beta + t * delta
+        new_value, grad = value_and_grad(trial)
+        slack = 64 * jnp.finfo(dtype).eps * (jnp.abs(value) + 1)  # f's rounding error
+        accept = (
+            jnp.isfinite(new_value)
+            & ((new_value <= value + slack) | ~jnp.isfinite(value))
+            & jnp.all(jnp.isfinite(grad))
         )
-        return beta, value, grad, k + 1, converged | ~accepted, converged
+        delta, decrement = jax.lax.cond(
+            accept, newton_step, lambda *_: (delta, decrement), trial, grad
+        )
+        beta = jnp.where(accept, trial, beta)
+        value = jnp.where(accept, new_value, value)
+        size = jnp.abs(value) + 0.1
+        halvings = jnp.where(accept, 0, halvings + 1)
+        stuck = halvings > max_halvings
+        converged = (accept & (decrement <= tol * size)) | (
+            stuck & (decrement <= jnp.sqrt(tol) * size)
+        )
+        done = converged | stuck | ~jnp.isfinite(decrement)
+        t = jnp.where(accept, 1.0, 0.5 * t).astype(dtype)
+        return beta, value, delta, decrement, t, steps + accept, halvings, done, converged
 
-    value0, grad0 = jax.value_and_grad(problem.objective)(beta0)
-    start = (beta0, value0, grad0, jnp.zeros((), jnp.int32), ~jnp.isfinite(value0),
+    # the first pass evaluates the start itself (t = 0) and computes the first step there
+    inf = jnp.array(jnp.inf, dtype)
+    start = (beta0, inf, jnp.zeros_like(beta0), inf, jnp.zeros((), dtype),
+             jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32), jnp.array(False),
              jnp.array(False))
-    beta, _, _, n_iter, _, converged = jax.lax.while_loop(cond, body, start)
-    return SolverResult(beta=beta, n_iter=n_iter, converged=converged)
+    beta, *_, steps, _, _, converged = jax.lax.while_loop(cond, body, start)
+    return SolverResult(beta=beta, n_iter=jnp.maximum(steps, 0), converged=converged)
