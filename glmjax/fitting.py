@@ -150,9 +150,9 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, init, run_solver, sc
         beta0 = problem.initial(scan.gram) if init is None else init
         return run_solver(problem, beta0)
 
-    def skip(problem):
-        zeros = jnp.zeros(problem.n_params, X.dtype)
-        return SolverResult(beta=zeros, n_iter=jnp.zeros((), jnp.int32), converged=ok)
+    def skip(problem):  # bad input: zeros of the solver's output structure
+        shapes = jax.eval_shape(solve, problem)
+        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
     solved = jax.lax.cond(ok, solve, skip, problem)
     return _statistics(problem, solved, family, scale), scan, ok
@@ -183,7 +183,10 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
     loglik = jnp.sum(w * fam.log_prob(problem.y, eta, phi_ll))
     if not fam.has_saturated:
         deviance = -2 * loglik
-    info = problem.penalized_fisher(beta) * jnp.sum(w)  # the penalty's curvature, unscaled
+    info = solved.information  # at β, from second-order solvers
+    if info is None:
+        info = problem.penalized_fisher(beta)
+    info = info * jnp.sum(w)  # with the penalty's curvature, unscaled
     cov = phi * spd_solve(info, jnp.eye(info.shape[0], dtype=info.dtype))
     return FitResult(
         family=family, param=problem.param, params=beta, cov=cov, loglik=loglik,

@@ -7,8 +7,10 @@ from jax import Array
 
 
 class SolverResult(eqx.Module):
-    """β at the end, the iterations taken, and whether the stopping rule was met."""
+    """β at the end, the iterations taken, whether the stopping rule was met, and, from
+    second-order solvers, the penalised information I(β)/Σw + λM at that β."""
 
     beta: Array
     n_iter: Array
     converged: Array
+    information: Array | None = None

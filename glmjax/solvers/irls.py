@@ -45,16 +45,16 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
     dtype = beta0.dtype
 
     def newton_step(beta, grad):
-        factor = jax.scipy.linalg.cho_factor(problem.penalized_fisher(beta))
-        delta = jax.scipy.linalg.cho_solve(factor, -grad)
-        return delta, 0.5 * jnp.dot(-grad, delta)
+        info = problem.penalized_fisher(beta)
+        delta = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(info), -grad)
+        return info, delta, 0.5 * jnp.dot(-grad, delta)
 
     def cond(state):
-        steps, done = state[5], state[7]
+        steps, done = state[6], state[8]
         return (steps < max_iter) & ~done
 
     def body(state):
-        beta, value, delta, decrement, t, steps, halvings, _, _ = state
+        beta, value, info, delta, decrement, t, steps, halvings, _, _ = state
         trial = beta + t * delta
         new_value, grad = value_and_grad(trial)
         slack = 64 * jnp.finfo(dtype).eps * (jnp.abs(value) + 1)  # f's rounding error
@@ -63,8 +63,8 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
             & ((new_value <= value + slack) | ~jnp.isfinite(value))
             & jnp.all(jnp.isfinite(grad))
         )
-        delta, decrement = jax.lax.cond(
-            accept, newton_step, lambda *_: (delta, decrement), trial, grad
+        info, delta, decrement = jax.lax.cond(
+            accept, newton_step, lambda *_: (info, delta, decrement), trial, grad
         )
         beta = jnp.where(accept, trial, beta)
         value = jnp.where(accept, new_value, value)
@@ -76,12 +76,16 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
         )
         done = converged | stuck | ~jnp.isfinite(decrement)
         t = jnp.where(accept, 1.0, 0.5 * t).astype(dtype)
-        return beta, value, delta, decrement, t, steps + accept, halvings, done, converged
+        return beta, value, info, delta, decrement, t, steps + accept, halvings, done, converged
 
     # the first pass evaluates the start itself (t = 0) and computes the first step there
     inf = jnp.array(jnp.inf, dtype)
-    start = (beta0, inf, jnp.zeros_like(beta0), inf, jnp.zeros((), dtype),
-             jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32), jnp.array(False),
-             jnp.array(False))
-    beta, *_, steps, _, _, converged = jax.lax.while_loop(cond, body, start)
-    return SolverResult(beta=beta, n_iter=jnp.maximum(steps, 0), converged=converged)
+    n = beta0.shape[0]
+    start = (beta0, inf, jnp.zeros((n, n), dtype), jnp.zeros_like(beta0), inf,
+             jnp.zeros((), dtype), jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32),
+             jnp.array(False), jnp.array(False))
+    beta, _, info, *_, steps, _, _, converged = jax.lax.while_loop(cond, body, start)
+    # the information at the returned β (the loop stops at an accepted point): the
+    # statistics reuse it for the standard errors
+    return SolverResult(beta=beta, n_iter=jnp.maximum(steps, 0), converged=converged,
+                        information=info)
