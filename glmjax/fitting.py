@@ -212,41 +212,27 @@ def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Arra
 
 # ---- solver choice -------------------------------------------------------------------------
 def _solver(solver, dtype, tol, max_iter, learning_rate):
-    double = dtype == jnp.float64
+    """(name, run) with run(problem, beta0) -> SolverResult; settings bound as static leaves."""
+    Partial = jax.tree_util.Partial
+
+    def iterations(default: int) -> int:
+        return default if max_iter is None else max_iter
+
+    first_order_tol = (1e-8 if dtype == jnp.float64 else 1e-5) if tol is None else tol
     if isinstance(solver, optax.GradientTransformation):
-        tol = (1e-8 if double else 1e-5) if tol is None else tol
-        max_iter = 20000 if max_iter is None else max_iter
-        return "optax", jax.tree_util.Partial(_run_optax, solver, tol, max_iter)
-    if solver not in SOLVERS:
-        raise ValueError(
-            f"solver must be one of {SOLVERS} or an optax GradientTransformation; got {solver!r}."
-        )
+        return "optax", Partial(optax_minimize, optimizer=solver, tol=first_order_tol,
+                                max_iter=iterations(20000))
     if solver == "irls":
         tol = default_irls_tol(dtype) if tol is None else tol
-        max_iter = 100 if max_iter is None else max_iter
-        return solver, jax.tree_util.Partial(_run_irls, tol, max_iter)
-    tol = (1e-8 if double else 1e-5) if tol is None else tol
+        return solver, Partial(irls, tol=tol, max_iter=iterations(100))
     if solver == "lbfgs":
-        max_iter = 2000 if max_iter is None else max_iter
-        return solver, jax.tree_util.Partial(_run_lbfgs, tol, max_iter)
-    max_iter = 20000 if max_iter is None else max_iter
-    return solver, jax.tree_util.Partial(_run_ascent, learning_rate, tol, max_iter)
-
-
-def _run_irls(tol, max_iter, problem, beta0):
-    return irls(problem, beta0, tol, max_iter)
-
-
-def _run_lbfgs(tol, max_iter, problem, beta0):
-    return lbfgs(problem, beta0, tol, max_iter)
-
-
-def _run_ascent(learning_rate, tol, max_iter, problem, beta0):
-    return gradient_ascent(problem, beta0, learning_rate, tol, max_iter)
-
-
-def _run_optax(optimizer, tol, max_iter, problem, beta0):
-    return optax_minimize(problem, beta0, optimizer, tol, max_iter)
+        return solver, Partial(lbfgs, tol=first_order_tol, max_iter=iterations(2000))
+    if solver == "gradient_ascent":
+        return solver, Partial(gradient_ascent, learning_rate=learning_rate,
+                               tol=first_order_tol, max_iter=iterations(20000))
+    raise ValueError(
+        f"solver must be one of {SOLVERS} or an optax GradientTransformation; got {solver!r}."
+    )
 
 
 # ---- input checks --------------------------------------------------------------------------
