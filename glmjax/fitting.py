@@ -18,7 +18,7 @@ from glmjax import checks, parametrizations
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, spd_solve
 from glmjax.results import FitResult
-from glmjax.solvers import SolverResult, gradient_ascent, irls, lbfgs, optax_minimize
+from glmjax.solvers import SolverResult, gradient_ascent, implicit, irls, lbfgs, optax_minimize
 from glmjax.solvers.irls import default_tol as default_irls_tol
 
 SOLVERS = ("irls", "lbfgs", "gradient_ascent")
@@ -148,7 +148,7 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, init, run_solver, sc
 
     def solve(problem):
         beta0 = problem.initial(scan.gram) if init is None else init
-        return run_solver(problem, beta0)
+        return implicit.solve(run_solver, problem, jax.lax.stop_gradient(beta0))
 
     def skip(problem):  # bad input: zeros of the solver's output structure
         shapes = jax.eval_shape(solve, problem)
