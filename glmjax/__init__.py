@@ -15,6 +15,7 @@ Example:
 from glmjax import datasets, families, links, parametrizations
 from glmjax.fitting import ConvergenceWarning, SeparationWarning, fit
 from glmjax.identity import IdentityCheck, check_identity
+from glmjax.many import fit_many
 from glmjax.results import FitResult
 
 __version__ = "0.1.0"
@@ -28,6 +29,7 @@ __all__ = [
     "datasets",
     "families",
     "fit",
+    "fit_many",
     "links",
     "parametrizations",
 ]

@@ -1,0 +1,134 @@
+"""``fit_many``: a batch of independent fits in one ``jax.vmap``-ed program.
+
+Any of X, y, weights, offset and l2 may carry a leading batch axis of length B; the others
+are shared by every fit. Typical batches: many response columns sharing one X (y of shape
+(B, m)), stacked data sets (X of shape (B, m, p) with y of shape (B, m)), and a grid of
+penalties (l2 of shape (B,)).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from glmjax import checks, parametrizations
+from glmjax.families import AbstractFamily
+from glmjax.fitting import ConvergenceWarning, SeparationWarning, fit
+from glmjax.results import FitResult
+
+
+def fit_many(
+    X: ArrayLike,
+    y: ArrayLike,
+    family: AbstractFamily,
+    link=None,
+    *,
+    weights: ArrayLike | None = None,
+    offset: ArrayLike | None = None,
+    l2: ArrayLike = 0.0,
+    **fit_kwargs,
+) -> FitResult:
+    """Fit B independent GLMs at once; the result's arrays have a leading axis of length B.
+
+    Each fit has its own ``converged`` flag, and a fit that fails to converge (or is
+    separated) leaves the others untouched. Bad values in any fit raise ``ValueError`` naming
+    that fit before anything runs. A shared X is kept once in the result, not B times.
+
+    Example:
+        >>> import jax.numpy as jnp, glmjax as gj
+        >>> X = jnp.stack([jnp.ones(6), jnp.arange(6.0)], axis=1)
+        >>> Y = jnp.array([[0, 1, 1, 2, 3, 5], [1, 0, 2, 1, 1, 2.0]])  # two responses
+        >>> res = gj.fit_many(X, Y, family=gj.families.Poisson())
+        >>> res.coef.shape, res.converged.tolist()
+        ((2, 2), [True, True])
+    """
+    X, y = jnp.asarray(X), jnp.asarray(y)
+    if not jnp.issubdtype(X.dtype, jnp.floating):
+        X = X.astype(jnp.result_type(float))
+    args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2)}
+    m = X.shape[-2]
+    batched = {
+        "X": X.ndim == 3,
+        "y": not _is_single_response(family, y, m),
+        "weights": weights is not None and jnp.ndim(weights) == 2,
+        "offset": offset is not None and jnp.ndim(offset) == 2,
+        "l2": args["l2"].ndim == 1,
+    }
+    sizes = {name: jnp.shape(args[name])[0] for name, b in batched.items() if b}
+    if not sizes:
+        raise ValueError("fit_many needs a leading batch axis on at least one of X (B, m, p), "
+                         "y (B, m, ...), weights (B, m), offset (B, m) or l2 (B,); use fit() "
+                         "for a single fit.")
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"the batch axes differ in length: {sizes}.")
+    n_fits = next(iter(sizes.values()))
+    names = tuple(args)
+    in_axes = tuple(0 if batched[name] else None for name in names)
+
+    def one(X, y, weights, offset, l2):
+        return fit(X, y, family, link, weights=weights, offset=offset, l2=l2, **fit_kwargs)
+
+    _check_each_fit(one, args, in_axes, n_fits, family, link)
+    # a shared X stays shared: every leaf of the result is batched except problem.X
+    shapes = jax.eval_shape(
+        one, *(_slice(args[name], 0) if batched[name] else args[name] for name in names)
+    )
+    out_axes = jax.tree_util.tree_map_with_path(
+        lambda path, _: None if (not batched["X"] and _is_problem_x(path)) else 0, shapes
+    )
+    result = jax.vmap(one, in_axes=in_axes, out_axes=out_axes)(*(args[n] for n in names))
+    _warn_many(result, n_fits)
+    return result
+
+
+def _is_single_response(family: AbstractFamily, y, m: int) -> bool:
+    try:
+        family.check_response_shape(y, m)
+    except ValueError:
+        return False
+    return True
+
+
+def _slice(value, index: int):
+    return None if value is None else jnp.asarray(value)[index]
+
+
+def _is_problem_x(path) -> bool:
+    names = [getattr(key, "name", None) for key in path]
+    return names[-2:] == ["problem", "X"]
+
+
+def _check_each_fit(one, args, in_axes, n_fits, family, link) -> None:
+    """Scan every fit's inputs in one vmapped pass; refit a failing one for its message."""
+    parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
+
+    def scan(X, y, weights, offset, l2):
+        m = X.shape[0]
+        w = jnp.ones(m, X.dtype) if weights is None else jnp.asarray(weights, X.dtype)
+        o = jnp.zeros(m, X.dtype) if offset is None else jnp.asarray(offset, X.dtype)
+        *_, result = checks.prepare_and_scan(family, X, y, w, o)
+        return checks.passed(result, l2)
+
+    ok = jax.vmap(scan, in_axes=in_axes)(*args.values())
+    for index in [int(i) for i in jnp.flatnonzero(~ok)][:1]:
+        sliced = [_slice(v, index) if axis == 0 else v for v, axis in
+                  zip(args.values(), in_axes, strict=True)]
+        try:
+            one(*sliced)
+        except ValueError as err:
+            raise ValueError(f"fit {index} of {n_fits}: {err}") from None
+
+
+def _warn_many(result: FitResult, n_fits: int) -> None:
+    failed = int(jnp.sum(~result.converged))
+    if failed:
+        warnings.warn(f"{failed} of {n_fits} fits did not converge (see result.converged).",
+                      ConvergenceWarning, stacklevel=3)
+    separated = int(jnp.sum(result.n_boundary > 0))
+    if separated:
+        warnings.warn(f"{separated} of {n_fits} fits have fitted means on the boundary of the "
+                      "mean space (separation; see result.n_boundary): their maximum-likelihood "
+                      "estimates do not exist.", SeparationWarning, stacklevel=3)

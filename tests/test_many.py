@@ -1,0 +1,85 @@
+"""fit_many: batches of independent fits over responses, data sets and penalties."""
+
+import re
+
+import numpy as np
+import pytest
+
+import glmjax as gj
+from glmjax import families as F
+
+M = 120
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(41)
+    X = np.column_stack([np.ones(M), rng.normal(size=(M, 2))])
+    Y = np.stack([rng.poisson(np.exp(X @ b)) for b in
+                  ([0.2, 0.3, -0.1], [1.0, -0.2, 0.4], [0.0, 0.0, 0.0])]).astype(float)
+    return rng, X, Y
+
+
+def test_many_responses_share_one_design(data):
+    _, X, Y = data
+    res = gj.fit_many(X, Y, family=F.Poisson())
+    assert res.coef.shape == (3, 3) and res.converged.shape == (3,)
+    assert res.problem.X.shape == X.shape  # kept once, not three times
+    for b in range(3):
+        one = gj.fit(X, Y[b], family=F.Poisson())
+        np.testing.assert_allclose(res.coef[b], one.coef, rtol=1e-10)
+        np.testing.assert_allclose(res.stderr[b], one.stderr, rtol=1e-10)
+        np.testing.assert_allclose(res.deviance[b], one.deviance, rtol=1e-10)
+
+
+def test_stacked_data_sets_and_weights(data):
+    rng, X, Y = data
+    Xs = np.stack([X, X * np.r_[1.0, 2.0, 0.5], X[::-1]])
+    W = rng.uniform(0.5, 2.0, size=(3, M))
+    res = gj.fit_many(Xs, Y, family=F.Poisson(), weights=W)
+    for b in range(3):
+        one = gj.fit(Xs[b], Y[b], family=F.Poisson(), weights=W[b])
+        np.testing.assert_allclose(res.coef[b], one.coef, rtol=1e-10)
+
+
+def test_penalty_grid(data):
+    _, X, Y = data
+    grid = np.array([0.0, 0.01, 0.1, 1.0])
+    res = gj.fit_many(X, Y[0], family=F.Poisson(), l2=grid)
+    assert res.coef.shape == (4, 3)
+    for lam, coef in zip(grid, res.coef, strict=True):
+        np.testing.assert_allclose(coef, gj.fit(X, Y[0], family=F.Poisson(), l2=lam).coef,
+                                   rtol=1e-10)
+    norms = np.linalg.norm(np.asarray(res.coef)[:, 1:], axis=1)
+    assert np.all(np.diff(norms) < 0)  # more penalty, smaller slopes
+
+
+def test_a_failing_fit_does_not_poison_the_others(data):
+    rng, X, _ = data
+    good = (rng.uniform(size=M) < 0.5).astype(float)
+    separated = (X[:, 1] > 0).astype(float)
+    with pytest.warns(gj.SeparationWarning, match="1 of 3 fits"), \
+            pytest.warns(gj.ConvergenceWarning, match="1 of 3 fits did not converge"):
+        res = gj.fit_many(X, np.stack([good, separated, 1 - good]), family=F.Bernoulli(),
+                          max_iter=100)
+    assert np.asarray(res.converged).tolist() == [True, False, True]
+    assert res.n_boundary.tolist()[0] == 0 and res.n_boundary.tolist()[1] > 0
+    np.testing.assert_allclose(res.coef[0], gj.fit(X, good, family=F.Bernoulli()).coef,
+                               rtol=1e-10)
+    np.testing.assert_allclose(res.coef[2], -res.coef[0], rtol=1e-8)
+    with pytest.warns(gj.ConvergenceWarning, match="3 of 3 fits did not converge"):
+        res = gj.fit_many(X, np.stack([good, good, good]), family=F.Bernoulli(), max_iter=1)
+    assert not np.any(np.asarray(res.converged))
+
+
+def test_bad_values_name_the_fit(data):
+    _, X, Y = data
+    bad = Y.copy()
+    bad[2, 5] = -1.0
+    with pytest.raises(ValueError, match=re.escape("fit 2 of 3: y is outside the support of the"
+                                                   " Poisson family")):
+        gj.fit_many(X, bad, family=F.Poisson())
+    with pytest.raises(ValueError, match="needs a leading batch axis"):
+        gj.fit_many(X, Y[0], family=F.Poisson())
+    with pytest.raises(ValueError, match="batch axes differ in length"):
+        gj.fit_many(X, Y, family=F.Poisson(), l2=np.zeros(2))
