@@ -17,6 +17,7 @@ from glmjax.fitting import ConvergenceWarning, SeparationWarning, fit
 from glmjax.identity import IdentityCheck, check_identity
 from glmjax.many import fit_many
 from glmjax.results import FitResult
+from glmjax.sharding import shard_rows
 
 __version__ = "0.1.0"
 
@@ -32,4 +33,5 @@ __all__ = [
     "fit_many",
     "links",
     "parametrizations",
+    "shard_rows",
 ]
