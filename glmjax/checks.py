@@ -13,6 +13,7 @@ import numpy as np
 from jax import Array
 
 from glmjax.families import AbstractFamily
+from glmjax.model import constant_columns
 
 CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "support")
 
@@ -30,11 +31,6 @@ class Scan(eqx.Module):
     constant_columns: Array
     ones_columns: Array
     n_positive: Array
-
-
-def constant_columns(X: Array) -> Array:
-    """Columns of X that are constant and non-zero (intercepts)."""
-    return jnp.all(X == X[:1], axis=0) & (X[0] != 0)
 
 
 def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array, offset: Array):

@@ -27,6 +27,12 @@ from glmjax.families import AbstractFamily
 from glmjax.parametrizations import AbstractParametrization
 
 
+def constant_columns(X: Array) -> Array:
+    """Columns of X that are constant and non-zero: intercepts (unpenalised, and what the
+    null model keeps)."""
+    return jnp.all(X == X[:1], axis=0) & (X[0] != 0)
+
+
 def spd_solve(matrix: Array, rhs: Array) -> Array:
     """Solve A x = b for symmetric positive-definite A (Cholesky); b may have columns."""
     return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(matrix), rhs)
@@ -153,7 +159,7 @@ def null_model(problem: Problem) -> tuple[Array, Array]:
     from glmjax.solvers.irls import default_tol, irls  # solvers import this module
 
     fam, w = problem.family, problem.weights
-    has_intercept = jnp.any(jnp.all(problem.X == problem.X[:1], axis=0) & (problem.X[0] != 0))
+    has_intercept = jnp.any(constant_columns(problem.X))
     q, r = problem.n_linear, problem.n_extra
     null = eqx.tree_at(
         lambda pr: (pr.X, pr.penalized),
