@@ -24,7 +24,7 @@ def median_time(fn: Callable[[], object], repeats: int = 7) -> float:
 
 def machine() -> str:
     versions = []
-    for pkg in ("jax", "jaxlib", "numpy", "glum", "statsmodels", "scikit-learn"):
+    for pkg in ("jax", "jaxlib", "numpy", "glmax", "glum", "statsmodels", "scikit-learn"):
         try:
             versions.append(f"{pkg} {metadata.version(pkg)}")
         except metadata.PackageNotFoundError:

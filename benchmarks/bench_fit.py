@@ -1,4 +1,4 @@
-"""Dense GLM fits on the CPU: glmjax beside glum, statsmodels and scikit-learn, one run.
+"""Dense GLM fits on the CPU: glmjax beside glmax, glum, statsmodels and scikit-learn.
 
     python benchmarks/bench_fit.py [--family poisson|logistic] [--rows 200000] [--cols 50]
 
@@ -80,6 +80,14 @@ def main() -> None:
     rows.append(("glmjax (IRLS), device arrays", steady, 0.0, int(ref.n_iter)))
     rows.append(("glmjax (IRLS), numpy arrays", steady_np, 0.0, int(ref.n_iter)))
 
+    if "glmax" not in args.skip:
+        import glmax
+
+        fam_gx = glmax.Poisson() if poisson else glmax.Binomial()
+        g = glmax.fit(fam_gx, Xj, yj)
+        t = median_time(lambda: glmax.fit(fam_gx, Xj, yj).beta.block_until_ready())
+        rows.append(("glmax (JAX, IRLS), device arrays", t,
+                     np.abs(np.asarray(g.beta) - coef).max(), int(g.num_iters)))
     if "glum" not in args.skip:
         from glum import GeneralizedLinearRegressor
 
