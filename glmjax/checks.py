@@ -81,10 +81,8 @@ def passed(scan: Scan, l2: Array) -> Array:
 
 def error_if_bad(scan: Scan, family: AbstractFamily, target: Array) -> Array:
     """Inside jit/vmap: attach an ``equinox`` runtime error for each failed value check."""
-    support = f"the {family.name} family ({family.support})"
     for name, rows in zip(CHECKS, scan.bad_rows, strict=True):
-        message = _MESSAGES[name].format(family=support) + "."
-        target = eqx.error_if(target, jnp.any(rows), message)
+        target = eqx.error_if(target, jnp.any(rows), _message(name, family) + ".")
     return target
 
 
@@ -97,6 +95,10 @@ _MESSAGES = {
     "zero weights": "weights must not all be zero",
     "support": "y is outside the support of {family}",
 }
+
+
+def _message(name: str, family: AbstractFamily) -> str:
+    return _MESSAGES[name].format(family=f"the {family.name} family ({family.support})")
 
 
 def raise_for_bad_values(scan: Scan, family: AbstractFamily, arrays: dict[str, Array]):
@@ -114,8 +116,7 @@ def raise_for_bad_values(scan: Scan, family: AbstractFamily, arrays: dict[str, A
             where = _first_and_count(bad)
         elif name != "zero weights":
             where = _first_and_count(rows)
-        support = f"the {family.name} family ({family.support})"
-        raise ValueError(_MESSAGES[name].format(family=support) + where + ".")
+        raise ValueError(_message(name, family) + where + ".")
 
 
 def _first_and_count(bad: np.ndarray) -> str:

@@ -96,8 +96,8 @@ def fit(
     m, p = X.shape
     y = jnp.asarray(y)
     family.check_response_shape(y, m)
-    weights = _as_vector(weights, "weights", m, X.dtype, 1.0)
-    offset = _as_vector(offset, "offset", m, X.dtype, 0.0)
+    weights = as_vector(weights, "weights", m, X.dtype, 1.0)
+    offset = as_vector(offset, "offset", m, X.dtype, 0.0)
     param = parametrizations.resolve(family, link)
     solver_name, run_solver = _solver(solver, X.dtype, tol, max_iter, learning_rate)
     if feature_names is not None:
@@ -257,7 +257,8 @@ def _as_float_matrix(X) -> Array:
     return X
 
 
-def _as_vector(v, name: str, m: int, dtype, fill: float) -> Array:
+def as_vector(v, name: str, m: int, dtype, fill: float) -> Array:
+    """``v`` as a length-m vector of ``dtype`` (``fill`` everywhere when None); checks the shape."""
     # built outside the compiled program (a constant vector there is constant-folded slowly),
     # and on the host (a device op would compile on first use)
     if v is None:

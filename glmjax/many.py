@@ -1,4 +1,4 @@
-"""``fit_many``: a batch of independent fits in one ``jax.vmap``-ed program.
+"""``fit_many``: a batch of independent fits in one compiled program (chunks of vmapped fits).
 
 Any of X, y, weights, offset and l2 may carry a leading batch axis of length B; the others
 are shared by every fit. Typical batches: many response columns sharing one X (y of shape
@@ -13,11 +13,12 @@ import warnings
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from glmjax import checks, parametrizations
 from glmjax.families import AbstractFamily
-from glmjax.fitting import ConvergenceWarning, SeparationWarning, fit
+from glmjax.fitting import ConvergenceWarning, SeparationWarning, as_vector, fit
 from glmjax.results import FitResult
 
 
@@ -116,14 +117,15 @@ def _check_each_fit(args, batched, n_fits, family, link) -> None:
 
     def scan(X, y, weights, offset, l2):
         m = X.shape[0]
-        w = jnp.ones(m, X.dtype) if weights is None else jnp.asarray(weights, X.dtype)
-        o = jnp.zeros(m, X.dtype) if offset is None else jnp.asarray(offset, X.dtype)
+        w = as_vector(weights, "weights", m, X.dtype, 1.0)
+        o = as_vector(offset, "offset", m, X.dtype, 0.0)
         *_, result = checks.prepare_and_scan(family, X, y, w, o)
         return checks.passed(result, l2)
 
     in_axes = tuple(0 if batched[name] else None for name in args)
-    ok = jax.vmap(scan, in_axes=in_axes)(*args.values())
-    for index in [int(i) for i in jnp.flatnonzero(~ok)][:1]:
+    failing = np.flatnonzero(~np.asarray(jax.vmap(scan, in_axes=in_axes)(*args.values())))
+    if failing.size:  # refit the first failing fit alone, for its message
+        index = int(failing[0])
         sliced = [_slice(v, index) if batched[name] else v for name, v in args.items()]
         try:
             fit(sliced[0], sliced[1], family, link, weights=sliced[2], offset=sliced[3],
