@@ -76,7 +76,7 @@ class Problem(eqx.Module):
         return beta[:pq].reshape(self.n_features, self.n_linear), beta[pq:]
 
     def linear(self, beta: Array, X: Array | None = None, offset: Array | None = None) -> Array:
-        """L = XΘ + offset, shape (m, q)."""
+        """L = XΘ + offset, shape (m, q); on the fit's data unless new X and offset are given."""
         theta, _ = self.unpack(beta)
         X = self.X if X is None else X
         offset = self.offset if offset is None else offset

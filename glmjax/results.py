@@ -157,9 +157,8 @@ class FitResult(eqx.Module):
         X = jnp.asarray(X, self.params.dtype)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"X must have shape (m, {self.n_features}); got {X.shape}.")
-        theta = self.params[: self.n_features * self.n_linear].reshape(self.n_features, -1)
         offset = jnp.zeros(X.shape[0], X.dtype) if offset is None else jnp.asarray(offset)
-        linear = X @ theta + offset[:, None]
+        linear = self.problem.linear(self.params, X, offset)
         if which == "linear":
             return linear[:, 0] if self.n_linear == 1 else linear
         eta = self.param.natural(self.family, linear, self.extra)
