@@ -13,24 +13,30 @@ Example:
 """
 
 from glmjax import datasets, families, links, parametrizations
+from glmjax.cross_validation import CVResult, fit_cv
 from glmjax.fitting import ConvergenceWarning, SeparationWarning, fit
 from glmjax.identity import IdentityCheck, check_identity
 from glmjax.many import fit_many
+from glmjax.paths import Path, fit_path
 from glmjax.results import FitResult
 from glmjax.sharding import shard_rows
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CVResult",
     "ConvergenceWarning",
     "FitResult",
     "IdentityCheck",
+    "Path",
     "SeparationWarning",
     "check_identity",
     "datasets",
     "families",
     "fit",
+    "fit_cv",
     "fit_many",
+    "fit_path",
     "links",
     "parametrizations",
     "shard_rows",

@@ -41,6 +41,7 @@ def fit(
     weights: ArrayLike | None = None,
     offset: ArrayLike | None = None,
     l2: float = 0.0,
+    l1: float = 0.0,
     solver: str | optax.GradientTransformation = "irls",
     init: ArrayLike | None = None,
     tol: float | None = None,
@@ -62,8 +63,13 @@ def fit(
         ``glmjax.links`` link on the mean, or a ``glmjax.parametrizations`` instance.
       weights: prior (frequency) weights, shape (m,); trials for Binomial proportions.
       offset: a known term added to every linear predictor, shape (m,).
-      l2: ridge strength λ on the objective −ℓ/Σw + (λ/2)‖θ‖², as scikit-learn and glum;
-        columns of X that are constant (intercepts) are not penalised.
+      l2: ridge strength λ₂ on the objective −ℓ/Σw + (λ₂/2)‖θ‖² + λ₁‖θ‖₁, as scikit-learn
+        and glum (their α(1 − l1_ratio)); columns of X that are constant (intercepts) are not
+        penalised. Either penalty lifts the full-rank requirement on X.
+      l1: lasso strength λ₁ (glum's and scikit-learn's α·l1_ratio). With l1 > 0 the "irls"
+        solver takes proximal Newton steps (coordinate descent on the quadratic model, as
+        glmnet and glum); coefficients it sets to zero get standard error 0, the others'
+        come from the penalised information on the active set.
       solver: "irls" (Fisher scoring, default), "lbfgs", "gradient_ascent" (the seed's
         θ ← θ + (β/m) Xᵀ(T(y) − h(X)), β = ``learning_rate``), or any optax
         ``GradientTransformation``.
@@ -110,8 +116,11 @@ def fit(
         if init.shape != (n_params,):
             raise ValueError(f"init must have {n_params} values; got {init.size}.")
     scale = None if scale is None else float(scale)
+    l2, l1 = (_penalty(v, name, X.dtype) for v, name in ((l2, "l2"), (l1, "l1")))
+    if l1 is not None and solver_name != "irls":
+        raise ValueError(f"l1 > 0 needs solver='irls' (proximal Newton); got {solver_name!r}.")
     result, scan, ok = _fit_compiled(
-        family, param, X, y, weights, offset, jnp.asarray(l2, X.dtype), init, run_solver, scale
+        family, param, X, y, weights, offset, l2, l1, init, run_solver, scale
     )
     if _is_traced(ok):
         if _traced_checks:
@@ -132,25 +141,33 @@ def fit(
     return result
 
 
-# ---- the compiled program ------------------------------------------------------------------
-_TRACE_COUNT = [0]
-
-
-@eqx.filter_jit
-def _fit_compiled(family, param, X, y, weights, offset, l2, init, run_solver, scale):
-    """Check the inputs and, when they pass, solve and compute the statistics.
-
-    One program per input shape: the checks, the solver and the statistics compile together.
-    """
-    _TRACE_COUNT[0] += 1
+def checked_problem(family, param, X, y, weights, offset, l2, l1=None):
+    """(``Problem``, ``checks.Scan``, ok): the response prepared, the inputs scanned, and the
+    penalty mask (constant columns and extras unpenalised); traceable."""
     prepared, y_prep, w_prep, scan = checks.prepare_and_scan(family, X, y, weights, offset)
-    ok = checks.passed(scan, l2)
+    ok = checks.passed(scan, l2 if l1 is None else l2 + l1)
     q, r = param.n_linear(family), param.n_extra(family)
     penalized = jnp.concatenate([
         jnp.repeat(~scan.constant_columns, q).astype(X.dtype), jnp.zeros(r, X.dtype)
     ])
     problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
-                      offset=offset, l2=l2, penalized=penalized)
+                      offset=offset, l2=l2, penalized=penalized,
+                      l1=0.0 if l1 is None else l1)
+    return problem, scan, ok
+
+
+# ---- the compiled program ------------------------------------------------------------------
+_TRACE_COUNT = [0]
+
+
+@eqx.filter_jit
+def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, run_solver, scale):
+    """Check the inputs and, when they pass, solve and compute the statistics.
+
+    One program per input shape: the checks, the solver and the statistics compile together.
+    """
+    _TRACE_COUNT[0] += 1
+    problem, scan, ok = checked_problem(family, param, X, y, weights, offset, l2, l1)
 
     def solve(problem):
         beta0 = problem.initial(scan.gram) if init is None else init
@@ -193,7 +210,13 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
     if info is None:
         info = problem.penalized_fisher(beta)
     info = info * jnp.sum(w)  # with the penalty's curvature, unscaled
-    cov = phi * spd_solve(info, jnp.eye(info.shape[0], dtype=info.dtype))
+    eye = jnp.eye(info.shape[0], dtype=info.dtype)
+    if problem.has_l1:  # coefficients held at zero by the L1 term are not estimated
+        active = (beta != 0) | (problem.penalized == 0)
+        both = active[:, None] & active[None, :]
+        cov = phi * spd_solve(jnp.where(both, info, eye), eye) * both
+    else:
+        cov = phi * spd_solve(info, eye)
     return FitResult(
         family=family, param=problem.param, params=beta, cov=cov, loglik=loglik,
         deviance=deviance, scale=phi, nobs=nobs, df_resid=df_resid,
@@ -214,6 +237,18 @@ def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Arra
     if edge.ndim > 1:
         edge = jnp.any(edge, axis=tuple(range(1, edge.ndim)))
     return jnp.sum(edge & (weights > 0))
+
+
+def _penalty(value, name: str, dtype) -> Array | None:
+    """The penalty as a scalar of ``dtype``; None for a concrete zero (no term compiled)."""
+    if _is_traced(value):
+        return jnp.asarray(value, dtype)
+    value = np.asarray(value, dtype)
+    if value.shape != ():
+        raise ValueError(f"{name} must be a scalar; got shape {value.shape}.")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number ≥ 0; got {value}.")
+    return None if value == 0 and name == "l1" else jnp.asarray(value)
 
 
 # ---- solver choice -------------------------------------------------------------------------

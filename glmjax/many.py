@@ -1,6 +1,6 @@
 """``fit_many``: a batch of independent fits in one compiled program (chunks of vmapped fits).
 
-Any of X, y, weights, offset and l2 may carry a leading batch axis of length B; the others
+Any of X, y, weights, offset, l2 and l1 may carry a leading batch axis of length B; the others
 are shared by every fit. Typical batches: many response columns sharing one X (y of shape
 (B, m)), stacked data sets (X of shape (B, m, p) with y of shape (B, m)), and a grid of
 penalties (l2 of shape (B,)).
@@ -31,6 +31,7 @@ def fit_many(
     weights: ArrayLike | None = None,
     offset: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
+    l1: ArrayLike = 0.0,
     chunk_size: int = 256,
     **fit_kwargs,
 ) -> FitResult:
@@ -56,7 +57,8 @@ def fit_many(
     X, y = jnp.asarray(X), jnp.asarray(y)
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.result_type(float))
-    args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2)}
+    args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2),
+            "l1": jnp.asarray(l1)}
     m = X.shape[-2]
     batched = {
         "X": X.ndim == 3,
@@ -64,12 +66,15 @@ def fit_many(
         "weights": weights is not None and jnp.ndim(weights) == 2,
         "offset": offset is not None and jnp.ndim(offset) == 2,
         "l2": args["l2"].ndim == 1,
+        "l1": args["l1"].ndim == 1,
     }
+    if not batched["l1"] and not np.any(np.asarray(l1)):
+        args["l1"] = 0.0  # a constant zero: no L1 step compiled
     sizes = {name: jnp.shape(args[name])[0] for name, b in batched.items() if b}
     if not sizes:
         raise ValueError("fit_many needs a leading batch axis on at least one of X (B, m, p), "
-                         "y (B, m, ...), weights (B, m), offset (B, m) or l2 (B,); use fit() "
-                         "for a single fit.")
+                         "y (B, m, ...), weights (B, m), offset (B, m), l2 or l1 (B,); use "
+                         "fit() for a single fit.")
     if len(set(sizes.values())) > 1:
         raise ValueError(f"the batch axes differ in length: {sizes}.")
     n_fits = next(iter(sizes.values()))
@@ -88,7 +93,7 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
     def one(per_fit):
         a = {**shared, **per_fit}
         res = fit(a["X"], a["y"], family, link, weights=a["weights"], offset=a["offset"],
-                  l2=a["l2"], _traced_checks=False, **fit_kwargs)  # checked on the host
+                  l2=a["l2"], l1=a["l1"], _traced_checks=False, **fit_kwargs)  # checked on the host
         if "X" in shared:  # keep one copy of a shared X, not one per fit
             res = eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((0,), res.params.dtype))
         return res
@@ -115,12 +120,12 @@ def _check_each_fit(args, batched, n_fits, family, link) -> None:
     """Scan every fit's inputs in one vmapped pass; refit a failing one for its message."""
     parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
 
-    def scan(X, y, weights, offset, l2):
+    def scan(X, y, weights, offset, l2, l1):
         m = X.shape[0]
         w = as_vector(weights, "weights", m, X.dtype, 1.0)
         o = as_vector(offset, "offset", m, X.dtype, 0.0)
         *_, result = checks.prepare_and_scan(family, X, y, w, o)
-        return checks.passed(result, l2)
+        return checks.passed(result, l2 + l1)
 
     in_axes = tuple(0 if batched[name] else None for name in args)
     failing = np.flatnonzero(~np.asarray(jax.vmap(scan, in_axes=in_axes)(*args.values())))
@@ -129,7 +134,7 @@ def _check_each_fit(args, batched, n_fits, family, link) -> None:
         sliced = [_slice(v, index) if batched[name] else v for name, v in args.items()]
         try:
             fit(sliced[0], sliced[1], family, link, weights=sliced[2], offset=sliced[3],
-                l2=sliced[4])
+                l2=sliced[4], l1=sliced[5])
         except ValueError as err:
             raise ValueError(f"fit {index} of {n_fits}: {err}") from None
 

@@ -12,8 +12,10 @@ For the canonical link the score is the seed's Xᵀ(T(y) − h(X)) (section 6); 
 by autodiff. The Fisher information uses the structure J_i = G_i ⊗ x_i with G_i = ∂η_i/∂L_i
 (a q-by-q block per row), so it costs one weighted XᵀWX product like classical IRLS.
 
-Solvers minimise the penalised, normalised objective
-f(β) = −ℓ(β)/Σw + (λ/2) Σ_j m_j β_j², with m_j = 0 for unpenalised coefficients.
+Solvers minimise the penalised, normalised objective (the elastic net of glmnet, glum and
+scikit-learn, with λ₂ = α(1 − ρ) and λ₁ = αρ in their α, ``l1_ratio`` = ρ)
+f(β) = −ℓ(β)/Σw + (λ₂/2) Σ_j m_j β_j² + λ₁ Σ_j m_j |β_j|, with m_j = 0 for unpenalised
+coefficients.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ def spd_solve(matrix: Array, rhs: Array) -> Array:
 class Problem(eqx.Module):
     """A family, a parametrization and the data (X, y, weights, offset) of one fit.
 
-    ``y`` is the response as the family takes it (after ``family.prepare``); ``l2`` is the
-    ridge strength λ and ``penalized`` the 0/1 mask m over the flat coefficient vector.
+    ``y`` is the response as the family takes it (after ``family.prepare``); ``l2`` and
+    ``l1`` are the ridge and lasso strengths λ₂, λ₁ and ``penalized`` the 0/1 mask m over the
+    flat coefficient vector.
     """
 
     family: AbstractFamily
@@ -53,6 +56,7 @@ class Problem(eqx.Module):
     offset: Array
     l2: Array
     penalized: Array
+    l1: Array | float = 0.0
 
     @property
     def n_features(self) -> int:
@@ -69,6 +73,11 @@ class Problem(eqx.Module):
     @property
     def n_params(self) -> int:
         return self.n_features * self.n_linear + self.n_extra
+
+    @property
+    def has_l1(self) -> bool:
+        """Whether f has an L1 term (``l1`` is not the constant 0): known at trace time."""
+        return not (isinstance(self.l1, (int, float)) and self.l1 == 0)
 
     def unpack(self, beta: Array) -> tuple[Array, Array]:
         """Flat β → (Θ of shape (p, q), extra of shape (r,))."""
@@ -90,11 +99,15 @@ class Problem(eqx.Module):
         """Σ wᵢ [ηᵢᵀT(yᵢ) − A(ηᵢ)]: the log-likelihood up to the base measure."""
         return jnp.sum(self.weights * self.family.log_kernel(self.y, self.eta(beta)))
 
-    def objective(self, beta: Array) -> Array:
-        """f(β) = −ℓ(β)/Σw + (λ/2) Σ mⱼ βⱼ²; +∞ where η leaves the natural domain."""
+    def smooth_objective(self, beta: Array) -> Array:
+        """f without its lasso term: −ℓ(β)/Σw + (λ₂/2) Σ mⱼ βⱼ²; +∞ outside the domain."""
         value = -self.loglik(beta) / jnp.sum(self.weights)
         value = value + 0.5 * self.l2 * jnp.sum(self.penalized * beta**2)
         return jnp.where(jnp.isnan(value), jnp.inf, value)
+
+    def objective(self, beta: Array) -> Array:
+        """f(β) = −ℓ(β)/Σw + (λ₂/2) Σ mⱼ βⱼ² + λ₁ Σ mⱼ |βⱼ|."""
+        return self.smooth_objective(beta) + self.l1 * jnp.sum(self.penalized * jnp.abs(beta))
 
     def score(self, beta: Array) -> Array:
         """∇ℓ(β), by autodiff."""
@@ -128,7 +141,7 @@ class Problem(eqx.Module):
         return jnp.block([[info_theta, cross], [cross.T, info_extra]])
 
     def penalized_fisher(self, beta: Array) -> Array:
-        """∇²f's expected counterpart: I(β)/Σw + λ diag(m)."""
+        """The expected counterpart of f's smooth Hessian: I(β)/Σw + λ₂ diag(m)."""
         info = self.fisher(beta) / jnp.sum(self.weights)
         return info + jnp.diag(self.l2 * self.penalized)
 

@@ -9,6 +9,10 @@ At the optimum β̂(D) of f(β, D) (D: the data X, y, weights, offset and the pe
 Hessian of f at β̂ (the observed one, which equals the Fisher information only for canonical
 links), one Cholesky solve and one Jacobian-vector product of ∇f in D. Reverse mode
 (``jax.grad``) follows by transposition; the solver's own iterations are never differentiated.
+
+With an L1 term the same rule holds on the active set (the non-zero or unpenalised
+coefficients, where f is smooth); coefficients held at zero have zero derivative, as long as
+the data move too little to change the active set.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ def _solve_jvp(run_solver, primals, tangents):
 
     _, d_gradient = jax.jvp(gradient, (problem,), (d_problem,))
     hessian = jax.hessian(problem.objective)(beta)
+    if problem.has_l1:  # restrict to the active set: zero rows and columns elsewhere
+        active = (beta != 0) | (problem.penalized == 0)
+        both = active[:, None] & active[None, :]
+        hessian = jnp.where(both, hessian, jnp.eye(beta.shape[0], dtype=beta.dtype))
+        d_gradient = jnp.where(active, d_gradient, 0.0)
     d_beta = -jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(hessian), d_gradient)
     if solved.information is None:
         d_information = None
