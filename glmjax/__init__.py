@@ -12,7 +12,7 @@ Example:
     True
 """
 
-from glmjax import datasets, families, links, parametrizations
+from glmjax import datasets, families, links, parametrizations, sharding
 from glmjax.cross_validation import CVResult, fit_cv
 from glmjax.fitting import ConvergenceWarning, SeparationWarning, fit
 from glmjax.identity import IdentityCheck, check_identity
@@ -20,6 +20,7 @@ from glmjax.many import fit_many
 from glmjax.paths import Path, fit_path
 from glmjax.results import FitResult
 from glmjax.sharding import shard_rows
+from glmjax.training import TrainResult, fit_minibatch
 
 __version__ = "0.1.0"
 
@@ -30,14 +31,17 @@ __all__ = [
     "IdentityCheck",
     "Path",
     "SeparationWarning",
+    "TrainResult",
     "check_identity",
     "datasets",
     "families",
     "fit",
     "fit_cv",
     "fit_many",
+    "fit_minibatch",
     "fit_path",
     "links",
     "parametrizations",
     "shard_rows",
+    "sharding",
 ]

@@ -33,11 +33,11 @@ class Scan(eqx.Module):
     n_positive: Array
 
 
-def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array, offset: Array):
-    """``family.prepare`` the response, and scan every input for bad values in one pass.
-
-    Called inside ``fit``'s compiled program; the solver runs only when ``passed``.
-    """
+def prepare_and_flag(family: AbstractFamily, X: Array, y: Array, weights: Array,
+                     offset: Array):
+    """``family.prepare`` the response and flag bad rows: (family, y, weights, bad_rows) with
+    bad_rows of shape (len(CHECKS), m). Cheap (one pass); the minibatch loop runs it per
+    batch."""
     def nonfinite_rows(arr):
         if not jnp.issubdtype(arr.dtype, jnp.floating):
             return jnp.zeros(arr.shape[0], bool)
@@ -50,12 +50,21 @@ def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array,
     rows.append(weights < 0)
     rows.append(jnp.zeros_like(weights, dtype=bool).at[0].set(jnp.sum(weights) <= 0))
     rows.append(~prepared.in_support(y_prep) & (w_prep > 0))
+    return prepared, y_prep, w_prep, jnp.stack(rows)
+
+
+def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array, offset: Array):
+    """``prepare_and_flag``, and the Gram matrix and its spectrum for the rank check.
+
+    Called inside ``fit``'s compiled program; the solver runs only when ``passed``.
+    """
+    prepared, y_prep, w_prep, bad_rows = prepare_and_flag(family, X, y, weights, offset)
     gram = (X * w_prep[:, None]).T @ X
     norms = jnp.sqrt(jnp.diagonal(gram))
     unit = jnp.where(norms > 0, norms, 1)
     evals, evecs = jnp.linalg.eigh(gram / unit[:, None] / unit[None, :])
     scan = Scan(
-        bad_rows=jnp.stack(rows),
+        bad_rows=bad_rows,
         gram=gram, gram_evals=evals, gram_evecs=evecs, zero_columns=norms == 0,
         constant_columns=constant_columns(X), ones_columns=jnp.all(X == 1, axis=0),
         n_positive=jnp.sum(weights > 0),
@@ -82,7 +91,7 @@ def passed(scan: Scan, l2: Array) -> Array:
 def error_if_bad(scan: Scan, family: AbstractFamily, target: Array) -> Array:
     """Inside jit/vmap: attach an ``equinox`` runtime error for each failed value check."""
     for name, rows in zip(CHECKS, scan.bad_rows, strict=True):
-        target = eqx.error_if(target, jnp.any(rows), _message(name, family) + ".")
+        target = eqx.error_if(target, jnp.any(rows), message(name, family) + ".")
     return target
 
 
@@ -97,7 +106,7 @@ _MESSAGES = {
 }
 
 
-def _message(name: str, family: AbstractFamily) -> str:
+def message(name: str, family: AbstractFamily) -> str:
     return _MESSAGES[name].format(family=f"the {family.name} family ({family.support})")
 
 
@@ -116,7 +125,7 @@ def raise_for_bad_values(scan: Scan, family: AbstractFamily, arrays: dict[str, A
             where = _first_and_count(bad)
         elif name != "zero weights":
             where = _first_and_count(rows)
-        raise ValueError(_message(name, family) + where + ".")
+        raise ValueError(message(name, family) + where + ".")
 
 
 def _first_and_count(bad: np.ndarray) -> str:

@@ -99,9 +99,13 @@ class Problem(eqx.Module):
         """Σ wᵢ [ηᵢᵀT(yᵢ) − A(ηᵢ)]: the log-likelihood up to the base measure."""
         return jnp.sum(self.weights * self.family.log_kernel(self.y, self.eta(beta)))
 
-    def smooth_objective(self, beta: Array) -> Array:
-        """f without its lasso term: −ℓ(β)/Σw + (λ₂/2) Σ mⱼ βⱼ²; +∞ outside the domain."""
-        value = -self.loglik(beta) / jnp.sum(self.weights)
+    def smooth_objective(self, beta: Array, normalizer: Array | None = None) -> Array:
+        """f without its lasso term: −ℓ(β)/Σw + (λ₂/2) Σ mⱼ βⱼ²; +∞ outside the domain.
+
+        ``normalizer`` replaces Σw (the minibatch loop divides every batch by one constant).
+        """
+        normalizer = jnp.sum(self.weights) if normalizer is None else normalizer
+        value = -self.loglik(beta) / normalizer
         value = value + 0.5 * self.l2 * jnp.sum(self.penalized * beta**2)
         return jnp.where(jnp.isnan(value), jnp.inf, value)
 

@@ -154,19 +154,7 @@ class FitResult(eqx.Module):
 
         Multinomial returns all K class probabilities, shape (m, K); Beta and Dirichlet E[y].
         """
-        X = jnp.asarray(X, self.params.dtype)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (m, {self.n_features}); got {X.shape}.")
-        offset = jnp.zeros(X.shape[0], X.dtype) if offset is None else jnp.asarray(offset)
-        linear = self.problem.linear(self.params, X, offset)
-        if which == "linear":
-            return linear[:, 0] if self.n_linear == 1 else linear
-        eta = self.param.natural(self.family, linear, self.extra)
-        if which == "natural":
-            return eta
-        if which != "mean":
-            raise ValueError(f"which must be 'mean', 'natural' or 'linear'; got {which!r}.")
-        return self.family.response_mean(eta)
+        return predict(self.family, self.param, self.params, self.n_linear, X, offset, which)
 
     # ---- reading ---------------------------------------------------------------------------
     def param_names(self) -> list[str]:
@@ -248,3 +236,23 @@ def _num(x) -> str:
 
 def _boolstr(x) -> str:
     return str(bool(x)) if jnp.ndim(x) == 0 else f"{int(jnp.sum(x))}/{jnp.size(x)}"
+
+
+def predict(family: AbstractFamily, param: AbstractParametrization, params: Array,
+            n_linear: int, X, offset=None, which: str = "mean") -> Array:
+    """E[y | x] (``which="mean"``), η (``"natural"``) or L = XΘ + offset (``"linear"``) of the
+    model with flat coefficients ``params`` (Θ of shape (p, ``n_linear``), then extras)."""
+    X = jnp.asarray(X, params.dtype)
+    p = (params.shape[-1] - param.n_extra(family)) // n_linear
+    if X.ndim != 2 or X.shape[1] != p:
+        raise ValueError(f"X must have shape (m, {p}); got {X.shape}.")
+    offset = jnp.zeros(X.shape[0], X.dtype) if offset is None else jnp.asarray(offset, X.dtype)
+    linear = X @ params[: p * n_linear].reshape(p, n_linear) + offset[:, None]
+    if which == "linear":
+        return linear[:, 0] if n_linear == 1 else linear
+    eta = param.natural(family, linear, params[p * n_linear:])
+    if which == "natural":
+        return eta
+    if which != "mean":
+        raise ValueError(f"which must be 'mean', 'natural' or 'linear'; got {which!r}.")
+    return family.response_mean(eta)

@@ -1,4 +1,5 @@
-"""Row-sharded fits on 8 fake CPU devices give the one-device answer (float64, 1e-10).
+"""Row-sharded fits (IRLS, L-BFGS and the minibatch loop) on 8 fake CPU devices give the
+one-device answer (float64, 1e-10).
 
 XLA's device count is fixed when JAX starts, so the check runs in a fresh Python process.
 """
@@ -30,6 +31,14 @@ SCRIPT = textwrap.dedent("""
         np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(res.stderr, one.stderr, rtol=1e-10)
         np.testing.assert_allclose(res.deviance, one.deviance, rtol=1e-10)
+    # the optax minibatch loop, data-parallel over the 8 devices
+    import optax
+    kw = dict(batch_size=400, n_epochs=2, optimizer=optax.adam(0.05), verbose=False)
+    one = gj.fit_minibatch((X, y, w), gj.families.Poisson(), **kw)
+    mesh = gj.sharding.row_mesh()
+    res = gj.fit_minibatch((X, y, w), gj.families.Poisson(), mesh=mesh, **kw)
+    assert len(res.params.sharding.device_set) == 8, res.params.sharding
+    np.testing.assert_allclose(res.params, one.params, rtol=1e-10, atol=1e-12)
     print("sharded fits agree")
 """)
 

@@ -1,0 +1,377 @@
+"""Minibatch training with any optax optimizer, for data bigger than memory (or than patience).
+
+Each step takes one batch of rows and applies ``optimizer`` to the batch objective
+f_b(β) = −Σ_{i∈b} wᵢ log p(yᵢ | ηᵢ)/c + (λ₂/2)‖Mβ‖² with one constant c = Σw/(number of
+batches) (for an iterator, ``batch_size`` times the mean weight of its first batch). So an
+epoch's gradients sum to (number of batches)·∇f of ``fit``'s objective, whatever the weights
+of the individual batches, and the fixed point is ``fit``'s answer. (Dividing each batch by
+its own Σw would bias it when weights vary.) ``steps_per_call`` steps run as one
+``lax.scan`` on the device; groups of batches are gathered (from arrays in memory, memory-
+mapped ``.npy`` files or an iterator) on a background thread and placed on the device ahead
+of use (``prefetch``). Rows sharded over a ``jax.sharding.Mesh`` make it data-parallel,
+across hosts too after ``jax.distributed.initialize()``: each process then passes its own
+rows and the batches are assembled with ``jax.make_array_from_process_local_data``.
+
+Checkpoints (parameters, optimizer state, position, loss history) are written atomically
+at group boundaries; a killed run restarted with the same arguments resumes from the last
+one and ends with the coefficients an uninterrupted run would have (bit for bit on one
+machine: the batch order is fixed by the seed and the epoch).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path as FilePath
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import Array
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm.auto import tqdm
+
+from glmjax import checks, parametrizations, streaming
+from glmjax.families import AbstractFamily
+from glmjax.model import Problem, constant_columns
+from glmjax.results import predict
+
+
+class TrainResult(eqx.Module):
+    """The outcome of ``fit_minibatch``: coefficients, the per-step batch losses, timing.
+
+    ``coef`` and ``predict`` read as on a ``FitResult``. For standard errors on data that
+    fits in memory, refine with ``gj.fit(X, y, family, init=result.params)``.
+    """
+
+    family: AbstractFamily
+    param: parametrizations.AbstractParametrization
+    params: Array
+    losses: np.ndarray
+    n_steps: int = eqx.field(static=True)
+    n_epochs: int = eqx.field(static=True)
+    rows_per_second: float = eqx.field(static=True)
+    n_linear: int = eqx.field(static=True)
+
+    @property
+    def coef(self) -> Array:
+        p = (self.params.shape[0] - self.param.n_extra(self.family)) // self.n_linear
+        block = self.params[: p * self.n_linear]
+        return block if self.n_linear == 1 else block.reshape(p, self.n_linear)
+
+    @property
+    def extra(self) -> Array:
+        return self.params[self.params.shape[0] - self.param.n_extra(self.family):]
+
+    def predict(self, X, offset=None, which: str = "mean") -> Array:
+        return predict(self.family, self.param, self.params, self.n_linear, X, offset, which)
+
+    def __repr__(self) -> str:
+        return (f"TrainResult({self.family.name}, link={self.param.describe(self.family)}, "
+                f"steps={self.n_steps}, epochs={self.n_epochs}, "
+                f"last loss={float(self.losses[-1]):.6g})")
+
+
+def fit_minibatch(
+    data,
+    family: AbstractFamily,
+    link=None,
+    *,
+    optimizer: optax.GradientTransformation | None = None,
+    batch_size: int = 1024,
+    n_epochs: int = 10,
+    steps_per_call: int = 32,
+    l2: float = 0.0,
+    seed: int = 0,
+    shuffle: bool = True,
+    init=None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 100,
+    prefetch: int = 2,
+    mesh: Mesh | None = None,
+    verbose: bool = True,
+) -> TrainResult:
+    """Fit a GLM by minibatch optimisation with ``optimizer`` (default ``optax.adam(1e-2)``).
+
+    Args:
+      data: a tuple (X, y[, weights[, offset]]) of arrays: NumPy, JAX (gathered on the
+        device), ``np.memmap``, or paths of ``.npy`` files (memory-mapped); or a callable
+        ``epoch -> iterable`` of such tuples (or dicts), each of at most ``batch_size`` rows.
+      family, link: as for ``fit``.
+      batch_size: rows per step (a short batch is padded with zero-weight rows).
+      n_epochs: passes over the data.
+      steps_per_call: steps per ``lax.scan`` on the device (one host round trip each).
+      l2: ridge strength on the non-constant columns, as in ``fit`` (for an iterator the
+        constant columns are those of its first batch).
+      seed: fixes the batch order (a permutation per epoch) when ``shuffle``.
+      init: starting coefficients (flat); by default weighted least squares of the link's
+        starting values on the first batch.
+      checkpoint: a file to save to every ``checkpoint_every`` steps (rounded up to a whole
+        group) and at the end of every epoch; when it exists, training resumes from it.
+      prefetch: groups prepared ahead on a background thread (0: none).
+      mesh: a one-axis ``Mesh`` named "rows" (see ``gj.sharding.row_mesh``): batches are
+        split over its devices, which each compute their rows' part of the gradient.
+      verbose: a tqdm progress bar with the loss and rows per second.
+
+    Returns:
+      A ``TrainResult``. A batch with bad values (NaN, negative weights, y outside the
+      support) raises ``ValueError`` naming the step; so does a loss that stops being finite.
+
+    Example:
+        >>> import numpy as np, optax, glmjax as gj
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.column_stack([np.ones(4000), rng.normal(size=(4000, 2))]).astype(np.float32)
+        >>> y = rng.poisson(np.exp(X @ [0.5, 0.3, -0.2])).astype(np.float32)
+        >>> res = gj.fit_minibatch((X, y), gj.families.Poisson(), batch_size=500, n_epochs=20,
+        ...                        optimizer=optax.adam(0.05), verbose=False)
+        >>> np.round(np.asarray(res.coef), 1).tolist()
+        [0.5, 0.3, -0.2]
+    """
+    if batch_size < 1 or n_epochs < 1 or steps_per_call < 1:
+        raise ValueError("batch_size, n_epochs and steps_per_call must be positive.")
+    param = parametrizations.resolve(family, link)
+    optimizer = optax.with_extra_args_support(optimizer or optax.adam(1e-2))
+    source = _Source(data, family, batch_size, seed, shuffle, steps_per_call)
+    place = _placer(mesh, batch_size, source.on_device)
+    mask = source.penalized(param, family)
+    l2 = jnp.asarray(l2, source.dtype)
+
+    params = _initial_params(family, param, source, mask, l2, init)
+    opt_state = optimizer.init(params)
+    position = (0, 0, 0)  # epoch, batch within it, steps taken
+    losses: list[np.ndarray] = []
+    if checkpoint is not None and os.path.exists(checkpoint):
+        params, opt_state, position, losses = _load(checkpoint, params, opt_state,
+                                                    _settings(source, steps_per_call, seed))
+    first_epoch, start_batch, step = position
+    bar = tqdm(total=source.total_steps(n_epochs), initial=step, disable=not verbose,
+               unit="step", dynamic_ncols=True)
+    rows, elapsed, last_saved, compiled = 0, 0.0, step, False
+    try:
+        for epoch in range(first_epoch, n_epochs):
+            groups = source.groups(epoch, start_batch)
+            for group in streaming.prefetch(groups, place, prefetch):
+                tic = time.perf_counter()
+                params, opt_state, loss, flags = _run_steps(
+                    optimizer, family, param, params, opt_state, group, l2, mask,
+                    source.normalizer)
+                loss, flags = np.asarray(loss), np.asarray(flags)
+                if compiled:  # the first call compiles: not counted
+                    elapsed += time.perf_counter() - tic
+                    rows += loss.shape[0] * batch_size
+                compiled = True
+                _raise_for_bad_batch(flags, loss, step, family)
+                losses.append(loss)
+                step += loss.shape[0]
+                start_batch += loss.shape[0]
+                bar.update(loss.shape[0])
+                bar.set_postfix(loss=f"{loss[-1]:.5g}",
+                                rows_per_s=f"{rows / elapsed:.3g}" if elapsed else "-")
+                if checkpoint is not None and step - last_saved >= checkpoint_every:
+                    _save(checkpoint, params, opt_state, (epoch, start_batch, step), losses,
+                          _settings(source, steps_per_call, seed))
+                    last_saved = step
+            start_batch = 0
+            if checkpoint is not None:
+                _save(checkpoint, params, opt_state, (epoch + 1, 0, step), losses,
+                      _settings(source, steps_per_call, seed))
+                last_saved = step
+    finally:
+        bar.close()
+    return TrainResult(family=family, param=param, params=params,
+                       losses=np.concatenate(losses) if losses else np.zeros(0),
+                       n_steps=step, n_epochs=n_epochs,
+                       rows_per_second=rows / elapsed if elapsed else float("nan"),
+                       n_linear=param.n_linear(family))
+
+
+# ---- the step ------------------------------------------------------------------------------
+def batch_problem(family, param, batch, l2, mask) -> tuple[Problem, Array]:
+    """The ``Problem`` of one batch (X, y, weights, offset) and which value checks it fails."""
+    X, y, weights, offset = batch
+    prepared, y_prep, w_prep, bad_rows = checks.prepare_and_flag(family, X, y, weights, offset)
+    problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
+                      offset=offset, l2=l2, penalized=mask)
+    return problem, jnp.any(bad_rows, axis=1)
+
+
+@eqx.filter_jit
+def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, normalizer):
+    """``lax.scan`` of optimizer steps over the stacked batches of ``group``."""
+
+    def step(carry, batch):
+        params, opt_state = carry
+        problem, flags = batch_problem(family, param, batch, l2, mask)
+        objective = lambda beta: problem.smooth_objective(beta, normalizer)  # noqa: E731
+        loss, grad = jax.value_and_grad(objective)(params)
+        updates, opt_state = optimizer.update(grad, opt_state, params, value=loss, grad=grad,
+                                              value_fn=objective)
+        return (optax.apply_updates(params, updates), opt_state), (loss, flags)
+
+    (params, opt_state), (loss, flags) = jax.lax.scan(step, (params, opt_state), group)
+    return params, opt_state, loss, flags
+
+
+@eqx.filter_jit
+def _initial(family, param, batch, l2, mask):
+    problem, flags = batch_problem(family, param, batch, l2, mask)
+    return problem.initial(), flags
+
+
+def _initial_params(family, param, source, mask, l2, init) -> Array:
+    if init is not None:
+        return jnp.asarray(init, source.dtype).ravel()
+    batch = jax.tree.map(lambda a: jnp.asarray(a[0]), source.first_group())
+    params, flags = _initial(family, param, batch, l2, mask)
+    _raise_for_bad_batch(np.asarray(flags)[None], np.zeros(1), 0, family)
+    return params
+
+
+def _raise_for_bad_batch(flags: np.ndarray, loss: np.ndarray, step: int, family) -> None:
+    for k in range(flags.shape[0]):
+        for name, bad in zip(checks.CHECKS, flags[k], strict=True):
+            if bad:
+                raise ValueError(f"batch of step {step + k}: {checks.message(name, family)}.")
+        if not np.isfinite(loss[k]):
+            raise ValueError(f"the loss is no longer finite at step {step + k}: lower the "
+                             "learning rate (or check the data and the starting values).")
+
+
+# ---- where the batches come from -----------------------------------------------------------
+class _Source:
+    """Arrays (host, memory-mapped or on the device) or a callable epoch -> iterable."""
+
+    def __init__(self, data, family, batch_size, seed, shuffle, steps_per_call):
+        self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
+        self.steps_per_call = steps_per_call
+        self.make_iterable: Callable[[int], Iterable] | None = None
+        if callable(data):
+            self.make_iterable, self.arrays, self.on_device = data, None, False
+            self.first = next(iter(streaming.iterator_batches(
+                data(0), batch_size, jnp.result_type(float))))
+            self.dtype = jnp.result_type(self.first[0].dtype)
+            self.normalizer = batch_size * float(np.mean(self.first[2][self.first[2] > 0]))
+            return
+        if not isinstance(data, tuple | list) or not 2 <= len(data) <= 4:
+            raise ValueError("data must be a tuple (X, y[, weights[, offset]]) of arrays or "
+                             ".npy paths, or a callable epoch -> iterable of such batches.")
+        arrays = [np.load(a, mmap_mode="r") if isinstance(a, str | FilePath) else a
+                  for a in data]
+        X = arrays[0]
+        if X.ndim != 2:
+            raise ValueError(f"X must be a 2-D (m, p) array; got shape {X.shape}.")
+        m = X.shape[0]
+        self.on_device = isinstance(X, jax.Array)
+        xp = jnp if self.on_device else np
+        self.dtype = jnp.result_type(X.dtype if jnp.issubdtype(X.dtype, jnp.floating)
+                                     else float)
+        if len(arrays) < 3 or arrays[2] is None:
+            arrays = [*arrays[:2], xp.ones(m, self.dtype), *arrays[3:]]
+        if len(arrays) < 4 or arrays[3] is None:
+            arrays = [*arrays[:3], xp.zeros(m, self.dtype)]
+        for name, a in zip(("y", "weights", "offset"), arrays[1:], strict=True):
+            if a.shape[0] != m:
+                raise ValueError(f"{name} has {a.shape[0]} rows but X has {m}.")
+        family.check_response_shape(jnp.zeros(arrays[1].shape), m)
+        self.arrays = tuple(arrays)
+        self.n_rows = m
+        weights = arrays[2]
+        total = sum(float(jnp.sum(jnp.maximum(weights[k:k + (1 << 20)], 0)))
+                    for k in range(0, m, 1 << 20))
+        self.normalizer = total / -(-m // batch_size)
+
+    def total_steps(self, n_epochs: int) -> int | None:
+        if self.arrays is None:
+            return None
+        return n_epochs * -(-self.n_rows // self.batch_size)
+
+    def groups(self, epoch: int, start_batch: int):
+        """Groups of batches of ``epoch`` from batch ``start_batch`` on."""
+        if self.arrays is None:
+            batches = streaming.iterator_batches(self.make_iterable(epoch), self.batch_size,
+                                                 self.dtype)
+            return streaming.groups(itertools.islice(batches, start_batch, None),
+                                    self.steps_per_call)
+        order = streaming.epoch_order(self.n_rows, self.seed, epoch, self.shuffle)
+        indices = streaming.index_groups(order, self.batch_size, self.steps_per_call,
+                                         start_batch)
+        if self.on_device:
+            return ((self.arrays, rows, valid) for rows, valid in indices)
+        return (streaming.gather(self.arrays, rows, valid) for rows, valid in indices)
+
+    def first_group(self):
+        if self.arrays is None:
+            return tuple(a[None] for a in self.first)
+        group = next(iter(self.groups(0, 0)))
+        return _gather_on_device(*group) if self.on_device else group
+
+    def penalized(self, param, family) -> Array:
+        """The penalty mask: every coefficient but those of constant columns and extras."""
+        if self.arrays is None:
+            constant = np.asarray(constant_columns(jnp.asarray(self.first[0])))
+        else:
+            X = self.arrays[0]
+            constant = np.array(X[0] != 0)
+            for start in range(0, self.n_rows, 1 << 16):  # a memory map, in slices
+                constant &= np.all(np.asarray(X[start:start + (1 << 16)] == X[0]), axis=0)
+        q, r = param.n_linear(family), param.n_extra(family)
+        return jnp.asarray(np.r_[np.repeat(~constant, q), np.zeros(r, bool)], self.dtype)
+
+
+@jax.jit
+def _gather_on_device(arrays, rows, valid):
+    X, y, weights, offset = (a[rows] for a in arrays)
+    return X, y, jnp.where(valid, weights, 0), offset
+
+
+def _placer(mesh: Mesh | None, batch_size: int, on_device: bool) -> Callable:
+    """The transfer of a group to the device(s): split over the mesh's rows when given."""
+    if mesh is None:
+        if on_device:
+            return lambda group: _gather_on_device(*group)
+        return lambda group: tuple(jax.device_put(a) for a in group)
+    n_local = len(mesh.local_devices)
+    if on_device or batch_size % n_local:
+        raise ValueError(f"with a mesh, batch_size ({batch_size}) must be divisible by the "
+                         f"{n_local} local devices and the data must be host arrays.")
+
+    def place(group):
+        return tuple(jax.make_array_from_process_local_data(
+            NamedSharding(mesh, PartitionSpec(None, "rows", *([None] * (a.ndim - 2)))), a)
+            for a in group)
+
+    return place
+
+
+# ---- checkpoints ---------------------------------------------------------------------------
+def _settings(source: _Source, steps_per_call: int, seed: int) -> np.ndarray:
+    return np.array([source.batch_size, steps_per_call, seed, int(source.shuffle)])
+
+
+def _save(path, params, opt_state, position, losses, settings) -> None:
+    """Write the state to ``path`` atomically (a temporary file, then a rename)."""
+    leaves = {f"opt_{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))}
+    tmp = f"{path}.tmp.npz"
+    np.savez(tmp, params=np.asarray(params), position=np.array(position), settings=settings,
+             losses=np.concatenate(losses) if losses else np.zeros(0),
+             group_sizes=np.array([len(x) for x in losses]), **leaves)
+    os.replace(tmp, path)
+
+
+def _load(path, params, opt_state, settings):
+    with np.load(path) as saved:
+        if saved["params"].shape != params.shape or not np.array_equal(saved["settings"],
+                                                                       settings):
+            raise ValueError(f"the checkpoint {path} was written by a different run (other "
+                             "model, batch_size, steps_per_call, seed or shuffle); remove it "
+                             "or pass another checkpoint path.")
+        leaves, treedef = jax.tree.flatten(opt_state)
+        restored = [jnp.asarray(saved[f"opt_{i}"], leaf.dtype) for i, leaf in enumerate(leaves)]
+        splits = np.cumsum(saved["group_sizes"])[:-1]
+        losses = list(np.split(saved["losses"], splits)) if saved["losses"].size else []
+        return (jnp.asarray(saved["params"], params.dtype), jax.tree.unflatten(treedef, restored),
+                tuple(int(v) for v in saved["position"]), losses)

@@ -1,0 +1,186 @@
+"""The optax minibatch loop: convergence to the full-batch MLE, data sources, reproducibility,
+checkpoint/resume (including a killed process), bad batches and the progress bar."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import glmjax as gj
+from glmjax import families as F
+from glmjax.streaming import epoch_order
+
+M = 6000
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    X = np.column_stack([np.ones(M), rng.normal(size=(M, 3))])
+    y = rng.poisson(np.exp(X @ [0.4, 0.3, -0.2, 0.1])).astype(float)
+    return X, y
+
+
+def _train(data, **kw):
+    kw = {"batch_size": 500, "n_epochs": 3, "optimizer": optax.adam(0.05), "verbose": False,
+          **kw}
+    return gj.fit_minibatch(data, F.Poisson(), **kw)
+
+
+def test_converges_to_the_full_batch_mle(data):
+    """Adam with a decaying rate ends within 1e-3 of the IRLS maximum-likelihood estimate."""
+    X, y = data
+    full = gj.fit(X, y, F.Poisson())
+    res = _train(data, n_epochs=60, steps_per_call=12,
+                 optimizer=optax.adam(optax.exponential_decay(0.05, 100, 0.5)))
+    np.testing.assert_allclose(res.coef, full.coef, atol=1e-3)
+    assert res.n_steps == 60 * 12 and res.losses.shape == (720,)
+    np.testing.assert_allclose(res.predict(X[:5]), full.predict(X[:5]), rtol=3e-3)
+
+
+def test_multinomial_and_weights(data):
+    X, _ = data
+    rng = np.random.default_rng(0)
+    logits = np.column_stack([np.zeros(M), X @ [0.2, 0.5, 0.0, 0.1], X @ [-0.1, 0.0, 0.4, 0.0]])
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = (rng.uniform(size=(M, 1)) > np.cumsum(probs, axis=1)).sum(axis=1)
+    w = rng.uniform(0.5, 2.0, size=M)
+    full = gj.fit(X, labels, F.Multinomial(n_classes=3), weights=w)
+    res = gj.fit_minibatch((X, labels, w), F.Multinomial(n_classes=3), batch_size=600,
+                           n_epochs=80, verbose=False,
+                           optimizer=optax.adam(optax.exponential_decay(0.05, 200, 0.5)))
+    assert res.coef.shape == full.coef.shape == (4, 2)  # class 0 is the reference
+    np.testing.assert_allclose(res.coef, full.coef, atol=2e-3)
+
+
+def test_sources_agree_host_device_memmap_iterator(data, tmp_path):
+    X, y = data
+    host = _train((X, y))
+    device = _train((jnp.asarray(X), jnp.asarray(y)))
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    mapped = _train((str(tmp_path / "X.npy"), str(tmp_path / "y.npy")))
+
+    def batches(epoch):  # the same batches, from an iterator
+        order = epoch_order(M, 0, epoch)
+        for start in range(0, M, 500):
+            rows = np.sort(order[start:start + 500])
+            yield X[rows], y[rows]
+
+    streamed = _train(batches)
+    for other in (device, mapped, streamed):
+        np.testing.assert_array_equal(other.params, host.params)
+
+
+def test_sgd_steps_match_the_seed_update_by_hand(data):
+    """Unshuffled SGD over 5,300 rows in batches of 500 (the last of 300, padded with
+    zero-weight rows) equals the seed's update θ ← θ + (lr/c) X_bᵀ(y_b − exp(X_b θ)) by hand,
+    c = Σw / number of batches."""
+    X, y = data[0][:5300], data[1][:5300]
+    init = np.array([0.1, 0.0, 0.0, 0.0])
+    res = _train((X, y), n_epochs=1, shuffle=False, optimizer=optax.sgd(0.1), init=init)
+    assert res.n_steps == 11
+    theta, c = init.copy(), 5300 / 11
+    for start in range(0, 5300, 500):
+        Xb, yb = X[start:start + 500], y[start:start + 500]
+        theta = theta + 0.1 / c * Xb.T @ (yb - np.exp(Xb @ theta))
+    np.testing.assert_allclose(res.params, theta, rtol=1e-12)
+
+
+def test_same_seed_same_result_other_seed_differs(data):
+    a, b, c = _train(data, seed=1), _train(data, seed=1), _train(data, seed=2)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.array_equal(a.params, c.params)
+
+
+def test_resume_from_checkpoint_equals_uninterrupted(data, tmp_path):
+    path = tmp_path / "run.npz"
+    straight = _train(data, n_epochs=4, steps_per_call=5)
+    _train(data, n_epochs=2, steps_per_call=5, checkpoint=path, checkpoint_every=5)
+    resumed = _train(data, n_epochs=4, steps_per_call=5, checkpoint=path, checkpoint_every=5)
+    np.testing.assert_array_equal(resumed.params, straight.params)
+    np.testing.assert_array_equal(resumed.losses, straight.losses)
+    with pytest.raises(ValueError, match="written by a different run"):
+        _train(data, n_epochs=4, steps_per_call=5, seed=9, checkpoint=path)
+
+
+KILLED_RUN = textwrap.dedent("""
+    import sys, time
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np, optax, glmjax as gj
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(4000), rng.normal(size=(4000, 3))])
+    y = rng.poisson(np.exp(X @ [0.4, 0.3, -0.2, 0.1])).astype(float)
+    slow = sys.argv[2] == "slow"
+
+    def batches(epoch):
+        order = np.random.default_rng([7, epoch]).permutation(4000)
+        for start in range(0, 4000, 200):
+            if slow:
+                time.sleep(0.02)
+            rows = order[start:start + 200]
+            yield X[rows], y[rows]
+
+    res = gj.fit_minibatch(batches, gj.families.Poisson(), batch_size=200, n_epochs=6,
+                           steps_per_call=4, optimizer=optax.adam(0.02), verbose=False,
+                           checkpoint=sys.argv[1], checkpoint_every=4, prefetch=2)
+    np.save(sys.argv[1] + ".coef.npy", np.asarray(res.params))
+""")
+
+
+def test_killed_process_resumes_to_the_same_coefficients(tmp_path):
+    """SIGKILL a training process mid-run; a restart resumes from its checkpoint and ends
+    with exactly the coefficients of a run that was never interrupted."""
+    script = tmp_path / "train.py"
+    script.write_text(KILLED_RUN)
+    ckpt = str(tmp_path / "killed.npz")
+    proc = subprocess.Popen([sys.executable, str(script), ckpt, "slow"])
+    deadline = time.time() + 240
+    while time.time() < deadline:  # wait for a checkpoint from the middle of the run
+        time.sleep(0.2)
+        if os.path.exists(ckpt):
+            with np.load(ckpt) as saved:
+                if 20 <= saved["position"][2] < 100:
+                    break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with np.load(ckpt) as saved:
+        assert 0 < saved["position"][2] < 120, "the run was not interrupted mid-way"
+    subprocess.run([sys.executable, str(script), ckpt, "fast"], check=True, timeout=300)
+    fresh = str(tmp_path / "fresh.npz")
+    subprocess.run([sys.executable, str(script), fresh, "fast"], check=True, timeout=300)
+    np.testing.assert_array_equal(np.load(ckpt + ".coef.npy"), np.load(fresh + ".coef.npy"))
+
+
+def test_bad_batches_and_divergence_raise(data):
+    X, y = data
+    bad = y.copy()
+    bad[4321] = np.nan
+    with pytest.raises(ValueError, match=r"batch of step \d+: y contains NaN or infinite"):
+        _train((X, bad))
+    negative = y.copy()
+    negative[10] = -1
+    with pytest.raises(ValueError, match="outside the support of the Poisson family"):
+        _train((X, negative), shuffle=False)
+    with pytest.raises(ValueError, match="the loss is no longer finite at step"):
+        _train((X * 50, y), optimizer=optax.sgd(10.0))
+    with pytest.raises(ValueError, match="y has 10 rows but X has 6000"):
+        _train((X, y[:10]))
+    with pytest.raises(ValueError, match=r"data must be a tuple \(X, y"):
+        _train(X)
+
+
+def test_progress_bar_shows_loss_and_throughput(data, capsys):
+    _train(data, verbose=True, n_epochs=1, steps_per_call=2)
+    err = capsys.readouterr().err
+    assert "loss=" in err and "rows_per_s=" in err and "12/12" in err
+    _train(data, verbose=False, n_epochs=1)
+    assert capsys.readouterr().err == ""
