@@ -38,7 +38,7 @@ class Path(eqx.Module):
         >>> y = rng.poisson(np.exp(0.5 * X[:, 1])).astype(float)
         >>> path = gj.fit_path(X, y, gj.families.Poisson(), n_alphas=5)
         >>> path.n_nonzero.tolist()   # penalised coefficients that are non-zero
-        [0, 1, 1, 1, 3]
+        [0, 2, 3, 3, 3]
     """
 
     alphas: Array
