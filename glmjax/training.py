@@ -128,7 +128,7 @@ def fit_minibatch(
         >>> y = rng.poisson(np.exp(X @ [0.5, 0.3, -0.2])).astype(np.float32)
         >>> res = gj.fit_minibatch((X, y), gj.families.Poisson(), batch_size=500, n_epochs=20,
         ...                        optimizer=optax.adam(0.05), verbose=False)
-        >>> np.round(np.asarray(res.coef), 1).tolist()
+        >>> np.round(np.asarray(res.coef, np.float64), 1).tolist()
         [0.5, 0.3, -0.2]
     """
     if batch_size < 1 or n_epochs < 1 or steps_per_call < 1:
