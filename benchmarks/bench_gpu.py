@@ -30,7 +30,6 @@ def main() -> None:
 
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    import optax
 
     import glmjax as gj
 
@@ -48,34 +47,8 @@ def main() -> None:
     results = {"device": str(device), "device_kind": device.device_kind, "machine": machine(),
                "rows": m, "cols": p, "numbers": {}}
     for dtype in (jnp.float32, jnp.float64):
-        name = jnp.dtype(dtype).name
-        X = jax.device_put(X64.astype(dtype))
-        numbers = {}
-        for label, family, y in (("poisson", gj.families.Poisson(), counts),
-                                 ("logistic", gj.families.Bernoulli(), binary)):
-            yj = jax.device_put(y.astype(dtype))
-            start = time.perf_counter()
-            gj.fit(X, yj, family).params.block_until_ready()
-            numbers[f"{label} fit first call (s)"] = time.perf_counter() - start
-            numbers[f"{label} fit steady (s)"] = median_time(
-                lambda yj=yj, family=family: gj.fit(X, yj, family).params.block_until_ready(), 5)
-        Xbj, ybj = jax.device_put(Xb.astype(dtype)), jax.device_put(yb.astype(dtype))
-        fam = gj.families.Bernoulli()
-        gj.fit_many(Xbj, ybj, fam).params.block_until_ready()
-        numbers["1000 logistic fits (s)"] = median_time(
-            lambda: gj.fit_many(Xbj, ybj, fam).params.block_until_ready(), 3)
-        yj = jax.device_put(counts.astype(dtype))
-        theta = jnp.zeros(p, dtype)
-        auto = jax.jit(jax.grad(lambda t: jnp.sum(yj * (X @ t) - jnp.exp(X @ t))))
-        hand = jax.jit(lambda t: X.T @ (yj - jnp.exp(X @ t)))
-        auto(theta).block_until_ready(), hand(theta).block_until_ready()
-        numbers["score autodiff (ms)"] = 1e3 * median_time(lambda: auto(theta).block_until_ready())
-        numbers["score hand-derived (ms)"] = 1e3 * median_time(
-            lambda: hand(theta).block_until_ready())
-        res = gj.fit_minibatch((X, yj), gj.families.Poisson(), batch_size=65536, n_epochs=2,
-                               optimizer=optax.adam(1e-2), verbose=False)
-        numbers["minibatch rows/s"] = res.rows_per_second
-        results["numbers"][name] = numbers
+        data = (X64, counts, binary, Xb, yb)
+        results["numbers"][jnp.dtype(dtype).name] = measure(gj, dtype, *data)
 
     print(f"**glmjax on {device.device_kind} ({device.platform}), {m:,} x {p}**\n")
     print(f"Machine and versions: {machine()}\n")
@@ -87,6 +60,46 @@ def main() -> None:
     with open(args.out, "w") as fh:
         json.dump(results, fh, indent=2)
     print(f"\nwrote {args.out}")
+
+
+def measure(gj, dtype, X64, counts, binary, Xb, yb) -> dict[str, float]:
+    """Every timing for one dtype."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    X = jax.device_put(X64.astype(dtype))
+    numbers = {}
+    for label, family, y in (("poisson", gj.families.Poisson(), counts),
+                             ("logistic", gj.families.Bernoulli(), binary)):
+        yj = jax.device_put(y.astype(dtype))
+
+        def run(yj=yj, family=family):
+            return gj.fit(X, yj, family).params.block_until_ready()
+
+        start = time.perf_counter()
+        run()
+        numbers[f"{label} fit first call (s)"] = time.perf_counter() - start
+        numbers[f"{label} fit steady (s)"] = median_time(run, 5)
+    Xbj, ybj = jax.device_put(Xb.astype(dtype)), jax.device_put(yb.astype(dtype))
+
+    def many():
+        return gj.fit_many(Xbj, ybj, gj.families.Bernoulli()).params.block_until_ready()
+
+    many()
+    numbers["1000 logistic fits (s)"] = median_time(many, 3)
+    yj = jax.device_put(counts.astype(dtype))
+    theta = jnp.zeros(X.shape[1], dtype)
+    auto = jax.jit(jax.grad(lambda t: jnp.sum(yj * (X @ t) - jnp.exp(X @ t))))
+    hand = jax.jit(lambda t: X.T @ (yj - jnp.exp(X @ t)))
+    for name, score in (("autodiff", auto), ("hand-derived", hand)):
+        score(theta).block_until_ready()
+        numbers[f"score {name} (ms)"] = 1e3 * median_time(
+            lambda score=score: score(theta).block_until_ready())
+    res = gj.fit_minibatch((X, yj), gj.families.Poisson(), batch_size=65536, n_epochs=2,
+                           optimizer=optax.adam(1e-2), verbose=False)
+    numbers["minibatch rows/s"] = res.rows_per_second
+    return numbers
 
 
 if __name__ == "__main__":
