@@ -15,6 +15,7 @@ Example:
 from glmjax import datasets, families, links, parametrizations, sharding
 from glmjax.cross_validation import CVResult, fit_cv
 from glmjax.fitting import ConvergenceWarning, SeparationWarning, fit
+from glmjax.formula import glm
 from glmjax.identity import IdentityCheck, check_identity
 from glmjax.many import fit_many
 from glmjax.paths import Path, fit_path
@@ -40,6 +41,7 @@ __all__ = [
     "fit_many",
     "fit_minibatch",
     "fit_path",
+    "glm",
     "links",
     "parametrizations",
     "shard_rows",

@@ -52,6 +52,7 @@ class FitResult(eqx.Module):
     scale_estimated: bool = eqx.field(static=True)
     feature_names: tuple[str, ...] = eqx.field(static=True)
     solver: str = eqx.field(static=True)
+    model_spec: object = eqx.field(static=True, default=None)  # set by ``glmjax.glm``
 
     # ---- coefficients ---------------------------------------------------------------------
     def _shaped(self, flat: Array) -> Array:
@@ -153,7 +154,11 @@ class FitResult(eqx.Module):
         """E[y | x] for new rows (``which="mean"``), or η (``"natural"``) or L (``"linear"``).
 
         Multinomial returns all K class probabilities, shape (m, K); Beta and Dirichlet E[y].
+        A fit from a formula (``glmjax.glm``) also takes a data frame, encoded as the data it
+        was fitted on, and ``offset`` as a column name.
         """
+        if self.model_spec is not None:
+            X, offset = self.model_spec.design(X, offset)
         return predict(self.family, self.param, self.params, self.n_linear, X, offset, which)
 
     # ---- reading ---------------------------------------------------------------------------

@@ -71,3 +71,22 @@ def load_anes96() -> Dataset:
 
 
 __all__ = ["Dataset", "load_anes96", "load_randhie"]
+
+
+_FILES = {"randhie": ("randhie.csv", ","), "anes96": ("anes96.csv", "\t")}
+
+
+def load_dataframe(name: str):
+    """A bundled data set, every column, as a pandas ``DataFrame`` (for ``glmjax.glm``).
+
+    Example:
+        >>> from glmjax.datasets import load_dataframe
+        >>> load_dataframe("randhie").shape
+        (20190, 10)
+    """
+    import pandas as pd
+
+    if name not in _FILES:
+        raise ValueError(f"unknown data set {name!r}; bundled: {sorted(_FILES)}.")
+    header, data = _read(*_FILES[name])
+    return pd.DataFrame(data, columns=header)
