@@ -1,7 +1,11 @@
-"""``python -m glmjax``: the main job, a Poisson regression of physician visits (RAND HIE)."""
+"""``python -m glmjax``: the main job, a Poisson regression of physician visits (RAND HIE).
+
+With arguments it is the ``glmjax`` command (``python -m glmjax fit data.csv ...``).
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import jax
@@ -22,4 +26,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        from glmjax.cli import main as cli
+
+        sys.exit(cli())
     main()

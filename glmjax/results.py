@@ -176,15 +176,27 @@ class FitResult(eqx.Module):
             f"deviance={_num(self.deviance)})"
         )
 
+    def coef_table(self, alpha: float = 0.05) -> dict[str, list]:
+        """Every parameter (flat: coefficients, then extras) with its name, estimate, standard
+        error, z (or t) statistic, p-value and Wald interval, as columns of plain lists."""
+        if jnp.ndim(self.params) != 1:
+            raise ValueError("a coefficient table needs a single fit; index a batched result "
+                             "first.")
+        est, se = jax.device_get(self.params), jax.device_get(self.bse)
+        z = -ndtri(alpha / 2)
+        return {
+            "name": self.param_names(), "estimate": est.tolist(), "stderr": se.tolist(),
+            "statistic": (est / se).tolist(),
+            "pvalue": jax.device_get(self._pvalues(self.params / self.bse)).tolist(),
+            "conf_low": (est - z * se).tolist(), "conf_high": (est + z * se).tolist(),
+        }
+
     def summary(self) -> str:
         """A coefficient table and fit statistics in the manner of R's ``summary.glm``."""
-        if jnp.ndim(self.params) != 1:
-            raise ValueError("summary() needs a single fit; index a batched result first.")
         stat_name = "t value" if self.scale_estimated else "z value"
         p_name = "Pr(>|t|)" if self.scale_estimated else "Pr(>|z|)"
-        est, se = jax.device_get(self.params), jax.device_get(self.bse)
-        pv = jax.device_get(self._pvalues(self.params / self.bse))
-        names = self.param_names()
+        table = self.coef_table()
+        names, est, se, pv = (table[k] for k in ("name", "estimate", "stderr", "pvalue"))
         width = max(len(n) for n in names) + 2
         lines = [
             f"Generalized linear model: {self.family.name} family, "

@@ -1,0 +1,110 @@
+"""The ``glmjax`` command line: fit on CSV and Parquet, outputs, check, and exit codes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import glmjax as gj
+from glmjax import cli
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    m = 300
+    df = pd.DataFrame({"x1": rng.normal(size=m), "g": rng.choice(["a", "b"], size=m),
+                       "w": rng.uniform(0.5, 2, size=m), "t": rng.uniform(1, 3, size=m)})
+    df["y"] = rng.poisson(np.exp(0.2 + 0.5 * df.x1 + np.log(df.t)))
+    df["logt"] = np.log(df.t)
+    path = tmp_path_factory.mktemp("data") / "data.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def _run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_fit_summary_json_and_csv(csv_file, capsys):
+    args = ["fit", csv_file, "--formula", "y ~ x1 + C(g)", "--family", "poisson",
+            "--weights", "w", "--offset", "logt"]
+    code, out, _ = _run(capsys, *args)
+    assert code == 0 and "Coefficients:" in out and "C(g)[T.b]" in out
+    df = pd.read_csv(csv_file)
+    ref = gj.glm("y ~ x1 + C(g)", df, gj.families.Poisson(), weights="w", offset="logt")
+    code, out, _ = _run(capsys, *args, "--output", "json")
+    parsed = json.loads(out)
+    assert code == 0 and parsed["converged"] and parsed["family"] == "Poisson"
+    np.testing.assert_allclose([c["estimate"] for c in parsed["coefficients"]], ref.coef,
+                               rtol=1e-12)
+    assert parsed["deviance"] == pytest.approx(float(ref.deviance))
+    code, out, _ = _run(capsys, *args, "--output", "csv")
+    table = pd.read_csv(pd.io.common.StringIO(out))
+    assert list(table.name) == list(ref.feature_names)
+    np.testing.assert_allclose(table.stderr, ref.stderr, rtol=1e-12)
+
+
+def test_fit_parquet(csv_file, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "data.parquet"
+    pd.read_csv(csv_file).to_parquet(path)
+    code, out, _ = _run(capsys, "fit", path, "--formula", "y ~ x1", "--family", "poisson",
+                        "--link", "log", "--output", "json")
+    assert code == 0 and json.loads(out)["nobs"] == 300
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["fit", "missing.csv", "--formula", "y ~ x1", "--family", "poisson"], 3,
+     "no such file: missing.csv"),
+    (["fit", "{csv}", "--formula", "y ~ nosuch", "--family", "poisson"], 3,
+     "cannot build the design from formula"),
+    (["fit", "{csv}", "--formula", "y ~ x1 +* ", "--family", "poisson"], 3,
+     "cannot build the design from formula"),
+    (["fit", "{csv}", "--formula", "y ~ x1", "--family", "poison"], 2, "unknown family 'poison'"),
+    (["fit", "{csv}", "--formula", "y ~ x1", "--family", "poisson", "--link", "logg"], 2,
+     "unknown link 'logg'"),
+    (["fit", "{csv}", "--formula", "y ~ x1", "--family", "poisson", "--weights", "nosuch"], 3,
+     "weights column 'nosuch' is not in the data"),
+    (["fit", "{csv}", "--formula", "x1 ~ y", "--family", "poisson"], 3,
+     "outside the support of the Poisson family"),
+])
+def test_errors_have_messages_and_exit_codes(csv_file, capsys, argv, code, message):
+    argv = [a.replace("{csv}", str(csv_file)) for a in argv]
+    got, _, err = _run(capsys, *argv)
+    assert got == code and message in err
+
+
+def test_not_converged_exit_code(csv_file, capsys):
+    df = pd.read_csv(csv_file)
+    df["sep"] = (df.x1 > 0).astype(int)
+    path = csv_file.parent / "separated.csv"
+    df.to_csv(path, index=False)
+    code, _, err = _run(capsys, "fit", path, "--formula", "sep ~ x1", "--family", "bernoulli")
+    assert code == 1 and "warning:" in err
+
+
+def test_usage_errors_exit_2():
+    out = subprocess.run([sys.executable, "-m", "glmjax.cli", "fit"], capture_output=True,
+                         text=True)
+    assert out.returncode == 2 and "--formula" in out.stderr
+
+
+@pytest.mark.slow
+def test_check_command_reports_every_family(capsys):
+    code, out, _ = _run(capsys, "check")
+    assert code == 0
+    for name in ("Gaussian", "Poisson", "Multinomial", "Beta", "Dirichlet"):
+        assert name in out
+    assert "MISMATCH" not in out
+
+
+def test_check_table_for_a_family_subset():
+    rows, ok = cli.check_table(["Poisson", "Bernoulli"])
+    assert ok and [r[0] for r in rows] == ["Bernoulli", "Poisson"]
+    assert all(r[1] < 1e-6 and r[3] < 1e-10 for r in rows)
