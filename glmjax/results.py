@@ -149,6 +149,12 @@ class FitResult(eqx.Module):
         """sign(T(yᵢ) − μᵢ) √dᵢ, with Σ dᵢ the deviance."""
         return jnp.sign(self.resid_response) * jnp.sqrt(jnp.maximum(self.unit_deviance, 0))
 
+    def plot_diagnostics(self, title: str | None = None):
+        """Observed vs fitted, residuals vs fitted and a normal Q-Q plot (``glmjax.plots``)."""
+        from glmjax.plots import plot_diagnostics
+
+        return plot_diagnostics(self, title)
+
     # ---- prediction ------------------------------------------------------------------------
     def predict(self, X, offset=None, which: str = "mean") -> Array:
         """E[y | x] for new rows (``which="mean"``), or η (``"natural"``) or L (``"linear"``).
