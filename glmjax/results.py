@@ -17,7 +17,7 @@ from jax.scipy.special import betainc, ndtr, ndtri
 
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, null_model
-from glmjax.parametrizations import AbstractParametrization, MeanPrecision
+from glmjax.parametrizations import AbstractParametrization, MeanPrecision, Softmax
 
 
 class FitResult(eqx.Module):
@@ -169,9 +169,14 @@ class FitResult(eqx.Module):
 
     # ---- reading ---------------------------------------------------------------------------
     def param_names(self) -> list[str]:
-        """A name for each flat parameter: ``feature`` or ``feature[j]``, then extras."""
+        """A name for each flat parameter: ``feature`` or ``feature[k]`` (k the class of a
+        softmax, the component of a Dirichlet), then extras."""
         q = self.n_linear
-        names = [f"{f}[{j}]" if q > 1 else f for f in self.feature_names for j in range(q)]
+        labels = list(range(q))
+        if isinstance(self.param, Softmax):  # the classes other than the reference
+            skip = self.param.reference % self.family.natural_dim
+            labels = [k for k in range(q + 1) if k != skip]
+        names = [f"{f}[{j}]" if q > 1 else f for f in self.feature_names for j in labels]
         extras = ["(log precision)"] if isinstance(self.param, MeanPrecision) else []
         return names + extras
 
