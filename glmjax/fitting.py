@@ -105,6 +105,12 @@ def fit(
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)
     offset = as_vector(offset, "offset", m, X.dtype, 0.0)
     param = parametrizations.resolve(family, link)
+    design = getattr(param, "precision_design", None)
+    if design is not None and (jnp.ndim(design) != 2 or jnp.shape(design)[0] != m):
+        raise ValueError(f"precision_design must have shape ({m}, r), one row per row of X; "
+                         f"got {jnp.shape(design)}.")
+    if design is not None and not _is_traced(design) and not bool(jnp.all(jnp.isfinite(design))):
+        raise ValueError("precision_design contains NaN or infinite values.")
     solver_name, run_solver = _solver(solver, X.dtype, tol, max_iter, learning_rate)
     if feature_names is not None:
         feature_names = tuple(str(n) for n in feature_names)

@@ -7,9 +7,9 @@ the intercept). The left side is the response as ``fit`` takes it: one column, t
 ``successes + failures`` for Binomial, a categorical column for Multinomial (its levels are
 the classes), or the K component columns for Dirichlet.
 
-Beta and Dirichlet regression with a mean link (``link=gj.links.Logit()``) estimate one
-constant precision φ; a precision formula after ``|`` (betareg's ``y ~ x | z``, log φᵢ = zᵢᵀγ)
-is not supported yet and raises a ``ValueError`` saying so.
+Beta and Dirichlet regression take a second part after ``|`` for the precision, as R's
+betareg and DirichletReg: ``y ~ x1 + x2 | z`` models log φᵢ = zᵢᵀγ (mean–precision, with
+``link`` the mean link, logit by default); without it a mean link fits one constant φ.
 """
 
 from __future__ import annotations
@@ -20,23 +20,32 @@ import numpy as np
 from formulaic import Formula, model_matrix
 
 from glmjax import families as F
+from glmjax import links as L
 from glmjax.families import AbstractFamily
 from glmjax.fitting import fit
+from glmjax.parametrizations import MeanPrecision
 from glmjax.results import FitResult
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class DesignSpec:
-    """How a frame becomes the design matrix: formulaic's model spec of the right side."""
+    """How a frame becomes the design matrices: formulaic's model specs of the mean part and,
+    with a precision formula, of the precision part."""
 
     spec: object
+    precision_spec: object = None
 
-    def design(self, data, offset=None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(X, offset) for new data, encoded as the fitted data; arrays pass through."""
+    def design(self, data, offset=None):
+        """(X, offset, Z or None) for new data, encoded as the fitted data; arrays pass
+        through (with Z None)."""
         if isinstance(data, np.ndarray) or type(data).__module__.startswith("jax"):
-            return data, offset
-        X = np.asarray(self.spec.get_model_matrix(data, na_action="raise"), float)
-        return X, _column(data, offset, "offset")
+            return data, offset, None
+        Z = None if self.precision_spec is None else _matrix(self.precision_spec, data)
+        return _matrix(self.spec, data), _column(data, offset, "offset"), Z
+
+
+def _matrix(spec, data) -> np.ndarray:
+    return np.asarray(spec.get_model_matrix(data, na_action="raise"), float)
 
 
 def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, offset=None,
@@ -44,7 +53,8 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
     """Fit a GLM given by a formula on a data frame; coefficients are named by the terms.
 
     Args:
-      formula: "response ~ terms".
+      formula: "response ~ terms", or "response ~ terms | precision terms" for Beta and
+        Dirichlet.
       data: a pandas or polars data frame.
       family, link: as for ``fit``.
       weights, offset: a column name of ``data`` or an array.
@@ -64,14 +74,14 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise ValueError(f"formula must be a string 'response ~ terms'; got {formula!r}.")
-    if "|" in formula:
-        raise ValueError("precision formulas (betareg's 'y ~ x | z') are not supported yet: "
-                         "glmjax estimates one constant precision; use 'y ~ x' with "
-                         "link=gj.links.Logit().")
     try:
         parsed = Formula(formula)
+        parts = parsed.rhs if isinstance(parsed.rhs, tuple) else (parsed.rhs,)
+        if len(parts) > 2:
+            raise ValueError("at most one '|' (before the precision terms) is allowed")
         lhs = model_matrix(parsed.lhs, data, na_action="raise")
-        rhs = model_matrix(parsed.rhs, data, na_action="raise")
+        rhs = model_matrix(parts[0], data, na_action="raise")
+        precision = model_matrix(parts[1], data, na_action="raise") if len(parts) == 2 else None
     except ValueError as err:
         raise ValueError(f"cannot build the design from formula {formula!r}: {err}") from None
     except Exception as err:  # formulaic's own errors: unknown names, syntax
@@ -79,11 +89,21 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
                          f"{type(err).__name__}: {err}") from None
     if lhs is None or lhs.shape[1] == 0:
         raise ValueError(f"formula {formula!r} has no response on the left of '~'.")
+    if precision is not None:
+        if not isinstance(family, F.Beta | F.Dirichlet):
+            raise ValueError("a precision part after '|' is for Beta and Dirichlet regression; "
+                             f"got the {family.name} family.")
+        if link is not None and not isinstance(link, L.AbstractLink):
+            raise ValueError("with a precision part, link must be the mean link (a "
+                             "glmjax.links link) or None for logit.")
+        link = MeanPrecision(link or L.Logit(), precision_design=np.asarray(precision, float),
+                             precision_names=tuple(_name(c) for c in precision.columns))
     result = fit(np.asarray(rhs, float), _response(lhs, family), family, link,
                  weights=_column(data, weights, "weights"),
                  offset=_column(data, offset, "offset"),
                  feature_names=[_name(c) for c in rhs.columns], **fit_kwargs)
-    return dataclasses.replace(result, model_spec=DesignSpec(rhs.model_spec))
+    spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec)
+    return dataclasses.replace(result, model_spec=spec)
 
 
 def _name(column: str) -> str:

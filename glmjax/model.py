@@ -123,13 +123,17 @@ class Problem(eqx.Module):
         linear = self.linear(beta)
         family, param = self.family, self.param
 
-        def eta_row(lin_row, ext):
-            return param.natural(family, lin_row[None], ext)[0]
-
-        eta = param.natural(family, linear, extra)
         m, p, q, r = linear.shape[0], self.n_features, self.n_linear, self.n_extra
         d = max(family.natural_dim, 1)
-        G = jax.vmap(jax.jacfwd(eta_row), (0, None))(linear, extra).reshape(m, d, q)
+
+        def eta_of(lin, ext):  # row i of η depends on row i of L only
+            return param.natural(family, lin, ext).reshape(m, d)
+
+        eta = param.natural(family, linear, extra)
+        # G_i = ∂η_i/∂L_i, column a for every row at once: a JVP with tangent e_a in each row
+        basis = jnp.broadcast_to(jnp.eye(q, dtype=linear.dtype)[:, None, :], (q, m, q))
+        G = jax.vmap(lambda t: jax.jvp(lambda lin: eta_of(lin, extra), (linear,), (t,))[1])(
+            basis).transpose(1, 2, 0)
         V = family.variance(eta).reshape(m, d, d) * self.weights[:, None, None]
         VG = V @ G
         W = jnp.einsum("ida,idb->iab", G, VG)
@@ -139,7 +143,7 @@ class Problem(eqx.Module):
             info_theta = jnp.einsum("iab,ij,ik->jakb", W, self.X, self.X).reshape(p * q, p * q)
         if r == 0:
             return info_theta
-        E = jax.vmap(jax.jacfwd(eta_row, argnums=1), (0, None))(linear, extra).reshape(m, d, r)
+        E = jax.jacfwd(eta_of, argnums=1)(linear, extra)  # (m, d, r)
         cross = jnp.einsum("ida,idr,ij->jar", VG, E, self.X).reshape(p * q, r)
         info_extra = jnp.einsum("ids,idr->sr", E, V @ E)
         return jnp.block([[info_theta, cross], [cross.T, info_extra]])

@@ -12,6 +12,7 @@ MeanLink(g)        η = natural_from_mean(g⁻¹(L))        scalar families
 Softmax            η = (L with 0 at the reference)      Multinomial
 LogAlpha           η = α = e^L ("common")               Beta, Dirichlet
 MeanPrecision(g)   η = α = μ φ, μ = g⁻¹(L), φ = e^ψ     Beta (betareg), Dirichlet ("alternative")
+                   (or log φ = Zγ, a precision design)
 =================  ===================================  ==================================
 """
 
@@ -150,19 +151,23 @@ class LogAlpha(AbstractParametrization):
 
 
 class MeanPrecision(AbstractParametrization):
-    """Mean–precision: α = μ φ with φ = e^ψ one extra (intercept-only) parameter.
+    """Mean–precision: α = μ φ with log φ = ψ one extra (intercept-only) parameter, or
+    log φᵢ = zᵢᵀγ for a precision design Z (``precision_design``, one row per row of X;
+    betareg's ``y ~ x | z``), whose coefficients γ are then the extras.
 
     Beta (R's betareg): μ = g⁻¹(L), α = μφ, β = (1 − μ)φ, one linear predictor.
     Dirichlet (DirichletReg's "alternative"): μ = softmax(L with 0 at class 0), K − 1 of them.
     """
 
     link: _links.AbstractLink = _links.Logit()
+    precision_design: Array | None = None
+    precision_names: tuple[str, ...] = eqx.field(default=(), static=True)
 
     def n_linear(self, family: AbstractFamily) -> int:
         return 1 if isinstance(family, Beta) else family.natural_dim - 1
 
     def n_extra(self, family: AbstractFamily) -> int:
-        return 1
+        return 1 if self.precision_design is None else self.precision_design.shape[1]
 
     def _mean(self, family, linear):
         if isinstance(family, Beta):
@@ -170,8 +175,15 @@ class MeanPrecision(AbstractParametrization):
             return jnp.stack([mu, 1 - mu], axis=1)
         return jax.nn.softmax(jnp.insert(linear, 0, 0.0, axis=1), axis=1)
 
+    def log_precision(self, extra: Array) -> Array:
+        """log φ: the scalar ψ, or Zγ (one value per row)."""
+        if self.precision_design is None:
+            return extra[0]
+        return self.precision_design @ extra
+
     def natural(self, family, linear, extra):
-        return self._mean(family, linear) * jnp.exp(extra[0])
+        log_phi = self.log_precision(extra)
+        return self._mean(family, linear) * jnp.exp(log_phi)[..., None]
 
     def initial(self, family, y, weights):
         comp = _composition(family, y)
@@ -180,12 +192,18 @@ class MeanPrecision(AbstractParametrization):
             linear = self.link(mu[:, :1])
         else:
             linear = jnp.log(mu[:, 1:]) - jnp.log(mu[:, :1])
-        return linear, jnp.log(_moment_precision(comp, weights))[None]
+        log_phi = jnp.log(_moment_precision(comp, weights))
+        if self.precision_design is None:
+            return linear, log_phi[None]
+        Z = self.precision_design  # the constant log φ₀ by least squares on Z
+        gamma = jnp.linalg.lstsq(Z, jnp.full(Z.shape[0], log_phi, Z.dtype))[0]
+        return linear, gamma
 
     def describe(self, family: AbstractFamily) -> str:
+        kind = "mean-precision" if self.precision_design is None else "mean-precision, log phi ~ z"
         if isinstance(family, Beta):
-            return f"{self.link.name} (mean-precision)"
-        return "mean-precision"
+            return f"{self.link.name} ({kind})"
+        return kind
 
 
 def resolve(family: AbstractFamily, link) -> AbstractParametrization:

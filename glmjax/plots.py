@@ -26,7 +26,8 @@ def diagnostics_data(result) -> dict[str, np.ndarray]:
     problem = result.problem
     if np.ndim(result.params) != 1:
         raise ValueError("diagnostic plots need a single fit; index a batched result first.")
-    fitted = np.asarray(result.predict(problem.X, problem.offset))
+    fitted = np.asarray(result.predict(problem.X, problem.offset, precision_design=getattr(
+        result.param, "precision_design", None)))
     observed = np.asarray(problem.y, float).reshape(fitted.shape)
     scalar = fitted.ndim == 1 and result.family.has_saturated
     if scalar:

@@ -101,8 +101,11 @@ class FitResult(eqx.Module):
 
     @property
     def precision(self) -> Array | None:
-        """φ of a mean–precision (Beta/Dirichlet) model, else None."""
+        """φ of a mean–precision (Beta/Dirichlet) model (one per row with a precision
+        design), else None."""
         if isinstance(self.param, MeanPrecision):
+            if self.param.precision_design is not None:
+                return jnp.exp(self.param.log_precision(self.extra))
             return jnp.exp(self.extra[..., 0])
         return None
 
@@ -156,16 +159,28 @@ class FitResult(eqx.Module):
         return plot_diagnostics(self, title)
 
     # ---- prediction ------------------------------------------------------------------------
-    def predict(self, X, offset=None, which: str = "mean") -> Array:
+    def predict(self, X, offset=None, which: str = "mean", precision_design=None) -> Array:
         """E[y | x] for new rows (``which="mean"``), or η (``"natural"``) or L (``"linear"``).
 
         Multinomial returns all K class probabilities, shape (m, K); Beta and Dirichlet E[y].
         A fit from a formula (``glmjax.glm``) also takes a data frame, encoded as the data it
-        was fitted on, and ``offset`` as a column name.
+        was fitted on, and ``offset`` as a column name. A model with a precision design needs
+        the new rows' Z as ``precision_design`` (a formula fit builds it from the frame).
         """
         if self.model_spec is not None:
-            X, offset = self.model_spec.design(X, offset)
-        return predict(self.family, self.param, self.params, self.n_linear, X, offset, which)
+            X, offset, Z = self.model_spec.design(X, offset)
+            precision_design = Z if Z is not None else precision_design
+        param = self.param
+        if getattr(param, "precision_design", None) is not None:
+            if precision_design is None:
+                raise ValueError("this model has a precision design (log phi = Z gamma): pass "
+                                 "precision_design=, the rows of Z for the rows of X.")
+            Z = jnp.asarray(precision_design, self.params.dtype)
+            if Z.shape != (jnp.shape(X)[0], param.precision_design.shape[1]):
+                raise ValueError(f"precision_design must have shape ({jnp.shape(X)[0]}, "
+                                 f"{param.precision_design.shape[1]}); got {Z.shape}.")
+            param = eqx.tree_at(lambda p: p.precision_design, param, Z)
+        return predict(self.family, param, self.params, self.n_linear, X, offset, which)
 
     # ---- reading ---------------------------------------------------------------------------
     def param_names(self) -> list[str]:
@@ -177,7 +192,12 @@ class FitResult(eqx.Module):
             skip = self.param.reference % self.family.natural_dim
             labels = [k for k in range(q + 1) if k != skip]
         names = [f"{f}[{j}]" if q > 1 else f for f in self.feature_names for j in labels]
-        extras = ["(log precision)"] if isinstance(self.param, MeanPrecision) else []
+        extras = []
+        if isinstance(self.param, MeanPrecision):
+            extras = [f"(phi)_{n}" for n in self.param.precision_names] or [
+                f"(phi)_z{j}" for j in range(self.params.shape[-1] - len(names))]
+            if self.param.precision_design is None:
+                extras = ["(log precision)"]
         return names + extras
 
     def __repr__(self) -> str:
@@ -224,8 +244,10 @@ class FitResult(eqx.Module):
                 f"{name:{width}}{b:>12.5g}{s:>12.5g}{b / s:>10.3f}{_pformat(p):>11} {_stars(p)}"
             )
         lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1", ""]
-        if self.precision is not None:
+        if self.precision is not None and jnp.ndim(self.precision) == 0:
             lines.append(f"Precision parameter phi: {float(self.precision):.5g}")
+        elif self.precision is not None:
+            lines.append("Precision: log phi = Z gamma, the (phi)_ coefficients above")
         if self.family.has_saturated:
             how = "estimated" if self.scale_estimated else "taken"
             lines.append(f"(Dispersion parameter for {self.family.name} family {how} to be "
