@@ -83,9 +83,11 @@ axes[1].set_ylabel("max relative difference")
 axes[1].set_title("Agreement")
 axes[1].tick_params(axis="x", rotation=45)
 plt.tight_layout()"""),
-    ("md", """The ratios sit near 1 and the two agree to rounding: XLA compiles the autodiff gradient to
-the same fused program as the formula written by hand, so deriving the mean from A costs
-nothing at run time (timings on a shared machine vary by ±10%).
+    ("md", """The ratios scatter around 1 and the two agree to rounding: the autodiff gradient is one pass
+for Xθ and one for rᵀX, like the formula written by hand, so deriving the mean from A costs
+nothing at run time. (This notebook was executed on a shared 2-core machine where single
+timings vary by tens of percent; `benchmarks/bench_score.py` and `benchmarks/RESULTS.md` hold
+the repeated measurement.)
 
 ## How time grows with the rows
 
