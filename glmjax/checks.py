@@ -20,13 +20,12 @@ CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "su
 
 class Scan(eqx.Module):
     """For each check in ``CHECKS``, the rows that fail it, shape (len(CHECKS), m); the
-    weighted Gram matrix XᵀWX (reused for the starting values) and the eigen-decomposition of
-    its column-normalised form, which reveals rank deficiency."""
+    weighted Gram matrix XᵀWX (reused for the starting values) and the eigenvalues of its
+    column-normalised form, which reveal rank deficiency."""
 
     bad_rows: Array
     gram: Array
     gram_evals: Array
-    gram_evecs: Array
     zero_columns: Array
     constant_columns: Array
     ones_columns: Array
@@ -62,10 +61,10 @@ def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array,
     gram = (X * w_prep[:, None]).T @ X
     norms = jnp.sqrt(jnp.diagonal(gram))
     unit = jnp.where(norms > 0, norms, 1)
-    evals, evecs = jnp.linalg.eigh(gram / unit[:, None] / unit[None, :])
+    evals = jnp.linalg.eigvalsh(gram / unit[:, None] / unit[None, :])
     scan = Scan(
         bad_rows=bad_rows,
-        gram=gram, gram_evals=evals, gram_evecs=evecs, zero_columns=norms == 0,
+        gram=gram, gram_evals=evals, zero_columns=norms == 0,
         constant_columns=constant_columns(X), ones_columns=jnp.all(X == 1, axis=0),
         n_positive=jnp.sum(weights > 0),
     )
@@ -136,8 +135,9 @@ def _first_and_count(bad: np.ndarray) -> str:
 def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...]) -> None:
     """Raise when the design (rows with positive weight) is numerically rank deficient.
 
-    The eigenvector of the smallest eigenvalue of the column-normalised Gram matrix names the
-    columns that are (nearly) linearly dependent.
+    The eigenvector of the smallest eigenvalue of the column-normalised Gram matrix (computed
+    here, on the host, only when the check fails) names the columns that are (nearly)
+    linearly dependent.
     """
     zero = np.flatnonzero(np.asarray(scan.zero_columns))
     if zero.size:
@@ -149,7 +149,9 @@ def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...]) -> None:
                          f"({len(names)}): the coefficients are not identifiable.")
     evals = np.asarray(scan.gram_evals)
     if evals[0] <= _rank_threshold(evals.dtype) * evals[-1]:
-        v = np.asarray(scan.gram_evecs)[:, 0]
+        gram = np.asarray(scan.gram)
+        unit = np.sqrt(np.diagonal(gram))
+        v = np.linalg.eigh(gram / unit[:, None] / unit[None, :])[1][:, 0]
         involved = [names[j] for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max())]
         raise ValueError(
             "X is rank deficient (or nearly so): columns "

@@ -80,7 +80,8 @@ def fit(
       max_iter: iteration limit (IRLS 100, L-BFGS 2000, others 20000).
       scale: fix the dispersion instead of estimating it (Pearson χ²/df_resid) or taking 1.
       feature_names: names of the columns of X for ``summary()``.
-      _traced_checks: internal (``fit_many`` checks every fit on the host beforehand).
+      _traced_checks: internal: False inside ``fit_many`` and ``fit_path``, which check on
+        the host (a fit whose inputs fail a check comes back with ``converged`` False).
 
     Returns:
       A ``FitResult``. Inputs are checked before the solver runs; with concrete inputs a bad
@@ -132,6 +133,8 @@ def fit(
         if _traced_checks:
             checked = checks.error_if_bad(scan, family, result.params)
             result = eqx.tree_at(lambda r: r.params, result, checked)
+        else:  # the caller checks the fits flagged here on the host
+            result = eqx.tree_at(lambda r: r.converged, result, result.converged & ok)
         names = feature_names or _names(None, p)
         return dataclasses.replace(result, solver=solver_name, feature_names=names)
     if not bool(ok):

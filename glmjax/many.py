@@ -39,7 +39,9 @@ def fit_many(
 
     Each fit has its own ``converged`` flag, and a fit that fails to converge (or is
     separated) leaves the others untouched. Bad values in any fit raise ``ValueError`` naming
-    that fit before anything runs. A shared X is kept once in the result, not B times.
+    that fit (each fit checks its inputs in the compiled program and skips the solver when
+    they fail; the host then re-checks the unconverged fits for the message). A shared X is
+    kept once in the result, not B times.
 
     The fits run as ``lax.map`` over chunks of ``chunk_size`` vmapped fits, one compiled
     program per shape. Chunks also sidestep a hang of jax 0.10.2's CPU runtime, seen here
@@ -78,10 +80,14 @@ def fit_many(
     if len(set(sizes.values())) > 1:
         raise ValueError(f"the batch axes differ in length: {sizes}.")
     n_fits = next(iter(sizes.values()))
-    _check_each_fit(args, batched, n_fits, family, link)
+    parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
     mapped = {name: args[name] for name in args if batched[name]}
     shared = {name: args[name] for name in args if not batched[name]}
     result = _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size)
+    # a fit whose inputs fail a check comes back unconverged: check those on the host
+    suspects = np.flatnonzero(~np.asarray(result.converged))
+    if suspects.size:
+        _check_fits(args, batched, n_fits, family, link, suspects)
     _warn_many(result, n_fits)
     return result
 
@@ -116,9 +122,9 @@ def _slice(value, index: int):
     return None if value is None else jnp.asarray(value)[index]
 
 
-def _check_each_fit(args, batched, n_fits, family, link) -> None:
-    """Scan every fit's inputs in one vmapped pass; refit a failing one for its message."""
-    parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
+def _check_fits(args, batched, n_fits, family, link, indices) -> None:
+    """Scan the inputs of the fits ``indices`` in one vmapped pass; refit the first failing
+    one alone, for its message."""
 
     def scan(X, y, weights, offset, l2, l1):
         m = X.shape[0]
@@ -127,10 +133,11 @@ def _check_each_fit(args, batched, n_fits, family, link) -> None:
         *_, result = checks.prepare_and_scan(family, X, y, w, o)
         return checks.passed(result, l2 + l1)
 
+    subset = [jnp.asarray(v)[indices] if batched[name] else v for name, v in args.items()]
     in_axes = tuple(0 if batched[name] else None for name in args)
-    failing = np.flatnonzero(~np.asarray(jax.vmap(scan, in_axes=in_axes)(*args.values())))
-    if failing.size:  # refit the first failing fit alone, for its message
-        index = int(failing[0])
+    failing = np.flatnonzero(~np.asarray(jax.vmap(scan, in_axes=in_axes)(*subset)))
+    if failing.size:
+        index = int(indices[failing[0]])
         sliced = [_slice(v, index) if batched[name] else v for name, v in args.items()]
         try:
             fit(sliced[0], sliced[1], family, link, weights=sliced[2], offset=sliced[3],

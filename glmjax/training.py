@@ -155,6 +155,8 @@ def fit_minibatch(
         for epoch in range(first_epoch, n_epochs):
             groups = source.groups(epoch, start_batch)
             for group in streaming.prefetch(groups, place, prefetch):
+                if source.on_device:  # gathered here: nothing compiles on the prefetch thread
+                    group = _gather_on_device(*group)
                 tic = time.perf_counter()
                 params, opt_state, loss, flags = _run_steps(
                     optimizer, family, param, params, opt_state, group, l2, mask,
@@ -331,8 +333,8 @@ def _gather_on_device(arrays, rows, valid):
 def _placer(mesh: Mesh | None, batch_size: int, on_device: bool) -> Callable:
     """The transfer of a group to the device(s): split over the mesh's rows when given."""
     if mesh is None:
-        if on_device:
-            return lambda group: _gather_on_device(*group)
+        if on_device:  # indices only; the main thread gathers on the device
+            return lambda group: group
         return lambda group: tuple(jax.device_put(a) for a in group)
     n_local = len(mesh.local_devices)
     if on_device or batch_size % n_local:

@@ -28,7 +28,6 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
     import nbformat
 
     monkeypatch.setenv("GLMJAX_NOTEBOOK_SMALL", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     out = BUILD.build(name, tmp_path, timeout=600)
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
