@@ -108,7 +108,7 @@ class GLMRegressor(RegressorMixin, _GLMBase):
         >>> y = rng.poisson(np.exp(0.3 + X @ [0.5, -0.2]))
         >>> model = GLMRegressor(family="poisson").fit(X, y)
         >>> np.round(model.coef_, 1).tolist(), model.predict(X[:2]).shape
-        ([0.5, -0.2], (2,))
+        ([0.6, -0.2], (2,))
     """
 
     def __init__(self, family="gaussian", link=None, alpha=0.0, l1_ratio=0.0,

@@ -32,7 +32,7 @@ def lasso_newton_step(hessian: Array, grad: Array, beta: Array, l1_weights: Arra
 
     Example:
         >>> import jax.numpy as jnp
-        >>> H, g = jnp.eye(2), jnp.array([-3.0, 0.5])
+        >>> H, g = jnp.eye(2), jnp.array([-3.0, -0.5])
         >>> lasso_newton_step(H, g, jnp.zeros(2), jnp.array([1.0, 1.0]), 1e-20).tolist()
         [2.0, 0.0]
     """
