@@ -144,9 +144,9 @@ def fit_minibatch(
     opt_state = optimizer.init(params)
     position = (0, 0, 0)  # epoch, batch within it, steps taken
     losses: list[np.ndarray] = []
+    settings = np.array([batch_size, steps_per_call, seed, int(shuffle)])  # must match to resume
     if checkpoint is not None and os.path.exists(checkpoint):
-        params, opt_state, position, losses = _load(checkpoint, params, opt_state,
-                                                    _settings(source, steps_per_call, seed))
+        params, opt_state, position, losses = _load(checkpoint, params, opt_state, settings)
     first_epoch, start_batch, step = position
     bar = tqdm(total=source.total_steps(n_epochs), initial=step, disable=not verbose,
                unit="step", dynamic_ncols=True)
@@ -175,12 +175,11 @@ def fit_minibatch(
                                 rows_per_s=f"{rows / elapsed:.3g}" if elapsed else "-")
                 if checkpoint is not None and step - last_saved >= checkpoint_every:
                     _save(checkpoint, params, opt_state, (epoch, start_batch, step), losses,
-                          _settings(source, steps_per_call, seed))
+                          settings)
                     last_saved = step
             start_batch = 0
             if checkpoint is not None:
-                _save(checkpoint, params, opt_state, (epoch + 1, 0, step), losses,
-                      _settings(source, steps_per_call, seed))
+                _save(checkpoint, params, opt_state, (epoch + 1, 0, step), losses, settings)
                 last_saved = step
     finally:
         bar.close()
@@ -350,10 +349,6 @@ def _placer(mesh: Mesh | None, batch_size: int, on_device: bool) -> Callable:
 
 
 # ---- checkpoints ---------------------------------------------------------------------------
-def _settings(source: _Source, steps_per_call: int, seed: int) -> np.ndarray:
-    return np.array([source.batch_size, steps_per_call, seed, int(source.shuffle)])
-
-
 def _save(path, params, opt_state, position, losses, settings) -> None:
     """Write the state to ``path`` atomically (a temporary file, then a rename)."""
     leaves = {f"opt_{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))}
