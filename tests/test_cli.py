@@ -108,3 +108,14 @@ def test_check_table_for_a_family_subset():
     rows, ok = cli.check_table(["Poisson", "Bernoulli"])
     assert ok and [r[0] for r in rows] == ["Bernoulli", "Poisson"]
     assert all(r[1] < 1e-6 and r[3] < 1e-10 for r in rows)
+
+
+def test_main_job_runs(capsys):
+    """The README's first command: ``python -m glmjax`` (and ``glmjax demo``)."""
+    out = subprocess.run([sys.executable, "-m", "glmjax"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "RAND Health Insurance Experiment" in out.stdout
+    assert "Coefficients:" in out.stdout and "lncoins" in out.stdout
+    code, text, _ = _run(capsys, "demo")
+    assert code == 0 and "Residual deviance" in text
