@@ -114,13 +114,9 @@ def _column(data, value, what: str):
     """A column of ``data`` by name, or the array given."""
     if value is None or not isinstance(value, str):
         return value
-    try:
-        return np.asarray(data[value], float)
-    except (KeyError, Exception) as err:
-        if isinstance(err, KeyError) or "not found" in str(err).lower() or \
-                type(err).__name__ == "ColumnNotFoundError":
-            raise ValueError(f"{what} column {value!r} is not in the data.") from None
-        raise
+    if value not in list(data.columns):
+        raise ValueError(f"{what} column {value!r} is not in the data.")
+    return np.asarray(data[value], float)
 
 
 def _response(lhs, family: AbstractFamily) -> np.ndarray:
