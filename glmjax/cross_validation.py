@@ -149,12 +149,6 @@ def _heldout_deviance(problem: Problem, params: Array, held_out: Array) -> Array
     weights = jnp.where(held_out, problem.weights, 0.0)
 
     def mean_deviance(beta):
-        eta = problem.eta(beta)
-        kernel = fam.log_kernel(y, eta)
-        if fam.has_saturated:
-            unit = 2 * (fam.saturated_log_kernel(y) - kernel)
-        else:
-            unit = -2 * (kernel + fam.log_base_measure(y))
-        return jnp.sum(weights * unit) / jnp.sum(weights)
+        return jnp.sum(weights * fam.unit_deviance(y, problem.eta(beta))) / jnp.sum(weights)
 
     return jax.vmap(mean_deviance)(params)

@@ -143,12 +143,7 @@ class GLMRegressor(RegressorMixin, _GLMBase):
             eta = lambda mu: family.natural_from_mean(jnp.asarray(mu))  # noqa: E731
 
             def deviance(mu):
-                kernel = family.log_kernel(jnp.asarray(y), eta(mu))
-                if family.has_saturated:
-                    unit = 2 * (family.saturated_log_kernel(jnp.asarray(y)) - kernel)
-                else:
-                    unit = -2 * (kernel + family.log_base_measure(jnp.asarray(y)))
-                return float(jnp.sum(w * unit))
+                return float(jnp.sum(w * family.unit_deviance(jnp.asarray(y), eta(mu))))
 
             null = deviance(np.full_like(y, np.average(y, weights=w)))
             return 1 - deviance(mean) / null

@@ -189,10 +189,6 @@ def null_model(problem: Problem) -> tuple[Array, Array]:
     )
     beta = irls(null, null.initial(), default_tol(problem.X.dtype), 100).beta
     beta = jnp.where(has_intercept, beta, beta.at[:q].set(0.0))
-    kernel = fam.log_kernel(null.y, null.eta(beta))
-    if fam.has_saturated:
-        deviance = 2 * jnp.sum(w * (fam.saturated_log_kernel(null.y) - kernel))
-    else:
-        deviance = -2 * jnp.sum(w * (kernel + fam.log_base_measure(null.y)))
+    deviance = jnp.sum(w * fam.unit_deviance(null.y, null.eta(beta)))
     n_obs = jnp.sum(w > 0)
     return deviance, n_obs - jnp.where(has_intercept, q, 0) - r

@@ -158,6 +158,14 @@ class AbstractFamily(eqx.Module):
         mu = jnp.clip(t, low + eps * span, high - eps * span)
         return self.log_kernel(y, self.natural_from_mean(mu))
 
+    def unit_deviance(self, y: ArrayLike, eta: ArrayLike) -> Array:
+        """dᵢ = 2 [sup log-kernel − (ηᵢᵀT(yᵢ) − A(ηᵢ))], so that Σ wᵢ dᵢ is the deviance;
+        −2 log p(yᵢ | ηᵢ) for the families without a saturated model (Beta, Dirichlet)."""
+        kernel = self.log_kernel(y, eta)
+        if self.has_saturated:
+            return 2 * (self.saturated_log_kernel(y) - kernel)
+        return -2 * (kernel + self.log_base_measure(y))
+
     def in_natural_domain(self, eta: ArrayLike) -> Array:
         """A boolean per observation: is A(η) finite?"""
         return jnp.isfinite(self.log_partition(eta))
