@@ -56,9 +56,7 @@ class FitResult(eqx.Module):
 
     # ---- coefficients ---------------------------------------------------------------------
     def _shaped(self, flat: Array) -> Array:
-        p, q = self.n_features, self.n_linear
-        block = flat[..., : p * q]
-        return block if q == 1 else block.reshape(block.shape[:-1] + (p, q))
+        return shaped(flat, self.n_features, self.n_linear)
 
     @property
     def coef(self) -> Array:
@@ -286,6 +284,12 @@ def _num(x) -> str:
 
 def _boolstr(x) -> str:
     return str(bool(x)) if jnp.ndim(x) == 0 else f"{int(jnp.sum(x))}/{jnp.size(x)}"
+
+
+def shaped(flat: Array, p: int, q: int) -> Array:
+    """The Θ block of flat parameters: shape (..., p) when q = 1, else (..., p, q)."""
+    block = flat[..., : p * q]
+    return block if q == 1 else block.reshape(block.shape[:-1] + (p, q))
 
 
 def predict(family: AbstractFamily, param: AbstractParametrization, params: Array,

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from glmjax import checks, parametrizations, streaming
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, constant_columns
-from glmjax.results import predict
+from glmjax.results import predict, shaped
 
 
 class TrainResult(eqx.Module):
@@ -60,8 +60,7 @@ class TrainResult(eqx.Module):
     @property
     def coef(self) -> Array:
         p = (self.params.shape[0] - self.param.n_extra(self.family)) // self.n_linear
-        block = self.params[: p * self.n_linear]
-        return block if self.n_linear == 1 else block.reshape(p, self.n_linear)
+        return shaped(self.params, p, self.n_linear)
 
     @property
     def extra(self) -> Array:
