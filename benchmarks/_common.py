@@ -10,6 +10,7 @@ from collections.abc import Callable
 from importlib import metadata
 
 import jax
+import numpy as np
 
 
 def median_time(fn: Callable[[], object], repeats: int = 7) -> float:
@@ -37,3 +38,13 @@ def machine() -> str:
         pass
     return (f"{cpu}, {os.cpu_count()} cores, {jax.devices()[0].platform}; Python "
             f"{platform.python_version()}; " + ", ".join(versions))
+
+
+def logistic_batches(rng: np.random.Generator, n_fits: int, rows: int, cols: int):
+    """(X, y) for ``n_fits`` independent logistic regressions: X (B, m, p) with an intercept
+    column, coefficients N(0, 0.3²), y Bernoulli; float64 NumPy arrays."""
+    X = np.concatenate([np.ones((n_fits, rows, 1)),
+                        rng.normal(size=(n_fits, rows, cols - 1))], axis=2)
+    beta = rng.normal(size=(n_fits, cols)) * 0.3
+    eta = np.einsum("bmp,bp->bm", X, beta)
+    return X, (rng.uniform(size=(n_fits, rows)) < 1 / (1 + np.exp(-eta))).astype(float)

@@ -14,7 +14,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import machine, median_time
+from _common import logistic_batches, machine, median_time
 
 
 def main() -> None:
@@ -33,10 +33,7 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     B, m, p = args.fits, args.rows, args.cols
-    X = np.concatenate([np.ones((B, m, 1)), rng.normal(size=(B, m, p - 1))], axis=2)
-    beta = rng.normal(size=(B, p)) * 0.3
-    y = (rng.uniform(size=(B, m)) < 1 / (1 + np.exp(-np.einsum("bmp,bp->bm", X, beta))))
-    y = y.astype(float)
+    X, y = logistic_batches(rng, B, m, p)
     Xj, yj = jax.device_put(X), jax.device_put(y)
     fam = gj.families.Bernoulli()
 

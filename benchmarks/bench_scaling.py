@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import machine, median_time
+from _common import logistic_batches, machine, median_time
 
 HERE = Path(__file__).parent
 
@@ -64,10 +64,7 @@ def main() -> None:
     by_cols = np.array([single_fit_times(50_000, p) for p in cols])
 
     def many_times(B, m=500, p=10):
-        X = np.concatenate([np.ones((B, m, 1)), rng.normal(size=(B, m, p - 1))], axis=2)
-        beta = rng.normal(size=(B, p)) * 0.3
-        y = (rng.uniform(size=(B, m)) < 1 / (1 + np.exp(-np.einsum("bmp,bp->bm", X, beta))))
-        y = y.astype(float)
+        X, y = logistic_batches(rng, B, m, p)
         Xj, yj = jax.device_put(X), jax.device_put(y)
         fam = gj.families.Bernoulli()
         gj.fit_many(Xj, yj, fam).params.block_until_ready()
