@@ -8,12 +8,13 @@ raise through ``equinox.error_if`` when ``fit`` runs inside ``jit``/``vmap``.
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
 from glmjax.families import AbstractFamily
-from glmjax.model import constant_columns
+from glmjax.row_blocks import default_block_rows, gram, sum_over_blocks
 
 CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "support")
 
@@ -37,38 +38,65 @@ def prepare_and_flag(family: AbstractFamily, X: Array, y: Array, weights: Array,
     """``family.prepare`` the response and flag bad rows: (family, y, weights, bad_rows) with
     bad_rows of shape (len(CHECKS), m). Cheap (one pass); the minibatch loop runs it per
     batch."""
-    def nonfinite_rows(arr):
-        if not jnp.issubdtype(arr.dtype, jnp.floating):
-            return jnp.zeros(arr.shape[0], bool)
-        return jnp.any(~jnp.isfinite(arr.reshape(arr.shape[0], -1)), axis=1)
-
-    clean_y = jnp.where(jnp.isfinite(y), y, 0) if jnp.issubdtype(y.dtype, jnp.floating) else y
-    prepared, y_prep, w_prep = family.prepare(clean_y, jnp.maximum(weights, 0))
-    y_prep = y_prep.astype(X.dtype)
-    rows = [nonfinite_rows(a) for a in (X, y, weights, offset)]
-    rows.append(weights < 0)
-    rows.append(jnp.zeros_like(weights, dtype=bool).at[0].set(jnp.sum(weights) <= 0))
-    rows.append(~prepared.in_support(y_prep) & (w_prep > 0))
-    return prepared, y_prep, w_prep, jnp.stack(rows)
+    prepared, y_prep, w_prep = _prepare(family, y, weights, X.dtype)
+    bad_rows = _flag_rows(_nonfinite_rows(X), y, weights, offset, prepared, y_prep, w_prep)
+    return prepared, y_prep, w_prep, bad_rows
 
 
 def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array, offset: Array):
     """``prepare_and_flag``, and the Gram matrix and its spectrum for the rank check.
 
-    Called inside ``fit``'s compiled program; the solver runs only when ``passed``.
+    Called inside ``fit``'s compiled program; the solver runs only when ``passed``. X is read
+    once, in blocks of rows (``row_blocks``), for the Gram matrix, its non-finite entries and
+    its constant columns; its row of ``bad_rows`` is all True when any entry is not finite
+    (``raise_for_bad_values`` locates the entry on the host).
     """
-    prepared, y_prep, w_prep, bad_rows = prepare_and_flag(family, X, y, weights, offset)
-    gram = (X * w_prep[:, None]).T @ X
-    norms = jnp.sqrt(jnp.diagonal(gram))
+    prepared, y_prep, w_prep = _prepare(family, y, weights, X.dtype)
+    first = X[0]
+
+    def block_terms(rows):
+        x, w = rows
+        return gram(x, w), jnp.sum(~jnp.isfinite(x)), jnp.sum(x != first, axis=0)
+
+    def take(start, size):
+        return tuple(jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X, w_prep))
+
+    X_gram, n_nonfinite, n_differ = sum_over_blocks(block_terms, take, X.shape[0],
+                                                    default_block_rows(X))
+    X_rows = jnp.broadcast_to(n_nonfinite > 0, weights.shape)
+    bad_rows = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
+    norms = jnp.sqrt(jnp.diagonal(X_gram))
     unit = jnp.where(norms > 0, norms, 1)
-    evals = jnp.linalg.eigvalsh(gram / unit[:, None] / unit[None, :])
+    evals = jnp.linalg.eigvalsh(X_gram / unit[:, None] / unit[None, :])
+    constant = n_differ == 0
     scan = Scan(
         bad_rows=bad_rows,
-        gram=gram, gram_evals=evals, zero_columns=norms == 0,
-        constant_columns=constant_columns(X), ones_columns=jnp.all(X == 1, axis=0),
+        gram=X_gram, gram_evals=evals, zero_columns=norms == 0,
+        constant_columns=constant & (first != 0), ones_columns=constant & (first == 1),
         n_positive=jnp.sum(weights > 0),
     )
     return prepared, y_prep, w_prep, scan
+
+
+def _prepare(family: AbstractFamily, y: Array, weights: Array, dtype):
+    clean_y = jnp.where(jnp.isfinite(y), y, 0) if jnp.issubdtype(y.dtype, jnp.floating) else y
+    prepared, y_prep, w_prep = family.prepare(clean_y, jnp.maximum(weights, 0))
+    return prepared, y_prep.astype(dtype), w_prep
+
+
+def _nonfinite_rows(arr: Array) -> Array:
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        return jnp.zeros(arr.shape[0], bool)
+    return jnp.any(~jnp.isfinite(arr.reshape(arr.shape[0], -1)), axis=1)
+
+
+def _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep) -> Array:
+    """The rows failing each check of ``CHECKS``, given X's."""
+    rows = [X_rows] + [_nonfinite_rows(a) for a in (y, weights, offset)]
+    rows.append(weights < 0)
+    rows.append(jnp.zeros_like(weights, dtype=bool).at[0].set(jnp.sum(weights) <= 0))
+    rows.append(~prepared.in_support(y_prep) & (w_prep > 0))
+    return jnp.stack(rows)
 
 
 def _rank_threshold(dtype) -> float:

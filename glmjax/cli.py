@@ -6,8 +6,8 @@ families' identities and gradients, run the ``demo``.
     glmjax check
     glmjax demo
 
-Exit codes (for shell scripts): 0 success; 1 the fit ran but did not converge or the
-check found a mismatch; 2 a usage error (unknown option, family or link); 3 an input error
+Exit codes (for shell scripts): 0 success; 1 the fit ran but did not converge, its
+maximum-likelihood estimate does not exist (separation), or the check found a mismatch; 2 a usage error (unknown option, family or link); 3 an input error
 (missing or unreadable file, unknown column, bad formula, bad values). Computes in float64.
 """
 
@@ -96,7 +96,8 @@ def _fit(args) -> int:
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     print(_render(res, args.output), end="")
-    return EXIT_OK if bool(res.converged) else EXIT_NOT_CONVERGED
+    separated = any(issubclass(w.category, gj.SeparationWarning) for w in caught)
+    return EXIT_OK if bool(res.converged) and not separated else EXIT_NOT_CONVERGED
 
 
 def _read(path: Path):

@@ -161,7 +161,7 @@ def checked_problem(family, param, X, y, weights, offset, l2, l1=None):
     ])
     problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
                       offset=offset, l2=l2, penalized=penalized,
-                      l1=0.0 if l1 is None else l1)
+                      l1=l1)
     return problem, scan, ok
 
 

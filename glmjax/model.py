@@ -27,6 +27,7 @@ from jax import Array
 
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import AbstractParametrization
+from glmjax.row_blocks import default_block_rows, sum_over_blocks, weighted_gram
 
 
 def constant_columns(X: Array) -> Array:
@@ -56,7 +57,8 @@ class Problem(eqx.Module):
     offset: Array
     l2: Array
     penalized: Array
-    l1: Array | float = 0.0
+    l1: Array | None = None  # None: no L1 term is compiled (a leafless pytree node, so it
+    # stays None through lax.cond and vmap, where a constant 0.0 would become a tracer)
 
     @property
     def n_features(self) -> int:
@@ -76,8 +78,8 @@ class Problem(eqx.Module):
 
     @property
     def has_l1(self) -> bool:
-        """Whether f has an L1 term (``l1`` is not the constant 0): known at trace time."""
-        return not (isinstance(self.l1, (int, float)) and self.l1 == 0)
+        """Whether f has an L1 term (``l1`` is not None): known at trace time."""
+        return self.l1 is not None
 
     def unpack(self, beta: Array) -> tuple[Array, Array]:
         """Flat β → (Θ of shape (p, q), extra of shape (r,))."""
@@ -105,13 +107,19 @@ class Problem(eqx.Module):
         ``normalizer`` replaces Σw (the minibatch loop divides every batch by one constant).
         """
         normalizer = jnp.sum(self.weights) if normalizer is None else normalizer
-        value = -self.loglik(beta) / normalizer
-        value = value + 0.5 * self.l2 * jnp.sum(self.penalized * beta**2)
+        value = -self.loglik(beta) / normalizer + self.ridge(beta)
         return jnp.where(jnp.isnan(value), jnp.inf, value)
+
+    def ridge(self, beta: Array) -> Array:
+        """(λ₂/2) Σ mⱼ βⱼ²."""
+        return 0.5 * self.l2 * jnp.sum(self.penalized * beta**2)
 
     def objective(self, beta: Array) -> Array:
         """f(β) = −ℓ(β)/Σw + (λ₂/2) Σ mⱼ βⱼ² + λ₁ Σ mⱼ |βⱼ|."""
-        return self.smooth_objective(beta) + self.l1 * jnp.sum(self.penalized * jnp.abs(beta))
+        value = self.smooth_objective(beta)
+        if self.has_l1:
+            value = value + self.l1 * jnp.sum(self.penalized * jnp.abs(beta))
+        return value
 
     def score(self, beta: Array) -> Array:
         """∇ℓ(β), by autodiff."""
@@ -137,10 +145,7 @@ class Problem(eqx.Module):
         V = family.variance(eta).reshape(m, d, d) * self.weights[:, None, None]
         VG = V @ G
         W = jnp.einsum("ida,idb->iab", G, VG)
-        if q == 1:
-            info_theta = (self.X * W[:, 0, 0][:, None]).T @ self.X
-        else:
-            info_theta = jnp.einsum("iab,ij,ik->jakb", W, self.X, self.X).reshape(p * q, p * q)
+        info_theta = weighted_gram(self.X, W[:, 0, 0] if q == 1 else W)
         if r == 0:
             return info_theta
         E = jax.jacfwd(eta_of, argnums=1)(linear, extra)  # (m, d, r)
@@ -150,8 +155,63 @@ class Problem(eqx.Module):
 
     def penalized_fisher(self, beta: Array) -> Array:
         """The expected counterpart of f's smooth Hessian: I(β)/Σw + λ₂ diag(m)."""
-        info = self.fisher(beta) / jnp.sum(self.weights)
-        return info + jnp.diag(self.l2 * self.penalized)
+        return self._penalized(self.fisher(beta))
+
+    def _penalized(self, info: Array) -> Array:
+        return info / jnp.sum(self.weights) + jnp.diag(self.l2 * self.penalized)
+
+    def local_model(self, beta: Array) -> tuple[Array, Array, Array]:
+        """(f, ∇f, I/Σw + λ₂ diag(m)) at β: what a Fisher-scoring step needs, in one pass
+        over X (``row_sums``)."""
+        loglik, score, info = self.row_sums(beta, fisher=True)
+        value, grad = self._smooth(beta, loglik, score, jnp.sum(self.weights))
+        return value, grad, self._penalized(info)
+
+    def value_and_grad(self, beta: Array, normalizer: Array | None = None):
+        """(f, ∇f) of ``smooth_objective`` at β in one pass over X (``row_sums``)."""
+        normalizer = jnp.sum(self.weights) if normalizer is None else normalizer
+        loglik, score = self.row_sums(beta, fisher=False)
+        return self._smooth(beta, loglik, score, normalizer)
+
+    def _smooth(self, beta, loglik, score, normalizer):
+        ridge, ridge_grad = jax.value_and_grad(self.ridge)(beta)
+        value = -loglik / normalizer + ridge
+        return jnp.where(jnp.isnan(value), jnp.inf, value), -score / normalizer + ridge_grad
+
+    def row_sums(self, beta: Array, fisher: bool, block_rows: int | None = None):
+        """(ℓ, ∇ℓ), and I when ``fisher``, summed over blocks of rows.
+
+        Each block's terms (``jax.value_and_grad`` of its ℓ, its information) are computed
+        while the block is in the cache, so X is read once for all of them
+        (``row_blocks.sum_over_blocks``; ``block_rows`` as there).
+        """
+        def block_terms(block: Problem):
+            terms = jax.value_and_grad(block.loglik)(beta)
+            return (*terms, block.fisher(beta)) if fisher else terms
+
+        if block_rows is None:
+            block_rows = default_block_rows(self.X, self.n_linear)
+        return sum_over_blocks(block_terms, self.row_block, self.X.shape[0], block_rows)
+
+    def row_block(self, start, size: int) -> Problem:
+        """The problem on rows start, …, start + size − 1 (``start`` may be traced).
+
+        Slices every array of the data with one entry per row: X, y, weights, offset and
+        per-row arrays inside the family or parametrization (Binomial's trials after
+        ``prepare``, a precision design); an array counts as per-row when its first axis has
+        the length of X's.
+        """
+        m = self.X.shape[0]
+
+        def cut(leaf):
+            if eqx.is_array(leaf) and leaf.ndim >= 1 and leaf.shape[0] == m:
+                return jax.lax.dynamic_slice_in_dim(leaf, start, size)
+            return leaf
+
+        def data(pr):
+            return pr.family, pr.param, pr.X, pr.y, pr.weights, pr.offset
+
+        return eqx.tree_at(data, self, jax.tree.map(cut, data(self)))
 
     def initial(self, gram: Array | None = None) -> Array:
         """A start inside the domain: weighted least squares of the parametrization's L₀ on X.
@@ -163,7 +223,7 @@ class Problem(eqx.Module):
         target = linear0 - self.offset[:, None]
         target = jnp.where(jnp.isfinite(target), target, 0.0)
         if gram is None:
-            gram = (self.X * self.weights[:, None]).T @ self.X
+            gram = weighted_gram(self.X, self.weights)
         ridge = 16 * jnp.finfo(gram.dtype).eps * jnp.trace(gram) / gram.shape[0]
         gram = gram + ridge * jnp.eye(gram.shape[0], dtype=gram.dtype)
         theta0 = spd_solve(gram, ((target * self.weights[:, None]).T @ self.X).T)

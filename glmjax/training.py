@@ -207,7 +207,7 @@ def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, nor
         params, opt_state = carry
         problem, flags = batch_problem(family, param, batch, l2, mask)
         objective = lambda beta: problem.smooth_objective(beta, normalizer)  # noqa: E731
-        loss, grad = jax.value_and_grad(objective)(params)
+        loss, grad = problem.value_and_grad(params, normalizer)  # one pass over the batch
         updates, opt_state = optimizer.update(grad, opt_state, params, value=loss, grad=grad,
                                               value_fn=objective)
         return (optax.apply_updates(params, updates), opt_state), (loss, flags)

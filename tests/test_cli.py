@@ -80,7 +80,7 @@ def test_errors_have_messages_and_exit_codes(csv_file, capsys, argv, code, messa
     assert got == code and message in err
 
 
-def test_not_converged_exit_code(csv_file, capsys):
+def test_separation_exit_code(csv_file, capsys):
     df = pd.read_csv(csv_file)
     df["sep"] = (df.x1 > 0).astype(int)
     path = csv_file.parent / "separated.csv"

@@ -14,7 +14,7 @@ non-canonical links too (R's rule, a small relative change in deviance, can stop
 there). It also stops when ``max_halvings`` halvings do not decrease f (converged if the
 decrement is then below √tol).
 
-With an L1 term (``problem.l1`` not the constant 0) the step is the proximal Newton step of
+With an L1 term (``problem.l1`` not None) the step is the proximal Newton step of
 ``coordinate_descent`` instead of the Cholesky solve (glmnet's and glum's IRLS-CD), f
 includes the L1 term and the decrement is ½ δᵀ(I/Σw + λ₂M)δ, zero exactly at the optimum.
 """
@@ -50,22 +50,20 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
     if problem.has_l1:
         l1_weights = problem.l1 * problem.penalized
 
-        def value_and_grad(beta):  # f with the L1 term, the gradient of its smooth part
-            value, grad = jax.value_and_grad(problem.smooth_objective)(beta)
-            return value + jnp.sum(l1_weights * jnp.abs(beta)), grad
+        def evaluate(beta):  # f with the L1 term, the gradient of its smooth part, I/Σw + λ₂M
+            value, grad, info = problem.local_model(beta)
+            return value + jnp.sum(l1_weights * jnp.abs(beta)), grad, info
 
-        def newton_step(beta, value, grad):
-            info = problem.penalized_fisher(beta)
+        def newton_step(info, beta, value, grad):
             inner_tol = 1e-3 * tol * (jnp.abs(value) + 0.1)
             delta = lasso_newton_step(info, grad, beta, l1_weights, inner_tol)
-            return info, delta, 0.5 * jnp.dot(delta, info @ delta)
+            return delta, 0.5 * jnp.dot(delta, info @ delta)
     else:
-        value_and_grad = jax.value_and_grad(problem.objective)
+        evaluate = problem.local_model
 
-        def newton_step(beta, value, grad):
-            info = problem.penalized_fisher(beta)
+        def newton_step(info, beta, value, grad):
             delta = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(info), -grad)
-            return info, delta, 0.5 * jnp.dot(-grad, delta)
+            return delta, 0.5 * jnp.dot(-grad, delta)
 
     def cond(state):
         steps, done = state[6], state[8]
@@ -74,16 +72,17 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
     def body(state):
         beta, value, info, delta, decrement, t, steps, halvings, _, _ = state
         trial = beta + t * delta
-        new_value, grad = value_and_grad(trial)
+        new_value, grad, new_info = evaluate(trial)
         slack = 64 * jnp.finfo(dtype).eps * (jnp.abs(value) + 1)  # f's rounding error
         accept = (
             jnp.isfinite(new_value)
             & ((new_value <= value + slack) | ~jnp.isfinite(value))
             & jnp.all(jnp.isfinite(grad))
         )
-        info, delta, decrement = jax.lax.cond(
-            accept, newton_step, lambda *_: (info, delta, decrement), trial, new_value, grad
+        delta, decrement = jax.lax.cond(
+            accept, newton_step, lambda *_: (delta, decrement), new_info, trial, new_value, grad
         )
+        info = jnp.where(accept, new_info, info)
         beta = jnp.where(accept, trial, beta)
         value = jnp.where(accept, new_value, value)
         size = jnp.abs(value) + 0.1
