@@ -34,12 +34,13 @@ class Scan(eqx.Module):
 
 
 def prepare_and_flag(family: AbstractFamily, X: Array, y: Array, weights: Array,
-                     offset: Array):
+                     offset: Array, check_X: bool = True):
     """``family.prepare`` the response and flag bad rows: (family, y, weights, bad_rows) with
     bad_rows of shape (len(CHECKS), m). Cheap (one pass); the minibatch loop runs it per
-    batch."""
+    batch, there without ``check_X`` (X's row of ``bad_rows`` is then all False)."""
     prepared, y_prep, w_prep = _prepare(family, y, weights, X.dtype)
-    bad_rows = _flag_rows(_nonfinite_rows(X), y, weights, offset, prepared, y_prep, w_prep)
+    X_rows = _nonfinite_rows(X) if check_X else jnp.zeros(weights.shape, bool)
+    bad_rows = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
     return prepared, y_prep, w_prep, bad_rows
 
 
@@ -56,19 +57,19 @@ def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array,
 
     def block_terms(rows):
         x, w = rows
-        return gram(x, w), jnp.sum(~jnp.isfinite(x)), jnp.sum(x != first, axis=0)
+        return gram(x, w), jnp.any(~jnp.isfinite(x)), jnp.any(x != first, axis=0)  # + is "or"
 
     def take(start, size):
         return tuple(jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X, w_prep))
 
-    X_gram, n_nonfinite, n_differ = sum_over_blocks(block_terms, take, X.shape[0],
+    X_gram, any_nonfinite, any_differ = sum_over_blocks(block_terms, take, X.shape[0],
                                                     default_block_rows(X))
-    X_rows = jnp.broadcast_to(n_nonfinite > 0, weights.shape)
+    X_rows = jnp.broadcast_to(any_nonfinite, weights.shape)
     bad_rows = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
     norms = jnp.sqrt(jnp.diagonal(X_gram))
     unit = jnp.where(norms > 0, norms, 1)
     evals = jnp.linalg.eigvalsh(X_gram / unit[:, None] / unit[None, :])
-    constant = n_differ == 0
+    constant = ~any_differ
     scan = Scan(
         bad_rows=bad_rows,
         gram=X_gram, gram_evals=evals, zero_columns=norms == 0,

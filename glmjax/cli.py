@@ -7,8 +7,9 @@ families' identities and gradients, run the ``demo``.
     glmjax demo
 
 Exit codes (for shell scripts): 0 success; 1 the fit ran but did not converge, its
-maximum-likelihood estimate does not exist (separation), or the check found a mismatch; 2 a usage error (unknown option, family or link); 3 an input error
-(missing or unreadable file, unknown column, bad formula, bad values). Computes in float64.
+maximum-likelihood estimate does not exist (separation), or the check found a mismatch; 2 a
+usage error (unknown option, family or link); 3 an input error (missing or unreadable file,
+unknown column, bad formula, bad values). Computes in float64.
 """
 
 from __future__ import annotations

@@ -100,14 +100,23 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
         a = {**shared, **per_fit}
         res = fit(a["X"], a["y"], family, link, weights=a["weights"], offset=a["offset"],
                   l2=a["l2"], l1=a["l1"], _traced_checks=False, **fit_kwargs)  # checked on the host
-        if "X" in shared:  # keep one copy of a shared X, not one per fit
-            res = eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((0,), res.params.dtype))
-        return res
+        # the result refers to the caller's X (one copy, shared or stacked), not a copy per fit
+        return eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((1,), res.params.dtype))
 
-    result = jax.lax.map(one, mapped, batch_size=chunk_size)
-    if "X" in shared:
-        result = eqx.tree_at(lambda r: r.problem.X, result, shared["X"])
-    return result
+    result = jax.lax.map(one, mapped, batch_size=_even_chunks(_batch_length(mapped), chunk_size))
+    X = shared["X"] if "X" in shared else mapped["X"]
+    return eqx.tree_at(lambda r: r.problem.X, result, X)
+
+
+def _batch_length(mapped) -> int:
+    return jax.tree.leaves(mapped)[0].shape[0]
+
+
+def _even_chunks(n_fits: int, chunk_size: int) -> int:
+    """The size of ⌈n_fits/chunk_size⌉ equal chunks when they divide n_fits (then the stacked
+    inputs are reshaped, not copied, into chunks), else ``chunk_size``."""
+    n_chunks = -(-n_fits // chunk_size)
+    return n_fits // n_chunks if n_fits % n_chunks == 0 else chunk_size
 
 
 def _is_single_response(family: AbstractFamily, y, m: int) -> bool:

@@ -163,31 +163,21 @@ class Problem(eqx.Module):
     def local_model(self, beta: Array) -> tuple[Array, Array, Array]:
         """(f, ∇f, I/Σw + λ₂ diag(m)) at β: what a Fisher-scoring step needs, in one pass
         over X (``row_sums``)."""
-        loglik, score, info = self.row_sums(beta, fisher=True)
-        value, grad = self._smooth(beta, loglik, score, jnp.sum(self.weights))
-        return value, grad, self._penalized(info)
-
-    def value_and_grad(self, beta: Array, normalizer: Array | None = None):
-        """(f, ∇f) of ``smooth_objective`` at β in one pass over X (``row_sums``)."""
-        normalizer = jnp.sum(self.weights) if normalizer is None else normalizer
-        loglik, score = self.row_sums(beta, fisher=False)
-        return self._smooth(beta, loglik, score, normalizer)
-
-    def _smooth(self, beta, loglik, score, normalizer):
+        loglik, score, info = self.row_sums(beta)
+        total = jnp.sum(self.weights)
         ridge, ridge_grad = jax.value_and_grad(self.ridge)(beta)
-        value = -loglik / normalizer + ridge
-        return jnp.where(jnp.isnan(value), jnp.inf, value), -score / normalizer + ridge_grad
+        value = jnp.where(jnp.isnan(loglik), jnp.inf, -loglik / total + ridge)
+        return value, -score / total + ridge_grad, self._penalized(info)
 
-    def row_sums(self, beta: Array, fisher: bool, block_rows: int | None = None):
-        """(ℓ, ∇ℓ), and I when ``fisher``, summed over blocks of rows.
+    def row_sums(self, beta: Array, block_rows: int | None = None):
+        """(ℓ, ∇ℓ, I) at β, summed over blocks of rows.
 
         Each block's terms (``jax.value_and_grad`` of its ℓ, its information) are computed
-        while the block is in the cache, so X is read once for all of them
+        while the block is in the cache, so X is read once for all three
         (``row_blocks.sum_over_blocks``; ``block_rows`` as there).
         """
         def block_terms(block: Problem):
-            terms = jax.value_and_grad(block.loglik)(beta)
-            return (*terms, block.fisher(beta)) if fisher else terms
+            return *jax.value_and_grad(block.loglik)(beta), block.fisher(beta)
 
         if block_rows is None:
             block_rows = default_block_rows(self.X, self.n_linear)

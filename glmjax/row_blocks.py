@@ -34,7 +34,8 @@ def default_block_rows(X: Array, width: int = 1) -> int:
 
 def sum_over_blocks(fn: Callable[[Any], Any], take: Callable[[int, int], Any], n_rows: int,
                     block_rows: int) -> Any:
-    """Σ over consecutive blocks of rows of ``fn(take(start, size))``, a pytree of arrays.
+    """Σ over consecutive blocks of rows of ``fn(take(start, size))``, a pytree of arrays
+    (``jnp.add``: "or" for booleans).
 
     ``take(start, size)`` returns the data of rows start … start + size − 1 (``start`` may be
     traced). Blocks are used when there are at least four; the rows after the last whole

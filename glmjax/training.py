@@ -149,7 +149,7 @@ def fit_minibatch(
     first_epoch, start_batch, step = position
     bar = tqdm(total=source.total_steps(n_epochs), initial=step, disable=not verbose,
                unit="step", dynamic_ncols=True)
-    rows, elapsed, last_saved, compiled = 0, 0.0, step, False
+    rows, elapsed, last_saved, compiled = 0, 0.0, step, set()
     try:
         for epoch in range(first_epoch, n_epochs):
             groups = source.groups(epoch, start_batch)
@@ -161,11 +161,11 @@ def fit_minibatch(
                     optimizer, family, param, params, opt_state, group, l2, mask,
                     source.normalizer)
                 loss, flags = np.asarray(loss), np.asarray(flags)
-                if compiled:  # the first call compiles: not counted
+                if loss.shape[0] in compiled:  # the first call of each length compiles
                     elapsed += time.perf_counter() - tic
                     rows += loss.shape[0] * batch_size
-                compiled = True
-                _raise_for_bad_batch(flags, loss, step, family)
+                compiled.add(loss.shape[0])
+                _raise_for_bad_batch(flags, loss, step, family, group[0])
                 losses.append(loss)
                 step += loss.shape[0]
                 start_batch += loss.shape[0]
@@ -190,10 +190,16 @@ def fit_minibatch(
 
 
 # ---- the step ------------------------------------------------------------------------------
-def batch_problem(family, param, batch, l2, mask) -> tuple[Problem, Array]:
-    """The ``Problem`` of one batch (X, y, weights, offset) and which value checks it fails."""
+def batch_problem(family, param, batch, l2, mask, check_X: bool = True
+                  ) -> tuple[Problem, Array]:
+    """The ``Problem`` of one batch (X, y, weights, offset) and which value checks it fails.
+
+    Without ``check_X`` X's entries are not scanned (the steps skip that pass over the batch:
+    a non-finite entry makes the loss non-finite, and ``_raise_for_bad_batch`` then looks).
+    """
     X, y, weights, offset = batch
-    prepared, y_prep, w_prep, bad_rows = checks.prepare_and_flag(family, X, y, weights, offset)
+    prepared, y_prep, w_prep, bad_rows = checks.prepare_and_flag(family, X, y, weights, offset,
+                                                                 check_X)
     problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
                       offset=offset, l2=l2, penalized=mask)
     return problem, jnp.any(bad_rows, axis=1)
@@ -205,9 +211,9 @@ def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, nor
 
     def step(carry, batch):
         params, opt_state = carry
-        problem, flags = batch_problem(family, param, batch, l2, mask)
+        problem, flags = batch_problem(family, param, batch, l2, mask, check_X=False)
         objective = lambda beta: problem.smooth_objective(beta, normalizer)  # noqa: E731
-        loss, grad = problem.value_and_grad(params, normalizer)  # one pass over the batch
+        loss, grad = jax.value_and_grad(objective)(params)
         updates, opt_state = optimizer.update(grad, opt_state, params, value=loss, grad=grad,
                                               value_fn=objective)
         return (optax.apply_updates(params, updates), opt_state), (loss, flags)
@@ -227,16 +233,21 @@ def _initial_params(family, param, source, mask, l2, init) -> Array:
         return jnp.asarray(init, source.dtype).ravel()
     batch = jax.tree.map(lambda a: jnp.asarray(a[0]), source.first_group())
     params, flags = _initial(family, param, batch, l2, mask)
-    _raise_for_bad_batch(np.asarray(flags)[None], np.zeros(1), 0, family)
+    _raise_for_bad_batch(np.asarray(flags)[None], np.zeros(1), 0, family, None)
     return params
 
 
-def _raise_for_bad_batch(flags: np.ndarray, loss: np.ndarray, step: int, family) -> None:
+def _raise_for_bad_batch(flags: np.ndarray, loss: np.ndarray, step: int, family, X_group
+                         ) -> None:
+    """The first failed check of the group's batches; for a non-finite loss, whether the
+    batch's X (``X_group[k]``, not scanned in the steps) has a non-finite entry."""
     for k in range(flags.shape[0]):
         for name, bad in zip(checks.CHECKS, flags[k], strict=True):
             if bad:
                 raise ValueError(f"batch of step {step + k}: {checks.message(name, family)}.")
         if not np.isfinite(loss[k]):
+            if X_group is not None and not np.all(np.isfinite(np.asarray(X_group[k]))):
+                raise ValueError(f"batch of step {step + k}: {checks.message('X', family)}.")
             raise ValueError(f"the loss is no longer finite at step {step + k}: lower the "
                              "learning rate (or check the data and the starting values).")
 
@@ -313,6 +324,8 @@ class _Source:
         """The penalty mask: every coefficient but those of constant columns and extras."""
         if self.arrays is None:
             constant = np.asarray(constant_columns(jnp.asarray(self.first[0])))
+        elif self.on_device:  # one compiled pass, not one eager operation per slice
+            constant = np.asarray(jax.jit(constant_columns)(self.arrays[0]))
         else:
             X = self.arrays[0]
             constant = np.array(X[0] != 0)

@@ -166,6 +166,12 @@ def test_bad_batches_and_divergence_raise(data):
     bad[4321] = np.nan
     with pytest.raises(ValueError, match=r"batch of step \d+: y contains NaN or infinite"):
         _train((X, bad))
+    for value in (np.nan, -np.inf):  # X is not scanned in the steps: found via the loss
+        bad_X = X.copy()
+        bad_X[5000, 1] = value
+        for arrays in ((bad_X, y), (jnp.asarray(bad_X), jnp.asarray(y))):
+            with pytest.raises(ValueError, match=r"batch of step \d+: X contains NaN or inf"):
+                _train(arrays)
     negative = y.copy()
     negative[10] = -1
     with pytest.raises(ValueError, match="outside the support of the Poisson family"):
