@@ -1,0 +1,79 @@
+"""Sums over blocks of rows (row_blocks.py) equal the one-block sums, per-row data included."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import glmjax as gj
+from glmjax import fitting, parametrizations
+from glmjax.row_blocks import default_block_rows, sum_over_blocks, weighted_gram
+
+jax.config.update("jax_enable_x64", True)
+RNG = np.random.default_rng(3)
+M = 1000  # 15 blocks of 64 rows and a tail of 40
+
+
+@pytest.mark.parametrize("q", [1, 3])
+def test_weighted_gram_in_blocks(q):
+    X = RNG.normal(size=(M, 4))
+    W = RNG.uniform(size=M) if q == 1 else np.einsum("iab,icb->iac", *2 * [RNG.normal(
+        size=(M, q, q))])
+    expected = (np.einsum("ij,i,ik->jk", X, W, X) if q == 1
+                else np.einsum("iab,ij,ik->jakb", W, X, X).reshape(4 * q, 4 * q))
+    for block_rows in (0, 64, 250):
+        np.testing.assert_allclose(weighted_gram(jnp.asarray(X), jnp.asarray(W), block_rows),
+                                   expected, rtol=1e-12)
+
+
+def test_sum_over_blocks_of_a_pytree():
+    x = jnp.asarray(RNG.normal(size=M))
+
+    def take(start, size):
+        return jax.lax.dynamic_slice_in_dim(x, start, size)
+
+    total, any_big = sum_over_blocks(lambda b: (jnp.sum(b), jnp.any(b > 3.5)), take, M, 64)
+    assert float(total) == pytest.approx(float(jnp.sum(x)), rel=1e-12)
+    assert bool(any_big) == bool(jnp.any(x > 3.5))
+
+
+def test_default_block_rows():
+    X = jnp.zeros((10, 50))
+    assert default_block_rows(X) == (2048 if jax.default_backend() == "cpu" else 0)
+    assert default_block_rows(jnp.zeros((10, 10_000))) == 256
+
+
+def _problem(family, y, link=None, precision_design=None, weights=None):
+    X = np.column_stack([np.ones(M), RNG.normal(size=(M, 2))])
+    param = parametrizations.resolve(family, link)
+    if precision_design is not None:
+        param = gj.parametrizations.MeanPrecision(link, precision_design=precision_design)
+    weights = np.ones(M) if weights is None else weights
+    problem, _, ok = fitting.checked_problem(family, param, jnp.asarray(X), jnp.asarray(y),
+                                             jnp.asarray(weights), jnp.zeros(M),
+                                             jnp.asarray(0.1))
+    assert bool(ok)
+    return problem
+
+
+@pytest.mark.parametrize("case", ["binomial_trials", "beta_precision", "multinomial"])
+def test_row_sums_in_blocks_equal_one_block(case):
+    if case == "binomial_trials":  # per-row trials inside the prepared family
+        trials = RNG.integers(1, 9, size=M)
+        y = np.column_stack([RNG.binomial(trials, 0.4), np.zeros(M)])
+        y[:, 1] = trials - y[:, 0]
+        problem = _problem(gj.families.Binomial(), y)
+    elif case == "beta_precision":  # a per-row precision design inside the parametrization
+        Z = np.column_stack([np.ones(M), RNG.normal(size=M)])
+        problem = _problem(gj.families.Beta(), RNG.uniform(0.05, 0.95, size=M),
+                           gj.links.Logit(), precision_design=jnp.asarray(Z))
+    else:
+        problem = _problem(gj.families.Multinomial(3), RNG.integers(0, 3, size=M),
+                           weights=RNG.uniform(0.5, 2, size=M))
+    beta = jnp.asarray(RNG.normal(size=problem.n_params) * 0.1)
+    one = problem.row_sums(beta, block_rows=0)
+    blocks = problem.row_sums(beta, block_rows=64)
+    for a, b in zip(one, blocks, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(one[0], problem.loglik(beta), rtol=1e-13)
+    np.testing.assert_allclose(one[2], problem.fisher(beta), rtol=1e-12, atol=1e-12)
