@@ -166,7 +166,8 @@ class Problem(eqx.Module):
         loglik, score, info = self.row_sums(beta)
         total = jnp.sum(self.weights)
         ridge, ridge_grad = jax.value_and_grad(self.ridge)(beta)
-        value = jnp.where(jnp.isnan(loglik), jnp.inf, -loglik / total + ridge)
+        value = -loglik / total + ridge
+        value = jnp.where(jnp.isnan(value), jnp.inf, value)  # as smooth_objective
         return value, -score / total + ridge_grad, self._penalized(info)
 
     def row_sums(self, beta: Array, block_rows: int | None = None):
