@@ -83,7 +83,8 @@ def fit_many(
     parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
     mapped = {name: args[name] for name in args if batched[name]}
     shared = {name: args[name] for name in args if not batched[name]}
-    result = _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size)
+    result = _map_fits(family, link, fit_kwargs, mapped, shared,
+                       _even_chunks(n_fits, chunk_size))
     # a fit whose inputs fail a check comes back unconverged: check those on the host
     suspects = np.flatnonzero(~np.asarray(result.converged))
     if suspects.size:
@@ -103,13 +104,9 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
         # the result refers to the caller's X (one copy, shared or stacked), not a copy per fit
         return eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((1,), res.params.dtype))
 
-    result = jax.lax.map(one, mapped, batch_size=_even_chunks(_batch_length(mapped), chunk_size))
+    result = jax.lax.map(one, mapped, batch_size=chunk_size)
     X = shared["X"] if "X" in shared else mapped["X"]
     return eqx.tree_at(lambda r: r.problem.X, result, X)
-
-
-def _batch_length(mapped) -> int:
-    return jax.tree.leaves(mapped)[0].shape[0]
 
 
 def _even_chunks(n_fits: int, chunk_size: int) -> int:
