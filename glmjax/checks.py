@@ -14,7 +14,7 @@ import numpy as np
 from jax import Array
 
 from glmjax.families import AbstractFamily
-from glmjax.row_blocks import default_block_rows, gram, sum_over_blocks
+from glmjax.row_blocks import any_true, count_true, default_block_rows, gram, sum_over_blocks
 
 CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "support")
 
@@ -57,10 +57,11 @@ def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array,
 
     def block_terms(rows):
         x, w = rows
-        return gram(x, w), jnp.any(~jnp.isfinite(x)), jnp.any(x != first, axis=0)  # + is "or"
+        return gram(x, w), any_true(~jnp.isfinite(x)), any_true(x != first, 0)  # + is "or"
 
-    def take(start, size):
-        return tuple(jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X, w_prep))
+    def take(start, size, keep):  # "or" needs no keep: a row seen twice changes nothing
+        x, w = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X, w_prep))
+        return x, w if keep is None else jnp.where(keep, w, 0)
 
     X_gram, any_nonfinite, any_differ = sum_over_blocks(block_terms, take, X.shape[0],
                                                     default_block_rows(X))
@@ -74,7 +75,7 @@ def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array,
         bad_rows=bad_rows,
         gram=X_gram, gram_evals=evals, zero_columns=norms == 0,
         constant_columns=constant & (first != 0), ones_columns=constant & (first == 1),
-        n_positive=jnp.sum(weights > 0),
+        n_positive=count_true(weights > 0),
     )
     return prepared, y_prep, w_prep, scan
 
@@ -88,7 +89,7 @@ def _prepare(family: AbstractFamily, y: Array, weights: Array, dtype):
 def _nonfinite_rows(arr: Array) -> Array:
     if not jnp.issubdtype(arr.dtype, jnp.floating):
         return jnp.zeros(arr.shape[0], bool)
-    return jnp.any(~jnp.isfinite(arr.reshape(arr.shape[0], -1)), axis=1)
+    return any_true(~jnp.isfinite(arr.reshape(arr.shape[0], -1)), 1)
 
 
 def _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep) -> Array:
@@ -106,10 +107,10 @@ def _rank_threshold(dtype) -> float:
 
 def passed(scan: Scan, l2: Array) -> Array:
     """True when every value check passes and, unless l2 > 0, the design has full rank."""
-    values_ok = ~jnp.any(scan.bad_rows)
+    values_ok = ~any_true(scan.bad_rows)
     evals = scan.gram_evals
     full_rank = (
-        ~jnp.any(scan.zero_columns)
+        ~any_true(scan.zero_columns)
         & (scan.n_positive >= evals.shape[0])
         & (evals[0] > _rank_threshold(evals.dtype) * evals[-1])
     )
@@ -119,7 +120,7 @@ def passed(scan: Scan, l2: Array) -> Array:
 def error_if_bad(scan: Scan, family: AbstractFamily, target: Array) -> Array:
     """Inside jit/vmap: attach an ``equinox`` runtime error for each failed value check."""
     for name, rows in zip(CHECKS, scan.bad_rows, strict=True):
-        target = eqx.error_if(target, jnp.any(rows), message(name, family) + ".")
+        target = eqx.error_if(target, any_true(rows), message(name, family) + ".")
     return target
 
 

@@ -18,6 +18,7 @@ from glmjax import checks, parametrizations
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, spd_solve
 from glmjax.results import FitResult
+from glmjax.row_blocks import any_true, count_true
 from glmjax.solvers import SolverResult, gradient_ascent, implicit, irls, lbfgs, optax_minimize
 from glmjax.solvers.irls import default_tol as default_irls_tol
 
@@ -196,7 +197,7 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
     mean = fam.mean(eta)
     variance = fam.variance(eta)
     kernel = fam.log_kernel(problem.y, eta)
-    nobs = jnp.sum(w > 0)
+    nobs = count_true(w > 0)
     if fam.has_saturated:
         unit_dev = 2 * w * (fam.saturated_log_kernel(problem.y) - kernel)
         deviance = jnp.sum(unit_dev)
@@ -244,8 +245,8 @@ def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Arra
     eps = 10 * jnp.finfo(mean.dtype).eps * span
     edge = (mean - low < eps) | (high - mean < eps)
     if edge.ndim > 1:
-        edge = jnp.any(edge, axis=tuple(range(1, edge.ndim)))
-    return jnp.sum(edge & (weights > 0))
+        edge = any_true(edge.reshape(edge.shape[0], -1), 1)
+    return count_true(edge & (weights > 0))
 
 
 def _penalty(value, name: str, dtype) -> Array | None:

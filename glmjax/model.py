@@ -27,13 +27,19 @@ from jax import Array
 
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import AbstractParametrization
-from glmjax.row_blocks import default_block_rows, sum_over_blocks, weighted_gram
+from glmjax.row_blocks import (
+    any_true,
+    count_true,
+    default_block_rows,
+    sum_over_blocks,
+    weighted_gram,
+)
 
 
 def constant_columns(X: Array) -> Array:
     """Columns of X that are constant and non-zero: intercepts (unpenalised, and what the
     null model keeps)."""
-    return jnp.all(X == X[:1], axis=0) & (X[0] != 0)
+    return ~any_true(X != X[:1], 0) & (X[0] != 0)
 
 
 def spd_solve(matrix: Array, rhs: Array) -> Array:
@@ -184,8 +190,9 @@ class Problem(eqx.Module):
             block_rows = default_block_rows(self.X, self.n_linear)
         return sum_over_blocks(block_terms, self.row_block, self.X.shape[0], block_rows)
 
-    def row_block(self, start, size: int) -> Problem:
-        """The problem on rows start, …, start + size − 1 (``start`` may be traced).
+    def row_block(self, start, size: int, keep: Array | None = None) -> Problem:
+        """The problem on rows start, …, start + size − 1 (``start`` may be traced), with
+        zero weight where the boolean ``keep`` (length ``size``) is False.
 
         Slices every array of the data with one entry per row: X, y, weights, offset and
         per-row arrays inside the family or parametrization (Binomial's trials after
@@ -202,7 +209,10 @@ class Problem(eqx.Module):
         def data(pr):
             return pr.family, pr.param, pr.X, pr.y, pr.weights, pr.offset
 
-        return eqx.tree_at(data, self, jax.tree.map(cut, data(self)))
+        block = eqx.tree_at(data, self, jax.tree.map(cut, data(self)))
+        if keep is None:
+            return block
+        return eqx.tree_at(lambda pr: pr.weights, block, jnp.where(keep, block.weights, 0))
 
     def initial(self, gram: Array | None = None) -> Array:
         """A start inside the domain: weighted least squares of the parametrization's L₀ on X.
@@ -231,7 +241,7 @@ def null_model(problem: Problem) -> tuple[Array, Array]:
     from glmjax.solvers.irls import default_tol, irls  # solvers import this module
 
     fam, w = problem.family, problem.weights
-    has_intercept = jnp.any(constant_columns(problem.X))
+    has_intercept = any_true(constant_columns(problem.X))
     q, r = problem.n_linear, problem.n_extra
     null = eqx.tree_at(
         lambda pr: (pr.X, pr.penalized),
@@ -241,5 +251,5 @@ def null_model(problem: Problem) -> tuple[Array, Array]:
     beta = irls(null, null.initial(), default_tol(problem.X.dtype), 100).beta
     beta = jnp.where(has_intercept, beta, beta.at[:q].set(0.0))
     deviance = jnp.sum(w * fam.unit_deviance(null.y, null.eta(beta)))
-    n_obs = jnp.sum(w > 0)
+    n_obs = count_true(w > 0)
     return deviance, n_obs - jnp.where(has_intercept, q, 0) - r

@@ -11,7 +11,7 @@ from glmjax.row_blocks import default_block_rows, sum_over_blocks, weighted_gram
 
 jax.config.update("jax_enable_x64", True)
 RNG = np.random.default_rng(3)
-M = 1000  # 15 blocks of 64 rows and a tail of 40
+M = 1000  # 16 blocks of 64 rows, the last overlapping the one before by 24
 
 
 @pytest.mark.parametrize("q", [1, 3])
@@ -29,11 +29,21 @@ def test_weighted_gram_in_blocks(q):
 def test_sum_over_blocks_of_a_pytree():
     x = jnp.asarray(RNG.normal(size=M))
 
-    def take(start, size):
-        return jax.lax.dynamic_slice_in_dim(x, start, size)
+    seen = []
 
-    total, any_big = sum_over_blocks(lambda b: (jnp.sum(b), jnp.any(b > 3.5)), take, M, 64)
+    def take(start, size, keep):
+        seen.append(keep is not None)
+        rows = jax.lax.dynamic_slice_in_dim(x, start, size)
+        return rows, jnp.ones(size) if keep is None else keep.astype(x.dtype)
+
+    def fn(block):  # the sum, the number of rows counted, and an "or"
+        rows, counted = block
+        return jnp.sum(rows * counted), jnp.sum(counted), jnp.any(rows > 3.5)
+
+    total, count, any_big = sum_over_blocks(fn, take, M, 64)
+    assert M % 64 and any(seen)  # the last block overlaps the one before it
     assert float(total) == pytest.approx(float(jnp.sum(x)), rel=1e-12)
+    assert int(count) == M
     assert bool(any_big) == bool(jnp.any(x > 3.5))
 
 
