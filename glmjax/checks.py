@@ -21,11 +21,12 @@ CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "su
 
 class Scan(eqx.Module):
     """For each check in ``CHECKS``, the rows that fail it, shape (len(CHECKS), m); the
-    weighted Gram matrix XᵀWX (reused for the starting values) and the eigenvalues of its
-    column-normalised form, which reveal rank deficiency."""
+    Gram matrix XᵀW₀X and XᵀR₀ of the starting values (``Problem.start_rows``) and the
+    eigenvalues of the Gram matrix's column-normalised form, which reveal rank deficiency."""
 
     bad_rows: Array
     gram: Array
+    X_rhs: Array
     gram_evals: Array
     zero_columns: Array
     constant_columns: Array
@@ -38,49 +39,56 @@ def prepare_and_flag(family: AbstractFamily, X: Array, y: Array, weights: Array,
     """``family.prepare`` the response and flag bad rows: (family, y, weights, bad_rows) with
     bad_rows of shape (len(CHECKS), m). Cheap (one pass); the minibatch loop runs it per
     batch, there without ``check_X`` (X's row of ``bad_rows`` is then all False)."""
-    prepared, y_prep, w_prep = _prepare(family, y, weights, X.dtype)
+    prepared, y_prep, w_prep = prepare(family, y, weights, X.dtype)
     X_rows = _nonfinite_rows(X) if check_X else jnp.zeros(weights.shape, bool)
     bad_rows = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
     return prepared, y_prep, w_prep, bad_rows
 
 
-def prepare_and_scan(family: AbstractFamily, X: Array, y: Array, weights: Array, offset: Array):
-    """``prepare_and_flag``, and the Gram matrix and its spectrum for the rank check.
+def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFamily,
+         y_prep: Array, w_prep: Array, start_weights: Array, start_rhs: Array) -> Scan:
+    """The checks of ``prepare_and_flag`` on the ``prepare``d response, with the Gram matrix
+    XᵀW₀X (W₀ = ``start_weights``, positive where the weights are) and its spectrum for the
+    rank check, and Xᵀ``start_rhs`` for the starting values (``Problem.start_rows``).
 
     Called inside ``fit``'s compiled program; the solver runs only when ``passed``. X is read
-    once, in blocks of rows (``row_blocks``), for the Gram matrix, its non-finite entries and
+    once, in blocks of rows (``row_blocks``), for both products, its non-finite entries and
     its constant columns; its row of ``bad_rows`` is all True when any entry is not finite
     (``raise_for_bad_values`` locates the entry on the host).
     """
-    prepared, y_prep, w_prep = _prepare(family, y, weights, X.dtype)
     first = X[0]
 
     def block_terms(rows):
-        x, w = rows
-        return gram(x, w), any_true(~jnp.isfinite(x)), any_true(x != first, 0)  # + is "or"
+        x, w, r = rows
+        return (gram(x, w), x.T @ r, any_true(~jnp.isfinite(x)),
+                any_true(x != first, 0))  # + is "or"
 
     def take(start, size, keep):  # "or" needs no keep: a row seen twice changes nothing
-        x, w = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X, w_prep))
-        return x, w if keep is None else jnp.where(keep, w, 0)
+        x, w, r = (jax.lax.dynamic_slice_in_dim(a, start, size)
+                   for a in (X, start_weights, start_rhs))
+        if keep is None:
+            return x, w, r
+        return x, jnp.where(keep, w, 0), jnp.where(keep[:, None], r, 0)
 
-    X_gram, any_nonfinite, any_differ = sum_over_blocks(block_terms, take, X.shape[0],
-                                                    default_block_rows(X))
+    X_gram, X_rhs, any_nonfinite, any_differ = sum_over_blocks(
+        block_terms, take, X.shape[0], default_block_rows(X))
     X_rows = jnp.broadcast_to(any_nonfinite, weights.shape)
     bad_rows = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
     norms = jnp.sqrt(jnp.diagonal(X_gram))
     unit = jnp.where(norms > 0, norms, 1)
     evals = jnp.linalg.eigvalsh(X_gram / unit[:, None] / unit[None, :])
     constant = ~any_differ
-    scan = Scan(
+    return Scan(
         bad_rows=bad_rows,
-        gram=X_gram, gram_evals=evals, zero_columns=norms == 0,
+        gram=X_gram, X_rhs=X_rhs, gram_evals=evals, zero_columns=norms == 0,
         constant_columns=constant & (first != 0), ones_columns=constant & (first == 1),
         n_positive=count_true(weights > 0),
     )
-    return prepared, y_prep, w_prep, scan
 
 
-def _prepare(family: AbstractFamily, y: Array, weights: Array, dtype):
+def prepare(family: AbstractFamily, y: Array, weights: Array, dtype):
+    """(family, y, weights) after ``family.prepare``, with NaN and infinite y read as 0 and
+    negative weights as 0 (the checks report them)."""
     clean_y = jnp.where(jnp.isfinite(y), y, 0) if jnp.issubdtype(y.dtype, jnp.floating) else y
     prepared, y_prep, w_prep = family.prepare(clean_y, jnp.maximum(weights, 0))
     return prepared, y_prep.astype(dtype), w_prep

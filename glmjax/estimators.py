@@ -79,7 +79,9 @@ class _GLMBase(BaseEstimator):
         self.coef_ = coef[1:] if self.fit_intercept else coef
         if coef.ndim == 2:  # scikit-learn's (n_classes, n_features) layout
             self.coef_ = self.coef_.T
-        self.n_iter_ = int(result.n_iter)
+        # as scikit-learn counts: a start that is already optimal (a Gaussian fit, whose
+        # starting step is exact) took the one iteration that found it so
+        self.n_iter_ = max(int(result.n_iter), 1)
         return self
 
     def __getstate__(self):  # NumPy leaves: a pickle keeps float64 whatever JAX's setting

@@ -74,7 +74,9 @@ def fit(
       solver: "irls" (Fisher scoring, default), "lbfgs", "gradient_ascent" (the seed's
         θ ← θ + (β/m) Xᵀ(T(y) − h(X)), β = ``learning_rate``), or any optax
         ``GradientTransformation``.
-      init: starting coefficients, flat (p·q + extras,) or shaped like ``coef``.
+      init: starting coefficients, flat (p·q + extras,) or shaped like ``coef``. By default
+        ``Problem.initial``: R's first IRLS iterate for the canonical Gaussian, Bernoulli,
+        Binomial and Poisson fits, else least squares of the starting linear predictor.
       tol: IRLS stops when the Newton decrement ≤ tol·(|f| + 0.1) (default 1e-20 in float64,
         1e-10 in float32; see ``solvers.irls``); first-order solvers when ‖∇f‖∞ ≤ tol
         (1e-8 / 1e-5).
@@ -130,6 +132,7 @@ def fit(
     result, scan, ok = _fit_compiled(
         family, param, X, y, weights, offset, l2, l1, init, run_solver, scale
     )
+    result = eqx.tree_at(lambda r: r.problem.X, result, X)
     if _is_traced(ok):
         if _traced_checks:
             checked = checks.error_if_bad(scan, family, result.params)
@@ -152,18 +155,21 @@ def fit(
 
 
 def checked_problem(family, param, X, y, weights, offset, l2, l1=None):
-    """(``Problem``, ``checks.Scan``, ok): the response prepared, the inputs scanned, and the
-    penalty mask (constant columns and extras unpenalised); traceable."""
-    prepared, y_prep, w_prep, scan = checks.prepare_and_scan(family, X, y, weights, offset)
+    """(``Problem``, ``checks.Scan``, ok): the response prepared, the inputs scanned (with
+    the products of the starting values), and the penalty mask (constant columns and extras
+    unpenalised); traceable."""
+    prepared, y_prep, w_prep = checks.prepare(family, y, weights, X.dtype)
+    problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
+                      offset=offset, l2=l2, penalized=jnp.zeros(0, X.dtype), l1=l1)
+    start_weights, start_rhs, _ = problem.start_rows()
+    scan = checks.scan(X, y, weights, offset, prepared, y_prep, w_prep, start_weights,
+                       start_rhs)
     ok = checks.passed(scan, l2 if l1 is None else l2 + l1)
     q, r = param.n_linear(family), param.n_extra(family)
     penalized = jnp.concatenate([
         jnp.repeat(~scan.constant_columns, q).astype(X.dtype), jnp.zeros(r, X.dtype)
     ])
-    problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
-                      offset=offset, l2=l2, penalized=penalized,
-                      l1=l1)
-    return problem, scan, ok
+    return eqx.tree_at(lambda pr: pr.penalized, problem, penalized), scan, ok
 
 
 # ---- the compiled program ------------------------------------------------------------------
@@ -180,7 +186,7 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, run_solver
     problem, scan, ok = checked_problem(family, param, X, y, weights, offset, l2, l1)
 
     def solve(problem):
-        beta0 = problem.initial(scan.gram) if init is None else init
+        beta0 = problem.initial(scan.gram, scan.X_rhs) if init is None else init
         return implicit.solve(run_solver, problem, jax.lax.stop_gradient(beta0))
 
     def skip(problem):  # bad input: zeros of the solver's output structure
@@ -188,7 +194,10 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, run_solver
         return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
     solved = jax.lax.cond(ok, solve, skip, problem)
-    return _statistics(problem, solved, family, scale), scan, ok
+    result = _statistics(problem, solved, family, scale)
+    # X goes back in outside: an input returned from a compiled program is copied
+    result = eqx.tree_at(lambda r: r.problem.X, result, jnp.zeros((0,), X.dtype))
+    return result, scan, ok
 
 
 def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitResult:

@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from glmjax import checks, parametrizations
+from glmjax import parametrizations
 from glmjax.families import AbstractFamily
-from glmjax.fitting import ConvergenceWarning, SeparationWarning, as_vector, fit
+from glmjax.fitting import ConvergenceWarning, SeparationWarning, as_vector, checked_problem, fit
 from glmjax.results import FitResult
 
 
@@ -85,6 +85,9 @@ def fit_many(
     shared = {name: args[name] for name in args if not batched[name]}
     result = _map_fits(family, link, fit_kwargs, mapped, shared,
                        _even_chunks(n_fits, chunk_size))
+    # X goes back in here: an input returned from a compiled program would be copied
+    X = shared["X"] if "X" in shared else mapped["X"]
+    result = eqx.tree_at(lambda r: r.problem.X, result, X)
     # a fit whose inputs fail a check comes back unconverged: check those on the host
     suspects = np.flatnonzero(~np.asarray(result.converged))
     if suspects.size:
@@ -104,9 +107,7 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
         # the result refers to the caller's X (one copy, shared or stacked), not a copy per fit
         return eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((1,), res.params.dtype))
 
-    result = jax.lax.map(one, mapped, batch_size=chunk_size)
-    X = shared["X"] if "X" in shared else mapped["X"]
-    return eqx.tree_at(lambda r: r.problem.X, result, X)
+    return jax.lax.map(one, mapped, batch_size=chunk_size)
 
 
 def _even_chunks(n_fits: int, chunk_size: int) -> int:
@@ -131,13 +132,13 @@ def _slice(value, index: int):
 def _check_fits(args, batched, n_fits, family, link, indices) -> None:
     """Scan the inputs of the fits ``indices`` in one vmapped pass; refit the first failing
     one alone, for its message."""
+    param = parametrizations.resolve(family, link)
 
     def scan(X, y, weights, offset, l2, l1):
         m = X.shape[0]
         w = as_vector(weights, "weights", m, X.dtype, 1.0)
         o = as_vector(offset, "offset", m, X.dtype, 0.0)
-        *_, result = checks.prepare_and_scan(family, X, y, w, o)
-        return checks.passed(result, l2 + l1)
+        return checked_problem(family, param, X, y, w, o, l2, l1)[2]
 
     subset = [jnp.asarray(v)[indices] if batched[name] else v for name, v in args.items()]
     in_axes = tuple(0 if batched[name] else None for name in args)

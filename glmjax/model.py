@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from glmjax.families import AbstractFamily
-from glmjax.parametrizations import AbstractParametrization
+from glmjax.parametrizations import AbstractParametrization, Canonical
 from glmjax.row_blocks import (
     any_true,
     count_true,
@@ -214,20 +214,48 @@ class Problem(eqx.Module):
             return block
         return eqx.tree_at(lambda pr: pr.weights, block, jnp.where(keep, block.weights, 0))
 
-    def initial(self, gram: Array | None = None) -> Array:
-        """A start inside the domain: weighted least squares of the parametrization's L₀ on X.
+    def start_rows(self) -> tuple[Array, Array, Array]:
+        """Per-row terms of the starting values: (W₀ of shape (m,), R₀ of shape (m, q),
+        extra₀); the start solves (XᵀW₀X) Θ₀ = XᵀR₀ (``initial``).
 
-        Solved by the normal equations (``gram`` = XᵀWX when already at hand), with a ridge of
-        a few ε·trace(XᵀWX) against rank deficiency.
+        From the parametrization's starting point (L₀, extra₀), each mean halfway to the
+        overall mean as in R. For the canonical link of a scalar family whose natural
+        parameter may be any real number (Gaussian, Bernoulli, Binomial, Poisson), one
+        Fisher-scoring step in L from L₀, R's first IRLS iteration:
+
+        .. math:: W_0 = w\\,∇^2A(η_0),\\qquad R_0 = W_0 (L_0 − \\mathrm{offset}) + ∂ℓ/∂L\\,|_{L_0}
+
+        Elsewhere, where such a step may leave the domain, least squares of L₀ − offset:
+        W₀ = w, R₀ = w (L₀ − offset). Rows where L₀ is not finite get zero weight.
         """
-        linear0, extra0 = self.param.initial(self.family, self.y, self.weights)
+        family, param, w = self.family, self.param, self.weights
+        linear0, extra0 = param.initial(family, self.y, w)
         target = linear0 - self.offset[:, None]
-        target = jnp.where(jnp.isfinite(target), target, 0.0)
+        finite = ~any_true(~jnp.isfinite(target), 1)
+        if isinstance(param, Canonical) and family.natural_dim == 0 and family.unbounded_natural:
+            def loglik(linear):
+                return jnp.sum(w * family.log_kernel(self.y, linear[:, 0]))
+
+            W = w * family.variance(linear0[:, 0])
+            R = W[:, None] * target + jax.grad(loglik)(linear0)
+        else:
+            W, R = w, w[:, None] * target
+        return jnp.where(finite, W, 0), jnp.where(finite[:, None], R, 0), extra0
+
+    def initial(self, gram: Array | None = None, X_rhs: Array | None = None) -> Array:
+        """Starting coefficients from ``start_rows``: Θ₀ = (XᵀW₀X)⁻¹ XᵀR₀ and extra₀.
+
+        ``gram`` = XᵀW₀X and ``X_rhs`` = XᵀR₀ when already at hand (``checks.scan``); a ridge
+        of a few ε·trace(XᵀW₀X) guards against rank deficiency.
+        """
+        W0, R0, extra0 = self.start_rows()
         if gram is None:
-            gram = weighted_gram(self.X, self.weights)
+            gram = weighted_gram(self.X, W0)
+        if X_rhs is None:
+            X_rhs = self.X.T @ R0
         ridge = 16 * jnp.finfo(gram.dtype).eps * jnp.trace(gram) / gram.shape[0]
         gram = gram + ridge * jnp.eye(gram.shape[0], dtype=gram.dtype)
-        theta0 = spd_solve(gram, ((target * self.weights[:, None]).T @ self.X).T)
+        theta0 = spd_solve(gram, X_rhs)
         return jnp.concatenate([theta0.ravel(), extra0]).astype(self.X.dtype)
 
 

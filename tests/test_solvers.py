@@ -183,3 +183,29 @@ def test_multinomial_and_beta_under_vmap():
     assert res.coef.shape == (2, 2, 2)
     np.testing.assert_allclose(
         res.coef[1], gj.fit(X, labels[1], family=F.Multinomial(n_classes=3)).coef, rtol=1e-9)
+
+
+def test_start_is_r_first_irls_iterate_and_least_squares_elsewhere(poisson_data):
+    """Poisson (canonical): one weighted least-squares step of R's glm.fit from the starting
+    means (z = η₀ + (y − μ₀)/μ₀, W = wμ₀); Gamma (canonical, η < 0): least squares of η₀."""
+    X, y = poisson_data
+    w = np.linspace(0.5, 2.0, M)
+    offset = np.linspace(-0.2, 0.2, M)
+
+    def problem(family, y):
+        return fitting.checked_problem(
+            family, gj.parametrizations.resolve(family, None), jnp.asarray(X), jnp.asarray(y),
+            jnp.asarray(w), jnp.asarray(offset), jnp.asarray(0.0))[0]
+
+    def wls(W, z):
+        return np.linalg.solve(X.T @ (W[:, None] * X), X.T @ (W * z))
+
+    mu0 = 0.5 * (y + np.average(y, weights=w))
+    eta0 = np.log(mu0)
+    expected = wls(w * mu0, eta0 - offset + (y - mu0) / mu0)
+    np.testing.assert_allclose(problem(F.Poisson(), y).initial(), expected, rtol=1e-10)
+
+    y_gamma = y + 0.5
+    eta0 = -1 / (0.5 * (y_gamma + np.average(y_gamma, weights=w)))
+    np.testing.assert_allclose(problem(F.Gamma(), y_gamma).initial(), wls(w, eta0 - offset),
+                               rtol=1e-10)

@@ -42,6 +42,8 @@ class AbstractFamily(eqx.Module):
       support: a human-readable description of the support of y, used in errors.
       support_kind: "real", "positive", "unit", "count", "categorical" or "simplex": how
         ``check_identity`` integrates over y.
+      unbounded_natural: whether A(η) is finite for every real η (the natural parameter
+        space is all of ℝᵈ), so that no coefficients leave the domain.
     """
 
     support_kind: ClassVar[str] = "real"
@@ -49,6 +51,7 @@ class AbstractFamily(eqx.Module):
     has_saturated: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = ()
     support: ClassVar[str] = "the real line"
+    unbounded_natural: ClassVar[bool] = False
 
     @property
     def natural_dim(self) -> int:

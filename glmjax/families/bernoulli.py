@@ -22,6 +22,7 @@ class Bernoulli(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "count"
+    unbounded_natural: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = ALL_BINARY_LINKS
     support: ClassVar[str] = "{0, 1}"
 

@@ -29,6 +29,7 @@ class Binomial(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "count"
+    unbounded_natural: ClassVar[bool] = True
     n_trials: Array = eqx.field(default=1.0, converter=jnp.asarray)
     allowed_links: ClassVar[tuple[type, ...]] = ALL_BINARY_LINKS
     support: ClassVar[str] = "0 <= successes <= trials"

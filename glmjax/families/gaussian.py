@@ -23,6 +23,7 @@ class Gaussian(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "real"
+    unbounded_natural: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = (links.Identity, links.Log, links.Inverse)
 

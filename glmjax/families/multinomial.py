@@ -29,6 +29,7 @@ class Multinomial(AbstractFamily):
     """
 
     support_kind: ClassVar[str] = "categorical"
+    unbounded_natural: ClassVar[bool] = True
     n_classes: int = eqx.field(static=True)
 
     def __check_init__(self):

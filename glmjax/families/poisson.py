@@ -24,6 +24,7 @@ class Poisson(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "count"
+    unbounded_natural: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log, links.Identity, links.Sqrt)
     support: ClassVar[str] = "non-negative counts y >= 0"
 
