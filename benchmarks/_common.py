@@ -23,6 +23,25 @@ def median_time(fn: Callable[[], object], repeats: int = 7) -> float:
     return statistics.median(times)
 
 
+def interleaved_times(fns: dict[str, Callable[[], object]], rounds: int = 7
+                      ) -> tuple[dict[str, float], dict[str, float]]:
+    """Run every ``fns`` entry once per round, in turn: (median time of each, median over the
+    rounds of its time divided by the first entry's time in the same round). On a shared
+    machine load comes and goes; in turns it slows all of them alike, so the per-round ratio
+    is steadier than a ratio of separately taken medians."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    first = next(iter(times.values()))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    ratios = {name: statistics.median(a / b for a, b in zip(t, first, strict=True))
+              for name, t in times.items()}
+    return medians, ratios
+
+
 def machine() -> str:
     versions = []
     for pkg in ("jax", "jaxlib", "numpy", "glmax", "glum", "statsmodels", "scikit-learn"):

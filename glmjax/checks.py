@@ -60,7 +60,7 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
 
     def block_terms(rows):
         x, w, r = rows
-        return (gram(x, w), x.T @ r, any_true(~jnp.isfinite(x)),
+        return (*gram(x, w, r), any_true(~jnp.isfinite(x)),
                 any_true(x != first, 0))  # + is "or"
 
     def take(start, size, keep):  # "or" needs no keep: a row seen twice changes nothing

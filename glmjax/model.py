@@ -31,6 +31,7 @@ from glmjax.row_blocks import (
     any_true,
     count_true,
     default_block_rows,
+    gram,
     sum_over_blocks,
     weighted_gram,
 )
@@ -105,7 +106,11 @@ class Problem(eqx.Module):
 
     def loglik(self, beta: Array) -> Array:
         """Σ wᵢ [ηᵢᵀT(yᵢ) − A(ηᵢ)]: the log-likelihood up to the base measure."""
-        return jnp.sum(self.weights * self.family.log_kernel(self.y, self.eta(beta)))
+        return self._loglik(self.linear(beta), self.unpack(beta)[1])
+
+    def _loglik(self, linear: Array, extra: Array) -> Array:
+        eta = self.param.natural(self.family, linear, extra)
+        return jnp.sum(self.weights * self.family.log_kernel(self.y, eta))
 
     def smooth_objective(self, beta: Array, normalizer: Array | None = None) -> Array:
         """f without its lasso term: −ℓ(β)/Σw + (λ₂/2) Σ mⱼ βⱼ²; +∞ outside the domain.
@@ -133,8 +138,11 @@ class Problem(eqx.Module):
 
     def fisher(self, beta: Array) -> Array:
         """Expected Fisher information I(β) = Σ wᵢ Jᵢᵀ ∇²A(ηᵢ) Jᵢ, shape (P, P)."""
-        theta, extra = self.unpack(beta)
-        linear = self.linear(beta)
+        return self._fisher(self.linear(beta), self.unpack(beta)[1])
+
+    def _fisher(self, linear: Array, extra: Array, rhs: Array | None = None):
+        """I at linear predictors L (m, q) and extras. With ``rhs`` (m, q): (I, XᵀR) from one
+        product over X, without blocks (``row_sums`` calls it on each block)."""
         family, param = self.family, self.param
 
         m, p, q, r = linear.shape[0], self.n_features, self.n_linear, self.n_extra
@@ -151,13 +159,19 @@ class Problem(eqx.Module):
         V = family.variance(eta).reshape(m, d, d) * self.weights[:, None, None]
         VG = V @ G
         W = jnp.einsum("ida,idb->iab", G, VG)
-        info_theta = weighted_gram(self.X, W[:, 0, 0] if q == 1 else W)
+        W = W[:, 0, 0] if q == 1 else W
+        if rhs is None:
+            info_theta, X_rhs = weighted_gram(self.X, W), None
+        else:
+            info_theta, X_rhs = gram(self.X, W, rhs)
         if r == 0:
-            return info_theta
-        E = jax.jacfwd(eta_of, argnums=1)(linear, extra)  # (m, d, r)
-        cross = jnp.einsum("ida,idr,ij->jar", VG, E, self.X).reshape(p * q, r)
-        info_extra = jnp.einsum("ids,idr->sr", E, V @ E)
-        return jnp.block([[info_theta, cross], [cross.T, info_extra]])
+            info = info_theta
+        else:
+            E = jax.jacfwd(eta_of, argnums=1)(linear, extra)  # (m, d, r)
+            cross = jnp.einsum("ida,idr,ij->jar", VG, E, self.X).reshape(p * q, r)
+            info_extra = jnp.einsum("ids,idr->sr", E, V @ E)
+            info = jnp.block([[info_theta, cross], [cross.T, info_extra]])
+        return info if rhs is None else (info, X_rhs)
 
     def penalized_fisher(self, beta: Array) -> Array:
         """The expected counterpart of f's smooth Hessian: I(β)/Σw + λ₂ diag(m)."""
@@ -179,12 +193,19 @@ class Problem(eqx.Module):
     def row_sums(self, beta: Array, block_rows: int | None = None):
         """(ℓ, ∇ℓ, I) at β, summed over blocks of rows.
 
-        Each block's terms (``jax.value_and_grad`` of its ℓ, its information) are computed
-        while the block is in the cache, so X is read once for all three
-        (``row_blocks.sum_over_blocks``; ``block_rows`` as there).
+        Each block's terms are computed while the block is in the cache, so X is read once
+        for all three (``row_blocks.sum_over_blocks``; ``block_rows`` as there): ℓ and its
+        gradient in (L, extra) by ``jax.value_and_grad``, then, by the chain rule through
+        L = XΘ + offset, ∇_Θ ℓ = Xᵀ ∂ℓ/∂L in the same product as the information.
         """
+        _, extra = self.unpack(beta)
+
         def block_terms(block: Problem):
-            return *jax.value_and_grad(block.loglik)(beta), block.fisher(beta)
+            linear = block.linear(beta)
+            value, (d_linear, d_extra) = jax.value_and_grad(block._loglik, argnums=(0, 1))(
+                linear, extra)
+            info, d_theta = block._fisher(linear, extra, d_linear)
+            return value, jnp.concatenate([d_theta.ravel(), d_extra]), info
 
         if block_rows is None:
             block_rows = default_block_rows(self.X, self.n_linear)
