@@ -23,15 +23,18 @@ def median_time(fn: Callable[[], object], repeats: int = 7) -> float:
     return statistics.median(times)
 
 
-def interleaved_times(fns: dict[str, Callable[[], object]], rounds: int = 7
+def interleaved_times(fns: dict[str, Callable[[], object]], rounds: int = 7, pause: float = 0.5
                       ) -> tuple[dict[str, float], dict[str, float]]:
     """Run every ``fns`` entry once per round, in turn: (median time of each, median over the
     rounds of its time divided by the first entry's time in the same round). On a shared
     machine load comes and goes; in turns it slows all of them alike, so the per-round ratio
-    is steadier than a ratio of separately taken medians."""
+    is steadier than a ratio of separately taken medians. A pause of ``pause`` seconds before
+    each run lets the previous library's BLAS threads, which spin for a while after a call,
+    go idle instead of slowing the next one."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
+            time.sleep(pause)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)

@@ -254,11 +254,8 @@ class Problem(eqx.Module):
         target = linear0 - self.offset[:, None]
         finite = ~any_true(~jnp.isfinite(target), 1)
         if isinstance(param, Canonical) and family.natural_dim == 0 and family.unbounded_natural:
-            def loglik(linear):
-                return jnp.sum(w * family.log_kernel(self.y, linear[:, 0]))
-
-            W = w * family.variance(linear0[:, 0])
-            R = W[:, None] * target + jax.grad(loglik)(linear0)
+            W = w * family.variance(linear0[:, 0])  # η = L for the canonical link
+            R = W[:, None] * target + jax.grad(self._loglik)(linear0, extra0)
         else:
             W, R = w, w[:, None] * target
         return jnp.where(finite, W, 0), jnp.where(finite[:, None], R, 0), extra0
