@@ -14,7 +14,14 @@ import numpy as np
 from jax import Array
 
 from glmjax.families import AbstractFamily
-from glmjax.row_blocks import any_true, count_true, default_block_rows, gram, sum_over_blocks
+from glmjax.row_blocks import (
+    any_true,
+    count_true,
+    default_block_rows,
+    gram,
+    keep_rows,
+    sum_over_blocks,
+)
 
 CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "support")
 
@@ -66,9 +73,7 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
     def take(start, size, keep):  # "or" needs no keep: a row seen twice changes nothing
         x, w, r = (jax.lax.dynamic_slice_in_dim(a, start, size)
                    for a in (X, start_weights, start_rhs))
-        if keep is None:
-            return x, w, r
-        return x, jnp.where(keep, w, 0), jnp.where(keep[:, None], r, 0)
+        return x, keep_rows(w, keep), keep_rows(r, keep)
 
     X_gram, X_rhs, any_nonfinite, any_differ = sum_over_blocks(
         block_terms, take, X.shape[0], default_block_rows(X))

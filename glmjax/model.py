@@ -32,6 +32,7 @@ from glmjax.row_blocks import (
     count_true,
     default_block_rows,
     gram,
+    keep_rows,
     sum_over_blocks,
     weighted_gram,
 )
@@ -231,9 +232,7 @@ class Problem(eqx.Module):
             return pr.family, pr.param, pr.X, pr.y, pr.weights, pr.offset
 
         block = eqx.tree_at(data, self, jax.tree.map(cut, data(self)))
-        if keep is None:
-            return block
-        return eqx.tree_at(lambda pr: pr.weights, block, jnp.where(keep, block.weights, 0))
+        return eqx.tree_at(lambda pr: pr.weights, block, keep_rows(block.weights, keep))
 
     def start_rows(self) -> tuple[Array, Array, Array]:
         """Per-row terms of the starting values: (W₀ of shape (m,), R₀ of shape (m, q),

@@ -69,6 +69,14 @@ def sum_over_blocks(fn: Callable[[Any], Any], take: Callable[..., Any], n_rows: 
     return jax.lax.fori_loop(0, n_blocks, add_block, total)
 
 
+def keep_rows(a: Array, keep: Array | None) -> Array:
+    """``a`` with zeros in the rows where ``keep`` is False (``a`` itself for None): the
+    weights of a block that ``sum_over_blocks`` passes to ``take``."""
+    if keep is None:
+        return a
+    return jnp.where(keep.reshape((-1,) + (1,) * (a.ndim - 1)), a, 0)
+
+
 def weighted_gram(X: Array, W: Array, block_rows: int | None = None) -> Array:
     """Σᵢ xᵢ Wᵢ xᵢᵀ for X of shape (m, p) and W of shape (m,) or (m, q, q).
 
@@ -89,7 +97,7 @@ def weighted_gram(X: Array, W: Array, block_rows: int | None = None) -> Array:
 
     def take(start, size, keep):
         x, w = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X, W))
-        return x, w if keep is None else jnp.where(keep.reshape((-1,) + (1,) * (w.ndim - 1)), w, 0)
+        return x, keep_rows(w, keep)
 
     return sum_over_blocks(lambda xw: gram(*xw), take, X.shape[0], block_rows)
 

@@ -39,6 +39,7 @@ from glmjax import checks, parametrizations, streaming
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, constant_columns
 from glmjax.results import predict, shaped
+from glmjax.row_blocks import any_true
 
 
 class TrainResult(eqx.Module):
@@ -202,7 +203,7 @@ def batch_problem(family, param, batch, l2, mask, check_X: bool = True
                                                                  check_X)
     problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
                       offset=offset, l2=l2, penalized=mask)
-    return problem, jnp.any(bad_rows, axis=1)
+    return problem, any_true(bad_rows, 1)
 
 
 @eqx.filter_jit
