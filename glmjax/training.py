@@ -6,11 +6,13 @@ batches) (for an iterator, ``batch_size`` times the mean weight of its first bat
 epoch's gradients sum to (number of batches)·∇f of ``fit``'s objective, whatever the weights
 of the individual batches, and the fixed point is ``fit``'s answer. (Dividing each batch by
 its own Σw would bias it when weights vary.) ``steps_per_call`` steps run as one
-``lax.scan`` on the device; groups of batches are gathered (from arrays in memory, memory-
-mapped ``.npy`` files or an iterator) on a background thread and placed on the device ahead
-of use (``prefetch``). Rows sharded over a ``jax.sharding.Mesh`` make it data-parallel,
-across hosts too after ``jax.distributed.initialize()``: each process then passes its own
-rows and the batches are assembled with ``jax.make_array_from_process_local_data``.
+``lax.scan`` on the device. Arrays on the device are read by the steps themselves, each
+batch in blocks of contiguous rows (``shuffle_block``; a whole batch when not shuffling);
+groups of batches from host arrays, memory-mapped ``.npy`` files or an iterator are gathered
+on a background thread and placed on the device ahead of use (``prefetch``). Rows sharded
+over a ``jax.sharding.Mesh`` make it data-parallel, across hosts too after
+``jax.distributed.initialize()``: each process then passes its own rows and the batches are
+assembled with ``jax.make_array_from_process_local_data``.
 
 Checkpoints (parameters, optimizer state, position, loss history) are written atomically
 at group boundaries; a killed run restarted with the same arguments resumes from the last
@@ -88,6 +90,7 @@ def fit_minibatch(
     l2: float = 0.0,
     seed: int = 0,
     shuffle: bool = True,
+    shuffle_block: int = 1,
     init=None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 100,
@@ -108,6 +111,11 @@ def fit_minibatch(
       l2: ridge strength on the non-constant columns, as in ``fit`` (for an iterator the
         constant columns are those of its first batch).
       seed: fixes the batch order (a permutation per epoch) when ``shuffle``.
+      shuffle_block: rows move in blocks of this many contiguous rows (a divisor of
+        ``batch_size``): an epoch permutes the blocks and a batch is ``batch_size /
+        shuffle_block`` of them. 1 (the default) shuffles single rows; blocks of 64 or more
+        read X at nearly the speed of unshuffled batches (benchmarks/RESULTS.md) and a memory
+        map in runs, fine when the rows are in no particular order to begin with.
       init: starting coefficients (flat); by default weighted least squares of the link's
         starting values on the first batch.
       checkpoint: a file to save to every ``checkpoint_every`` steps (rounded up to a whole
@@ -133,9 +141,12 @@ def fit_minibatch(
     """
     if batch_size < 1 or n_epochs < 1 or steps_per_call < 1:
         raise ValueError("batch_size, n_epochs and steps_per_call must be positive.")
+    if shuffle_block < 1 or batch_size % shuffle_block:
+        raise ValueError(f"shuffle_block ({shuffle_block}) must be a positive divisor of "
+                         f"batch_size ({batch_size}).")
     param = parametrizations.resolve(family, link)
     optimizer = optax.with_extra_args_support(optimizer or optax.adam(1e-2))
-    source = _Source(data, family, batch_size, seed, shuffle, steps_per_call)
+    source = _Source(data, family, batch_size, seed, shuffle, shuffle_block, steps_per_call)
     place = _placer(mesh, batch_size, source.on_device)
     mask = source.penalized(param, family)
     l2 = jnp.asarray(l2, source.dtype)
@@ -144,7 +155,8 @@ def fit_minibatch(
     opt_state = optimizer.init(params)
     position = (0, 0, 0)  # epoch, batch within it, steps taken
     losses: list[np.ndarray] = []
-    settings = np.array([batch_size, steps_per_call, seed, int(shuffle)])  # must match to resume
+    settings = np.array([batch_size, steps_per_call, seed, int(shuffle),  # must match to resume
+                         source.block])
     if checkpoint is not None and os.path.exists(checkpoint):
         params, opt_state, position, losses = _load(checkpoint, params, opt_state, settings)
     first_epoch, start_batch, step = position
@@ -155,18 +167,17 @@ def fit_minibatch(
         for epoch in range(first_epoch, n_epochs):
             groups = source.groups(epoch, start_batch)
             for group in streaming.prefetch(groups, place, prefetch):
-                if source.on_device:  # gathered here: nothing compiles on the prefetch thread
-                    group = _gather_on_device(*group)
                 tic = time.perf_counter()
                 params, opt_state, loss, flags = _run_steps(
                     optimizer, family, param, params, opt_state, group, l2, mask,
-                    source.normalizer)
+                    source.normalizer, source.device_arrays, source.block)
                 loss, flags = np.asarray(loss), np.asarray(flags)
                 if loss.shape[0] in compiled:  # the first call of each length compiles
                     elapsed += time.perf_counter() - tic
                     rows += loss.shape[0] * batch_size
                 compiled.add(loss.shape[0])
-                _raise_for_bad_batch(flags, loss, step, family, group[0])
+                _raise_for_bad_batch(flags, loss, step, family,
+                                     lambda k, group=group: source.batch(group, k)[0])
                 losses.append(loss)
                 step += loss.shape[0]
                 start_batch += loss.shape[0]
@@ -207,11 +218,15 @@ def batch_problem(family, param, batch, l2, mask, check_X: bool = True
 
 
 @eqx.filter_jit
-def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, normalizer):
-    """``lax.scan`` of optimizer steps over the stacked batches of ``group``."""
+def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, normalizer,
+               arrays=None, block=1):
+    """``lax.scan`` of optimizer steps over the batches of ``group``: stacked batches, or with
+    ``arrays`` (X, y, weights, offset on the device) the (starts, valid) of each batch's
+    blocks of ``block`` rows, which each step reads itself (``take_blocks``)."""
 
-    def step(carry, batch):
+    def step(carry, item):
         params, opt_state = carry
+        batch = item if arrays is None else take_blocks(arrays, *item, block)
         problem, flags = batch_problem(family, param, batch, l2, mask, check_X=False)
         objective = lambda beta: problem.smooth_objective(beta, normalizer)  # noqa: E731
         loss, grad = jax.value_and_grad(objective)(params)
@@ -232,22 +247,22 @@ def _initial(family, param, batch, l2, mask):
 def _initial_params(family, param, source, mask, l2, init) -> Array:
     if init is not None:
         return jnp.asarray(init, source.dtype).ravel()
-    batch = jax.tree.map(lambda a: jnp.asarray(a[0]), source.first_group())
+    batch = tuple(jnp.asarray(a) for a in source.first_batch())
     params, flags = _initial(family, param, batch, l2, mask)
     _raise_for_bad_batch(np.asarray(flags)[None], np.zeros(1), 0, family, None)
     return params
 
 
-def _raise_for_bad_batch(flags: np.ndarray, loss: np.ndarray, step: int, family, X_group
-                         ) -> None:
+def _raise_for_bad_batch(flags: np.ndarray, loss: np.ndarray, step: int, family,
+                         batch_X: Callable[[int], Array] | None) -> None:
     """The first failed check of the group's batches; for a non-finite loss, whether the
-    batch's X (``X_group[k]``, not scanned in the steps) has a non-finite entry."""
+    batch's X (``batch_X(k)``, not scanned in the steps) has a non-finite entry."""
     for k in range(flags.shape[0]):
         for name, bad in zip(checks.CHECKS, flags[k], strict=True):
             if bad:
                 raise ValueError(f"batch of step {step + k}: {checks.message(name, family)}.")
         if not np.isfinite(loss[k]):
-            if X_group is not None and not np.all(np.isfinite(np.asarray(X_group[k]))):
+            if batch_X is not None and not np.all(np.isfinite(np.asarray(batch_X(k)))):
                 raise ValueError(f"batch of step {step + k}: {checks.message('X', family)}.")
             raise ValueError(f"the loss is no longer finite at step {step + k}: lower the "
                              "learning rate (or check the data and the starting values).")
@@ -257,10 +272,11 @@ def _raise_for_bad_batch(flags: np.ndarray, loss: np.ndarray, step: int, family,
 class _Source:
     """Arrays (host, memory-mapped or on the device) or a callable epoch -> iterable."""
 
-    def __init__(self, data, family, batch_size, seed, shuffle, steps_per_call):
+    def __init__(self, data, family, batch_size, seed, shuffle, shuffle_block, steps_per_call):
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
         self.steps_per_call = steps_per_call
         self.make_iterable: Callable[[int], Iterable] | None = None
+        self.block = 1
         if callable(data):
             self.make_iterable, self.arrays, self.on_device = data, None, False
             self.first = next(iter(streaming.iterator_batches(
@@ -291,6 +307,8 @@ class _Source:
         family.check_response_shape(jnp.zeros(arrays[1].shape), m)
         self.arrays = tuple(arrays)
         self.n_rows = m
+        self.block = streaming.block_rows(batch_size, m, shuffle_block if shuffle
+                                          else batch_size)
         weights = arrays[2]
         total = sum(float(jnp.sum(jnp.maximum(weights[k:k + (1 << 20)], 0)))
                     for k in range(0, m, 1 << 20))
@@ -308,18 +326,29 @@ class _Source:
                                                  self.dtype)
             return streaming.groups(itertools.islice(batches, start_batch, None),
                                     self.steps_per_call)
-        order = streaming.epoch_order(self.n_rows, self.seed, epoch, self.shuffle)
-        indices = streaming.index_groups(order, self.batch_size, self.steps_per_call,
-                                         start_batch)
-        if self.on_device:
-            return ((self.arrays, rows, valid) for rows, valid in indices)
-        return (streaming.gather(self.arrays, rows, valid) for rows, valid in indices)
+        firsts = streaming.epoch_blocks(self.n_rows, self.block, self.seed, epoch,
+                                        self.shuffle)
+        indices = streaming.index_groups(firsts, self.block, self.n_rows, self.batch_size,
+                                         self.steps_per_call, start_batch)
+        if self.on_device:  # the steps read the rows themselves
+            return indices
+        return (streaming.gather(self.arrays, starts, valid) for starts, valid in indices)
 
-    def first_group(self):
+    @property
+    def device_arrays(self) -> tuple | None:
+        return self.arrays if self.on_device else None
+
+    def batch(self, group, k: int):
+        """Batch ``k`` of a group (as ``groups`` yields them)."""
+        if self.on_device:
+            starts, valid = group
+            return _take_blocks(self.arrays, starts[k], valid[k], self.block)
+        return tuple(a[k] for a in group)
+
+    def first_batch(self):
         if self.arrays is None:
-            return tuple(a[None] for a in self.first)
-        group = next(iter(self.groups(0, 0)))
-        return _gather_on_device(*group) if self.on_device else group
+            return self.first
+        return self.batch(next(iter(self.groups(0, 0))), 0)
 
     def penalized(self, param, family) -> Array:
         """The penalty mask: every coefficient but those of constant columns and extras."""
@@ -336,16 +365,25 @@ class _Source:
         return jnp.asarray(np.r_[np.repeat(~constant, q), np.zeros(r, bool)], self.dtype)
 
 
-@jax.jit
-def _gather_on_device(arrays, rows, valid):
-    X, y, weights, offset = (a[rows] for a in arrays)
+def take_blocks(arrays, starts: Array, valid: Array, block: int):
+    """One batch of (X, y, weights, offset) on the device: the blocks of ``block`` rows from
+    ``starts``, weights zero where not ``valid`` (a slice per block, no copy of the data)."""
+
+    def cut(a):
+        rows = jax.vmap(lambda start: jax.lax.dynamic_slice_in_dim(a, start, block))(starts)
+        return rows.reshape((-1,) + a.shape[1:])
+
+    X, y, weights, offset = (cut(a) for a in arrays)
     return X, y, jnp.where(valid, weights, 0), offset
+
+
+_take_blocks = jax.jit(take_blocks, static_argnums=3)
 
 
 def _placer(mesh: Mesh | None, batch_size: int, on_device: bool) -> Callable:
     """The transfer of a group to the device(s): split over the mesh's rows when given."""
     if mesh is None:
-        if on_device:  # indices only; the main thread gathers on the device
+        if on_device:  # block starts only; the steps read the rows
             return lambda group: group
         return lambda group: tuple(jax.device_put(a) for a in group)
     n_local = len(mesh.local_devices)

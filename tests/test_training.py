@@ -15,7 +15,7 @@ import pytest
 
 import glmjax as gj
 from glmjax import families as F
-from glmjax.streaming import epoch_order
+from glmjax.streaming import epoch_blocks, gather, index_groups
 
 M = 6000
 
@@ -69,7 +69,7 @@ def test_sources_agree_host_device_memmap_iterator(data, tmp_path):
     mapped = _train((str(tmp_path / "X.npy"), str(tmp_path / "y.npy")))
 
     def batches(epoch):  # the same batches, from an iterator
-        order = epoch_order(M, 0, epoch)
+        order = epoch_blocks(M, 1, 0, epoch)  # blocks of one row: a row permutation
         for start in range(0, M, 500):
             rows = np.sort(order[start:start + 500])
             yield X[rows], y[rows]
@@ -77,6 +77,41 @@ def test_sources_agree_host_device_memmap_iterator(data, tmp_path):
     streamed = _train(batches)
     for other in (device, mapped, streamed):
         np.testing.assert_array_equal(other.params, host.params)
+
+
+@pytest.mark.parametrize(("n_rows", "batch_size", "block"),
+                         [(1000, 100, 1), (1003, 100, 10), (1003, 100, 100), (97, 100, 50)])
+def test_index_groups_cover_every_row_once_per_epoch(n_rows, batch_size, block):
+    """Blocks of contiguous rows, permuted: each row is valid exactly once per epoch (the last
+    block overlaps the one before; the last batch is padded), every batch has batch_size
+    rows, and within a block the rows are contiguous."""
+    firsts = epoch_blocks(n_rows, block, seed=4, epoch=2)
+    groups = list(index_groups(firsts, block, n_rows, batch_size, steps_per_call=3))
+    starts = np.concatenate([s for s, _ in groups])
+    valid = np.concatenate([v for _, v in groups])
+    assert valid.shape == (-(-n_rows // batch_size), batch_size)
+    rows = (starts[..., None] + np.arange(block)).reshape(valid.shape)
+    assert rows.min() >= 0 and rows.max() < n_rows
+    np.testing.assert_array_equal(np.sort(rows[valid]), np.arange(n_rows))
+    ids = np.arange(n_rows, dtype=float)
+    _, got, _, _ = gather((ids[:, None], ids, np.ones(n_rows), ids), *groups[0])
+    np.testing.assert_array_equal(got, rows[: len(groups[0][0])])
+
+
+def test_blocks_of_rows_agree_host_device_and_converge(data):
+    """shuffle_block=50: host and device sources take the same batches (same coefficients);
+    they reach the full-batch MLE as row-shuffled training does."""
+    X, y = data
+    full = gj.fit(X, y, F.Poisson())
+    kw = {"shuffle_block": 50, "n_epochs": 60,
+          "optimizer": optax.adam(optax.exponential_decay(0.05, 100, 0.5))}
+    host = _train((X, y), **kw)
+    device = _train((jnp.asarray(X), jnp.asarray(y)), **kw)
+    np.testing.assert_allclose(device.params, host.params, rtol=1e-12)
+    np.testing.assert_allclose(host.coef, full.coef, atol=1e-3)
+    with pytest.raises(ValueError, match=r"shuffle_block \(30\) must be a positive divisor "
+                                         r"of batch_size \(500\)"):
+        _train((X, y), shuffle_block=30)
 
 
 def test_sgd_steps_match_the_seed_update_by_hand(data):
