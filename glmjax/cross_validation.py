@@ -21,6 +21,7 @@ from glmjax.fitting import as_vector
 from glmjax.model import Problem
 from glmjax.paths import Path, fit_path
 from glmjax.results import FitResult
+from glmjax.transfer import as_float_array
 
 
 class CVResult(eqx.Module):
@@ -112,9 +113,7 @@ def fit_cv(
         >>> cv.cv_deviance.shape, bool(cv.best.converged)
         ((4, 20), True)
     """
-    X = jnp.asarray(X)
-    if not jnp.issubdtype(X.dtype, jnp.floating):
-        X = X.astype(jnp.result_type(float))
+    X = as_float_array(X)
     m = X.shape[0]
     if folds is None:
         if not 2 <= n_folds <= m:

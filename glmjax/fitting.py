@@ -15,12 +15,14 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from glmjax import checks, parametrizations
+from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, spd_solve
 from glmjax.results import FitResult
 from glmjax.row_blocks import any_true, count_true
 from glmjax.solvers import SolverResult, gradient_ascent, implicit, irls, lbfgs, optax_minimize
 from glmjax.solvers.irls import default_tol as default_irls_tol
+from glmjax.transfer import as_float_array
 
 SOLVERS = ("irls", "lbfgs", "gradient_ascent")
 
@@ -176,7 +178,7 @@ def checked_problem(family, param, X, y, weights, offset, l2, l1=None):
 _TRACE_COUNT = [0]
 
 
-@eqx.filter_jit
+@filter_jit
 def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, run_solver, scale):
     """Check the inputs and, when they pass, solve and compute the statistics.
 
@@ -185,12 +187,15 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, run_solver
     _TRACE_COUNT[0] += 1
     problem, scan, ok = checked_problem(family, param, X, y, weights, offset, l2, l1)
 
+    traced = []  # the solver's output, as ``cond`` traced ``solve`` (before ``skip``)
+
     def solve(problem):
         beta0 = problem.initial(scan.gram, scan.X_rhs) if init is None else init
-        return implicit.solve(run_solver, problem, jax.lax.stop_gradient(beta0))
+        traced.append(implicit.solve(run_solver, problem, jax.lax.stop_gradient(beta0)))
+        return traced[-1]
 
     def skip(problem):  # bad input: zeros of the solver's output structure
-        shapes = jax.eval_shape(solve, problem)
+        shapes = traced[-1] if traced else jax.eval_shape(solve, problem)  # not traced twice
         return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
     solved = jax.lax.cond(ok, solve, skip, problem)
@@ -301,13 +306,11 @@ def _is_traced(x) -> bool:
 
 
 def _as_float_matrix(X) -> Array:
-    X = jnp.asarray(X)
+    X = as_float_array(X)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D (m, p) design matrix; got shape {X.shape}.")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X must have at least one row and one column; got shape {X.shape}.")
-    if not jnp.issubdtype(X.dtype, jnp.floating):
-        X = X.astype(jnp.result_type(float))
     return X
 
 

@@ -17,9 +17,11 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from glmjax import parametrizations
+from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.fitting import ConvergenceWarning, SeparationWarning, as_vector, checked_problem, fit
 from glmjax.results import FitResult
+from glmjax.transfer import as_float_array
 
 
 def fit_many(
@@ -56,9 +58,7 @@ def fit_many(
         >>> res.coef.shape, res.converged.tolist()
         ((2, 2), [True, True])
     """
-    X, y = jnp.asarray(X), jnp.asarray(y)
-    if not jnp.issubdtype(X.dtype, jnp.floating):
-        X = X.astype(jnp.result_type(float))
+    X, y = as_float_array(X), jnp.asarray(y)
     args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2),
             "l1": jnp.asarray(l1)}
     m = X.shape[-2]
@@ -96,7 +96,7 @@ def fit_many(
     return result
 
 
-@eqx.filter_jit
+@filter_jit
 def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
     """``lax.map`` over chunks of ``chunk_size`` vmapped fits, in one compiled program."""
 

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import AbstractParametrization, Canonical
 from glmjax.row_blocks import (
@@ -276,7 +277,7 @@ class Problem(eqx.Module):
         return jnp.concatenate([theta0.ravel(), extra0]).astype(self.X.dtype)
 
 
-@eqx.filter_jit
+@filter_jit
 def null_model(problem: Problem) -> tuple[Array, Array]:
     """(deviance, residual df) of the intercept-only model with the same offset and extras.
 

@@ -21,10 +21,12 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from glmjax import parametrizations
+from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.fitting import as_vector, checked_problem, fit
 from glmjax.model import Problem
 from glmjax.results import FitResult
+from glmjax.transfer import as_float_array
 
 
 class Path(eqx.Module):
@@ -101,9 +103,7 @@ def fit_path(
     """
     if not 0.0 <= l1_ratio <= 1.0:
         raise ValueError(f"l1_ratio must be in [0, 1]; got {l1_ratio}.")
-    X = jnp.asarray(X)
-    if not jnp.issubdtype(X.dtype, jnp.floating):
-        X = X.astype(jnp.result_type(float))
+    X = as_float_array(X)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D (m, p) design matrix; got shape {X.shape}.")
     m = X.shape[0]
@@ -162,7 +162,7 @@ def _null_params(problem, X, y, family, link, weights, offset) -> Array:
     return jnp.concatenate([theta.ravel(), null.params[q:]])
 
 
-@eqx.filter_jit
+@filter_jit
 def _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1, l2, beta0):
     """``lax.scan`` of ``fit`` over the grid, each fit started at the previous solution."""
 

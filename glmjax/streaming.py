@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from glmjax.transfer import aligned_empty
+
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -64,8 +66,8 @@ def index_groups(firsts: np.ndarray, block: int, n_rows: int, batch_size: int,
 def gather(arrays: tuple, starts: np.ndarray, valid: np.ndarray) -> Batch:
     """The (X, y, weights, offset) rows of a group from host arrays (or memory maps): the blocks
     of ``valid.shape[-1] / starts.shape[-1]`` rows from ``starts``; weights zero where not
-    ``valid``. The results are 64-byte aligned, which lets ``jax.device_put`` on the CPU use
-    them in place instead of copying them (at ~1 GB/s on the benchmark machine)."""
+    ``valid``. The results are aligned (``transfer.aligned_empty``): ``jax.device_put`` on the
+    CPU uses them in place instead of copying them slowly."""
     block = valid.shape[-1] // starts.shape[-1]
 
     def take(a):
@@ -80,14 +82,6 @@ def gather(arrays: tuple, starts: np.ndarray, valid: np.ndarray) -> Batch:
     X, y, weights, offset = (take(a) for a in arrays)
     np.copyto(weights, 0, where=~valid)
     return X, y, weights, offset
-
-
-def aligned_empty(shape: tuple, dtype, alignment: int = 64) -> np.ndarray:
-    """``np.empty`` whose data starts at a multiple of ``alignment`` bytes."""
-    n_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    raw = np.empty(n_bytes + alignment, np.uint8)
-    first = -raw.ctypes.data % alignment
-    return raw[first:first + n_bytes].view(dtype).reshape(shape)
 
 
 def iterator_batches(source: Iterable, batch_size: int, dtype) -> Iterator[Batch]:

@@ -38,6 +38,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from glmjax import checks, parametrizations, streaming
+from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, constant_columns
 from glmjax.results import predict, shaped
@@ -217,7 +218,7 @@ def batch_problem(family, param, batch, l2, mask, check_X: bool = True
     return problem, any_true(bad_rows, 1)
 
 
-@eqx.filter_jit
+@filter_jit
 def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, normalizer,
                arrays=None, block=1):
     """``lax.scan`` of optimizer steps over the batches of ``group``: stacked batches, or with

@@ -1,0 +1,26 @@
+"""glmjax's programs compile with the CPU option of ``compilation.compiler_options`` at the top
+level, and with XLA's defaults inside transformations: same answers either way."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import glmjax as gj
+from glmjax.compilation import compiler_options
+
+
+def test_the_installed_jaxlib_takes_the_option():
+    assert compiler_options() == {"xla_cpu_use_fusion_emitters": False}
+
+
+def test_fit_inside_a_users_jit_and_under_grad_agrees_with_the_top_level():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(200), rng.normal(size=(200, 2))])
+    y = rng.poisson(np.exp(X @ [0.3, 0.2, -0.1])).astype(float)
+    top = gj.fit(X, y, gj.families.Poisson()).coef
+    closed_over = jax.jit(lambda: gj.fit(X, y, gj.families.Poisson()).coef)()  # no tracers
+    traced = jax.jit(lambda y: gj.fit(X, y, gj.families.Poisson()).coef)(jnp.asarray(y))
+    np.testing.assert_allclose(closed_over, top, rtol=1e-12)
+    np.testing.assert_allclose(traced, top, rtol=1e-12)
+    grad = jax.grad(lambda y: gj.fit(X, y, gj.families.Poisson()).coef[1])(jnp.asarray(y))
+    assert grad.shape == y.shape and np.all(np.isfinite(grad))
