@@ -1,10 +1,11 @@
-"""Host (NumPy) arrays onto the device, without XLA's slow copy.
+"""Host (NumPy) arrays onto the device.
 
-On the CPU backend ``jax.device_put`` uses a NumPy array in place when its data starts at a
-multiple of 64 bytes, and otherwise copies it, at ~1 GB/s on the benchmark machine: 5–10×
-slower than NumPy's own copy (benchmarks/RESULTS.md, fifth pass). ``to_device`` makes that
-copy itself, into an aligned buffer it owns, so the device array never shares memory with
-the caller's array (which the caller may change later).
+On the CPU backend ``jax.device_put`` uses a NumPy array in place (no copy) when its data
+starts at a multiple of 64 bytes; it copies other arrays, at ~1 GB/s on the benchmark
+machine, still faster than ``jnp.asarray`` (benchmarks/RESULTS.md, fifth pass). The
+minibatch loop gathers its host batches into aligned arrays of its own (``aligned_empty``),
+which then reach the device without a copy. ``to_device`` never lets a device array share
+memory with the caller's array (which the caller may change later).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import numpy as np
 from jax import Array
 
 ALIGNMENT = 64
-_MIN_BYTES = 1 << 20  # below this the copy costs too little to matter
 
 
 def aligned_empty(shape: tuple, dtype, alignment: int = ALIGNMENT) -> np.ndarray:
@@ -27,7 +27,7 @@ def aligned_empty(shape: tuple, dtype, alignment: int = ALIGNMENT) -> np.ndarray
 
 
 def to_device(a) -> Array:
-    """``jnp.asarray(a)``; a large NumPy array on the CPU backend goes through an aligned copy.
+    """A copy of ``a`` on the device (``jnp.asarray``); a NumPy array through ``device_put``.
 
     Example:
         >>> import numpy as np
@@ -35,13 +35,12 @@ def to_device(a) -> Array:
         >>> x.shape, float(x.sum())
         ((2, 3), 15.0)
     """
-    if (isinstance(a, np.ndarray) and a.nbytes >= _MIN_BYTES
-            and jax.default_backend() == "cpu"
-            and jax.dtypes.canonicalize_dtype(a.dtype) == a.dtype):
-        buffer = aligned_empty(a.shape, a.dtype)
-        np.copyto(buffer, a)
-        return jax.device_put(buffer)  # used in place: the array keeps the buffer alive
-    return jnp.asarray(a)
+    if not isinstance(a, np.ndarray) or jax.dtypes.canonicalize_dtype(a.dtype) != a.dtype:
+        return jnp.asarray(a)
+    device = jax.device_put(a)
+    if jax.default_backend() != "cpu" or device.unsafe_buffer_pointer() != a.ctypes.data:
+        return device
+    return jnp.array(a, copy=True)  # device_put used the caller's (aligned) memory: copy
 
 
 def as_float_array(X) -> Array:

@@ -5,6 +5,7 @@ import gc
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from glmjax.transfer import aligned_empty, as_float_array, to_device
 
@@ -14,16 +15,23 @@ def test_aligned_empty_is_aligned():
         assert aligned_empty(shape, np.float32).ctypes.data % 64 == 0
 
 
-def test_to_device_copies_an_unaligned_array_and_outlives_its_buffer():
-    raw = np.random.default_rng(0).normal(size=300_001)
-    X = raw[1:].reshape(1000, 300)  # 8 bytes past an allocation: not 64-byte aligned
-    assert X.ctypes.data % 64 != 0 and X.nbytes >= 1 << 20
+@pytest.mark.parametrize("aligned", [False, True])
+def test_to_device_never_shares_the_callers_memory(aligned):
+    """``device_put`` on the CPU uses an aligned NumPy array in place; ``to_device`` copies it
+    (and an unaligned one, which ``device_put`` copies itself)."""
+    X = np.random.default_rng(0).normal(size=(1000, 300))
+    if aligned:
+        X_aligned = aligned_empty(X.shape, X.dtype)
+        X_aligned[:] = X
+        X = X_aligned
+        assert X.ctypes.data % 64 == 0
     expected = X.copy()
     device = to_device(X)
-    X[:] = 0.0  # the caller changes its array: the device copy does not follow
-    gc.collect()  # nor does it lose the buffer it was made from
+    X[:] = 0.0  # the caller changes its array: the device array does not follow
+    gc.collect()
     np.testing.assert_array_equal(np.asarray(device), expected)
     assert device.dtype == jnp.asarray(expected).dtype
+    assert to_device(device) is device  # a device array is used as it is
 
 
 def test_as_float_array_converts_integers_and_keeps_floats():
