@@ -16,6 +16,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 _BLOCK_BYTES = 1 << 20  # rows of X per block: about one L2 cache
@@ -61,12 +62,27 @@ def sum_over_blocks(fn: Callable[[Any], Any], take: Callable[..., Any], n_rows: 
                          jax.eval_shape(lambda: fn(take(0, block_rows, None))))
 
     def add_block(i, total):
-        first_new = i * block_rows
-        start = jnp.minimum(first_new, n_rows - block_rows)
-        keep = start + jnp.arange(block_rows) >= first_new if overlap else None
-        return jax.tree.map(jnp.add, total, fn(take(start, block_rows, keep)))
+        start, keep = clamped_block(i * block_rows, n_rows, block_rows)
+        return jax.tree.map(jnp.add, total, fn(take(start, block_rows, keep if overlap else None)))
 
     return jax.lax.fori_loop(0, n_blocks, add_block, total)
+
+
+def clamped_block(first, n_rows: int, size: int):
+    """(start, keep) of the block of ``size`` rows meant to begin at row ``first``: it begins
+    at most at n_rows − size, so that it ends at the last row, and ``keep`` (``size`` booleans)
+    is False on the rows before ``first``, which the block before counts. ``first`` may be a
+    JAX scalar or a NumPy array of first rows (then ``keep`` has one more axis).
+
+    Example:
+        >>> import numpy as np
+        >>> start, keep = clamped_block(np.array([0, 4, 8]), 10, 4)
+        >>> start.tolist(), keep[2].tolist()
+        ([0, 4, 6], [False, False, True, True])
+    """
+    xp = np if isinstance(first, np.ndarray) else jnp
+    start = xp.minimum(first, n_rows - size)
+    return start, start[..., None] + xp.arange(size) >= first[..., None]
 
 
 def keep_rows(a: Array, keep: Array | None) -> Array:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from glmjax.row_blocks import clamped_block
 from glmjax.transfer import aligned_empty
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -55,9 +56,9 @@ def index_groups(firsts: np.ndarray, block: int, n_rows: int, batch_size: int,
     n_batches = -(-firsts.shape[0] // per_batch)
     padded = np.full(n_batches * per_batch, n_rows)  # a padding block: no row is valid
     padded[: firsts.shape[0]] = firsts
-    firsts = np.sort(padded.reshape(n_batches, per_batch), axis=1)
-    starts = np.minimum(firsts, n_rows - block)
-    valid = (starts[..., None] + np.arange(block) >= firsts[..., None]).reshape(n_batches, -1)
+    starts, valid = clamped_block(np.sort(padded.reshape(n_batches, per_batch), axis=1),
+                                  n_rows, block)
+    valid = valid.reshape(n_batches, -1)
     for first in range(start_batch, n_batches, steps_per_call):
         stop = min(first + steps_per_call, n_batches)
         yield starts[first:stop], valid[first:stop]
