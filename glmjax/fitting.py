@@ -235,7 +235,9 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
         info = problem.penalized_fisher(beta)
     info = info * jnp.sum(w)  # with the penalty's curvature, unscaled
     eye = jnp.eye(info.shape[0], dtype=info.dtype)
-    if problem.has_l1:  # coefficients held at zero by the L1 term are not estimated
+    if solved.information_inverse is not None:  # IRLS without L1: I⁻¹ from its last step
+        cov = phi * solved.information_inverse / jnp.sum(w)
+    elif problem.has_l1:  # coefficients held at zero by the L1 term are not estimated
         active = (beta != 0) | (problem.penalized == 0)
         both = active[:, None] & active[None, :]
         cov = phi * spd_solve(jnp.where(both, info, eye), eye) * both

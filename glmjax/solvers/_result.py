@@ -8,9 +8,11 @@ from jax import Array
 
 class SolverResult(eqx.Module):
     """β at the end, the iterations taken, whether the stopping rule was met, and, from
-    second-order solvers, the penalised information I(β)/Σw + λM at that β."""
+    second-order solvers, the penalised information I(β)/Σw + λM at that β and, where the
+    solver factorised it, its inverse."""
 
     beta: Array
     n_iter: Array
     converged: Array
     information: Array | None = None
+    information_inverse: Array | None = None

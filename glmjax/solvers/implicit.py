@@ -51,15 +51,18 @@ def _solve_jvp(run_solver, primals, tangents):
         hessian = jnp.where(both, hessian, jnp.eye(beta.shape[0], dtype=beta.dtype))
         d_gradient = jnp.where(active, d_gradient, 0.0)
     d_beta = -jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(hessian), d_gradient)
-    if solved.information is None:
-        d_information = None
-    else:
+    d_information = d_inverse = None
+    if solved.information is not None:
         _, d_information = jax.jvp(lambda pr, b: pr.penalized_fisher(b), (problem, beta),
                                    (d_problem, d_beta))
+    if solved.information_inverse is not None:  # d(I⁻¹) = −I⁻¹ dI I⁻¹
+        inverse = solved.information_inverse
+        d_inverse = -inverse @ d_information @ inverse
     d_solved = SolverResult(
         beta=d_beta,
         n_iter=np.zeros(jnp.shape(solved.n_iter), jax.dtypes.float0),
         converged=np.zeros(jnp.shape(solved.converged), jax.dtypes.float0),
         information=d_information,
+        information_inverse=d_inverse,
     )
     return solved, d_solved

@@ -58,20 +58,25 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
         def newton_step(info, beta, value, grad):
             inner_tol = 1e-3 * tol * (jnp.abs(value) + 0.1)
             delta = lasso_newton_step(info, grad, beta, l1_weights, inner_tol)
-            return delta, 0.5 * jnp.dot(delta, info @ delta)
+            return delta, 0.5 * jnp.dot(delta, info @ delta), None
     else:
         evaluate = problem.local_model
 
         def newton_step(info, beta, value, grad):
-            delta = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(info), -grad)
-            return delta, 0.5 * jnp.dot(-grad, delta)
+            # I⁻¹ comes from the step's Cholesky factor as p more right-hand sides: the
+            # statistics take the covariance from it, with no factorisation of their own
+            eye = jnp.eye(grad.shape[0], dtype=grad.dtype)
+            rhs = jnp.concatenate([-grad[:, None], eye], axis=1)
+            solved = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(info), rhs)
+            delta = solved[:, 0]
+            return delta, 0.5 * jnp.dot(-grad, delta), solved[:, 1:]
 
     def cond(state):
-        steps, done = state[6], state[8]
+        steps, done = state[7], state[9]
         return (steps < max_iter) & ~done
 
     def body(state):
-        beta, value, info, delta, decrement, t, steps, halvings, _, _ = state
+        beta, value, info, inverse, delta, decrement, t, steps, halvings, _, _ = state
         trial = beta + t * delta
         new_value, grad, new_info = evaluate(trial)
         slack = 64 * jnp.finfo(dtype).eps * (jnp.abs(value) + 1)  # f's rounding error
@@ -80,8 +85,9 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
             & ((new_value <= value + slack) | ~jnp.isfinite(value))
             & jnp.all(jnp.isfinite(grad))
         )
-        delta, decrement = jax.lax.cond(
-            accept, newton_step, lambda *_: (delta, decrement), new_info, trial, new_value, grad
+        delta, decrement, inverse = jax.lax.cond(
+            accept, newton_step, lambda *_: (delta, decrement, inverse), new_info, trial,
+            new_value, grad
         )
         info = jnp.where(accept, new_info, info)
         beta = jnp.where(accept, trial, beta)
@@ -94,16 +100,18 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
         )
         done = converged | stuck | ~jnp.isfinite(decrement)
         t = jnp.where(accept, 1.0, 0.5 * t).astype(dtype)
-        return beta, value, info, delta, decrement, t, steps + accept, halvings, done, converged
+        return (beta, value, info, inverse, delta, decrement, t, steps + accept, halvings, done,
+                converged)
 
     # the first pass evaluates the start itself (t = 0) and computes the first step there
     inf = jnp.array(jnp.inf, dtype)
     n = beta0.shape[0]
-    start = (beta0, inf, jnp.zeros((n, n), dtype), jnp.zeros_like(beta0), inf,
+    zeros = jnp.zeros((n, n), dtype)
+    start = (beta0, inf, zeros, None if problem.has_l1 else zeros, jnp.zeros_like(beta0), inf,
              jnp.zeros((), dtype), jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32),
              jnp.array(False), jnp.array(False))
-    beta, _, info, *_, steps, _, _, converged = jax.lax.while_loop(cond, body, start)
-    # the information at the returned β (the loop stops at an accepted point): the
-    # statistics reuse it for the standard errors
+    beta, _, info, inverse, *_, steps, _, _, converged = jax.lax.while_loop(cond, body, start)
+    # the information and its inverse at the returned β (the loop stops at an accepted
+    # point): the statistics reuse them for the standard errors
     return SolverResult(beta=beta, n_iter=jnp.maximum(steps, 0), converged=converged,
-                        information=info)
+                        information=info, information_inverse=inverse)
