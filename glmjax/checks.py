@@ -7,6 +7,8 @@ raise through ``equinox.error_if`` when ``fit`` runs inside ``jit``/``vmap``.
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -14,6 +16,7 @@ import numpy as np
 from jax import Array
 
 from glmjax.families import AbstractFamily
+from glmjax.model import GramSpectrum
 from glmjax.row_blocks import (
     any_true,
     count_true,
@@ -27,14 +30,14 @@ CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "su
 
 
 class Scan(eqx.Module):
-    """For each check in ``CHECKS``, the rows that fail it, shape (len(CHECKS), m); the
-    Gram matrix XᵀW₀X and XᵀR₀ of the starting values (``Problem.start_rows``) and the
-    eigenvalues of the Gram matrix's column-normalised form, which reveal rank deficiency."""
+    """Which checks of ``CHECKS`` each row fails (``row_flags``: bit k of a uint8 per row for
+    check k; ``failed``); the spectrum of the Gram matrix XᵀW₀X, which reveals rank
+    deficiency, and XᵀR₀: with it the starting values (``Problem.start_rows``,
+    ``Problem.initial``)."""
 
-    bad_rows: Array
-    gram: Array
+    row_flags: Array
+    spectrum: GramSpectrum
     X_rhs: Array
-    gram_evals: Array
     zero_columns: Array
     constant_columns: Array
     ones_columns: Array
@@ -43,13 +46,13 @@ class Scan(eqx.Module):
 
 def prepare_and_flag(family: AbstractFamily, X: Array, y: Array, weights: Array,
                      offset: Array, check_X: bool = True):
-    """``family.prepare`` the response and flag bad rows: (family, y, weights, bad_rows) with
-    bad_rows of shape (len(CHECKS), m). Cheap (one pass); the minibatch loop runs it per
-    batch, there without ``check_X`` (X's row of ``bad_rows`` is then all False)."""
+    """``family.prepare`` the response and flag bad rows: (family, y, weights, row_flags),
+    row_flags as ``Scan.row_flags``. Cheap (one pass); the minibatch loop runs it per batch,
+    there without ``check_X`` (X's bit is then never set)."""
     prepared, y_prep, w_prep = prepare(family, y, weights, X.dtype)
     X_rows = _nonfinite_rows(X) if check_X else jnp.zeros(weights.shape, bool)
-    bad_rows = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
-    return prepared, y_prep, w_prep, bad_rows
+    row_flags = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
+    return prepared, y_prep, w_prep, row_flags
 
 
 def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFamily,
@@ -60,7 +63,7 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
 
     Called inside ``fit``'s compiled program; the solver runs only when ``passed``. X is read
     once, in blocks of rows (``row_blocks``), for both products, its non-finite entries and
-    its constant columns; its row of ``bad_rows`` is all True when any entry is not finite
+    its constant columns; its bit is set in every row when any entry is not finite
     (``raise_for_bad_values`` locates the entry on the host).
     """
     first = X[0]
@@ -78,14 +81,11 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
     X_gram, X_rhs, any_nonfinite, any_differ = sum_over_blocks(
         block_terms, take, X.shape[0], default_block_rows(X))
     X_rows = jnp.broadcast_to(any_nonfinite, weights.shape)
-    bad_rows = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
-    norms = jnp.sqrt(jnp.diagonal(X_gram))
-    unit = jnp.where(norms > 0, norms, 1)
-    evals = jnp.linalg.eigvalsh(X_gram / unit[:, None] / unit[None, :])
+    row_flags = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
     constant = ~any_differ
     return Scan(
-        bad_rows=bad_rows,
-        gram=X_gram, X_rhs=X_rhs, gram_evals=evals, zero_columns=norms == 0,
+        row_flags=row_flags, spectrum=GramSpectrum.of(X_gram), X_rhs=X_rhs,
+        zero_columns=jnp.diagonal(X_gram) == 0,
         constant_columns=constant & (first != 0), ones_columns=constant & (first == 1),
         n_positive=count_true(weights > 0),
     )
@@ -106,12 +106,28 @@ def _nonfinite_rows(arr: Array) -> Array:
 
 
 def _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep) -> Array:
-    """The rows failing each check of ``CHECKS``, given X's."""
+    """Bit k of a uint8 per row set where the row fails check k of ``CHECKS``, given X's.
+
+    One elementwise pass; a stacked (len(CHECKS), m) boolean array costs XLA's CPU compiler
+    several times as much code.
+    """
     rows = [X_rows] + [_nonfinite_rows(a) for a in (y, weights, offset)]
     rows.append(weights < 0)
-    rows.append(jnp.zeros_like(weights, dtype=bool).at[0].set(jnp.sum(weights) <= 0))
+    rows.append((jnp.arange(weights.shape[0]) == 0) & (jnp.sum(weights) <= 0))
     rows.append(~prepared.in_support(y_prep) & (w_prep > 0))
-    return jnp.stack(rows)
+    return functools.reduce(jnp.bitwise_or,
+                            (r.astype(jnp.uint8) << k for k, r in enumerate(rows)))
+
+
+def failed(row_flags: Array) -> Array:
+    """Whether any row fails each check of ``CHECKS``: bools, shape (len(CHECKS),)."""
+    bits = (row_flags[None, :] >> jnp.arange(len(CHECKS), dtype=jnp.uint8)[:, None]) & 1
+    return any_true(bits, 1)
+
+
+def rows_failing(row_flags, name: str) -> np.ndarray:
+    """On the host: the rows failing check ``name``."""
+    return (np.asarray(row_flags) >> CHECKS.index(name)) & 1 == 1
 
 
 def _rank_threshold(dtype) -> float:
@@ -120,8 +136,8 @@ def _rank_threshold(dtype) -> float:
 
 def passed(scan: Scan, l2: Array) -> Array:
     """True when every value check passes and, unless l2 > 0, the design has full rank."""
-    values_ok = ~any_true(scan.bad_rows)
-    evals = scan.gram_evals
+    values_ok = ~any_true(scan.row_flags)
+    evals = scan.spectrum.evals
     full_rank = (
         ~any_true(scan.zero_columns)
         & (scan.n_positive >= evals.shape[0])
@@ -132,8 +148,8 @@ def passed(scan: Scan, l2: Array) -> Array:
 
 def error_if_bad(scan: Scan, family: AbstractFamily, target: Array) -> Array:
     """Inside jit/vmap: attach an ``equinox`` runtime error for each failed value check."""
-    for name, rows in zip(CHECKS, scan.bad_rows, strict=True):
-        target = eqx.error_if(target, any_true(rows), message(name, family) + ".")
+    for name, bad in zip(CHECKS, failed(scan.row_flags), strict=True):
+        target = eqx.error_if(target, bad, message(name, family) + ".")
     return target
 
 
@@ -157,8 +173,8 @@ def raise_for_bad_values(scan: Scan, family: AbstractFamily, arrays: dict[str, A
 
     ``arrays`` holds X, y, weights and offset, to locate a non-finite entry within its row.
     """
-    bad_rows = np.asarray(scan.bad_rows)
-    for name, rows in zip(CHECKS, bad_rows, strict=True):
+    for name in CHECKS:
+        rows = rows_failing(scan.row_flags, name)
         if not rows.any():
             continue
         where = ""
@@ -178,9 +194,8 @@ def _first_and_count(bad: np.ndarray) -> str:
 def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...]) -> None:
     """Raise when the design (rows with positive weight) is numerically rank deficient.
 
-    The eigenvector of the smallest eigenvalue of the column-normalised Gram matrix (computed
-    here, on the host, only when the check fails) names the columns that are (nearly)
-    linearly dependent.
+    The eigenvector of the smallest eigenvalue of the column-normalised Gram matrix names the
+    columns that are (nearly) linearly dependent.
     """
     zero = np.flatnonzero(np.asarray(scan.zero_columns))
     if zero.size:
@@ -190,11 +205,9 @@ def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...]) -> None:
     if n_rows < len(names):
         raise ValueError(f"X has fewer rows with positive weight ({n_rows}) than columns "
                          f"({len(names)}): the coefficients are not identifiable.")
-    evals = np.asarray(scan.gram_evals)
+    evals = np.asarray(scan.spectrum.evals)
     if evals[0] <= _rank_threshold(evals.dtype) * evals[-1]:
-        gram = np.asarray(scan.gram)
-        unit = np.sqrt(np.diagonal(gram))
-        v = np.linalg.eigh(gram / unit[:, None] / unit[None, :])[1][:, 0]
+        v = np.asarray(scan.spectrum.evecs)[:, 0]
         involved = [names[j] for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max())]
         raise ValueError(
             "X is rank deficient (or nearly so): columns "

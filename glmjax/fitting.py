@@ -190,7 +190,7 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, run_solver
     traced = []  # the solver's output, as ``cond`` traced ``solve`` (before ``skip``)
 
     def solve(problem):
-        beta0 = problem.initial(scan.gram, scan.X_rhs) if init is None else init
+        beta0 = problem.initial(scan.spectrum, scan.X_rhs) if init is None else init
         traced.append(implicit.solve(run_solver, problem, jax.lax.stop_gradient(beta0)))
         return traced[-1]
 

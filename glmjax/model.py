@@ -45,6 +45,41 @@ def constant_columns(X: Array) -> Array:
     return ~any_true(X != X[:1], 0) & (X[0] != 0)
 
 
+class GramSpectrum(eqx.Module):
+    """The eigendecomposition V Λ Vᵀ of a Gram matrix G = XᵀWX in column-normalised form
+    D⁻¹GD⁻¹ (D = diag(G)^½, 1 for a zero column; unit diagonal, so the eigenvalues average 1).
+
+    Λ_min/Λ_max reveals rank deficiency (``checks``) and V names the dependent columns; the
+    same decomposition solves G θ = b for the starting values, with a ridge of 16ε on the
+    normalised form against rank deficiency: θ = D⁻¹ V (Λ + 16ε)⁻¹ Vᵀ D⁻¹ b.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> spectrum = GramSpectrum.of(jnp.array([[4.0, 2.0], [2.0, 2.0]]))
+        >>> [round(float(v), 4) for v in spectrum.solve(jnp.array([[6.0], [4.0]]))[:, 0]]
+        [1.0, 1.0]
+    """
+
+    unit: Array
+    evals: Array
+    evecs: Array
+
+    @classmethod
+    def of(cls, gram: Array) -> GramSpectrum:
+        norms = jnp.sqrt(jnp.diagonal(gram))
+        unit = jnp.where(norms > 0, norms, 1)
+        # LAPACK reads one triangle: no symmetrisation (a transposed copy) is compiled
+        evecs, evals = jax.lax.linalg.eigh(gram / unit[:, None] / unit[None, :],
+                                           symmetrize_input=False)
+        return cls(unit=unit, evals=evals, evecs=evecs)
+
+    def solve(self, rhs: Array) -> Array:
+        """(G + 16ε D²)⁻¹ rhs for rhs of shape (p, q)."""
+        ridge = 16 * jnp.finfo(self.evals.dtype).eps
+        z = self.evecs.T @ (rhs / self.unit[:, None])
+        return (self.evecs @ (z / (self.evals + ridge)[:, None])) / self.unit[:, None]
+
+
 def spd_solve(matrix: Array, rhs: Array) -> Array:
     """Solve A x = b for symmetric positive-definite A (Cholesky); b may have columns."""
     return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(matrix), rhs)
@@ -180,7 +215,9 @@ class Problem(eqx.Module):
         return self._penalized(self.fisher(beta))
 
     def _penalized(self, info: Array) -> Array:
-        return info / jnp.sum(self.weights) + jnp.diag(self.l2 * self.penalized)
+        # λ₂ diag(m) as eye · (λ₂ m): jnp.diag's select compiles to several times the code
+        ridge = jnp.eye(len(self.penalized), dtype=info.dtype) * (self.l2 * self.penalized)
+        return info / jnp.sum(self.weights) + ridge
 
     def local_model(self, beta: Array) -> tuple[Array, Array, Array]:
         """(f, ∇f, I/Σw + λ₂ diag(m)) at β: what a Fisher-scoring step needs, in one pass
@@ -260,20 +297,19 @@ class Problem(eqx.Module):
             W, R = w, w[:, None] * target
         return jnp.where(finite, W, 0), jnp.where(finite[:, None], R, 0), extra0
 
-    def initial(self, gram: Array | None = None, X_rhs: Array | None = None) -> Array:
+    def initial(self, spectrum: GramSpectrum | None = None, X_rhs: Array | None = None
+                ) -> Array:
         """Starting coefficients from ``start_rows``: Θ₀ = (XᵀW₀X)⁻¹ XᵀR₀ and extra₀.
 
-        ``gram`` = XᵀW₀X and ``X_rhs`` = XᵀR₀ when already at hand (``checks.scan``); a ridge
-        of a few ε·trace(XᵀW₀X) guards against rank deficiency.
+        ``spectrum`` (of XᵀW₀X) and ``X_rhs`` = XᵀR₀ when already at hand (``checks.scan``);
+        ``GramSpectrum.solve``'s ridge guards against rank deficiency.
         """
         W0, R0, extra0 = self.start_rows()
-        if gram is None:
-            gram = weighted_gram(self.X, W0)
+        if spectrum is None:
+            spectrum = GramSpectrum.of(weighted_gram(self.X, W0))
         if X_rhs is None:
             X_rhs = self.X.T @ R0
-        ridge = 16 * jnp.finfo(gram.dtype).eps * jnp.trace(gram) / gram.shape[0]
-        gram = gram + ridge * jnp.eye(gram.shape[0], dtype=gram.dtype)
-        theta0 = spd_solve(gram, X_rhs)
+        theta0 = spectrum.solve(X_rhs)
         return jnp.concatenate([theta0.ravel(), extra0]).astype(self.X.dtype)
 
 

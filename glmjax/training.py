@@ -42,7 +42,6 @@ from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, constant_columns
 from glmjax.results import predict, shaped
-from glmjax.row_blocks import any_true
 
 
 class TrainResult(eqx.Module):
@@ -211,11 +210,11 @@ def batch_problem(family, param, batch, l2, mask, check_X: bool = True
     a non-finite entry makes the loss non-finite, and ``_raise_for_bad_batch`` then looks).
     """
     X, y, weights, offset = batch
-    prepared, y_prep, w_prep, bad_rows = checks.prepare_and_flag(family, X, y, weights, offset,
-                                                                 check_X)
+    prepared, y_prep, w_prep, row_flags = checks.prepare_and_flag(family, X, y, weights,
+                                                                  offset, check_X)
     problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
                       offset=offset, l2=l2, penalized=mask)
-    return problem, any_true(bad_rows, 1)
+    return problem, checks.failed(row_flags)
 
 
 @filter_jit
