@@ -209,3 +209,23 @@ def test_start_is_r_first_irls_iterate_and_least_squares_elsewhere(poisson_data)
     eta0 = -1 / (0.5 * (y_gamma + np.average(y_gamma, weights=w)))
     np.testing.assert_allclose(problem(F.Gamma(), y_gamma).initial(), wls(w, eta0 - offset),
                                rtol=1e-10)
+
+
+def test_gram_spectrum_solves_the_start_and_reveals_rank():
+    """``GramSpectrum``: the eigendecomposition of D⁻¹GD⁻¹ solves G θ = b like a direct solve
+    (well-conditioned G, badly scaled columns), and gives a finite θ for a singular G."""
+    from glmjax.model import GramSpectrum
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 5)) * np.array([1e-3, 1.0, 10.0, 1e3, 1.0])
+    G, b = X.T @ X, rng.normal(size=(5, 2))
+    spectrum = GramSpectrum.of(jnp.asarray(G))
+    np.testing.assert_allclose(spectrum.solve(jnp.asarray(b)), np.linalg.solve(G, b),
+                               rtol=1e-9)
+    unit = np.sqrt(np.diag(G))
+    np.testing.assert_allclose(spectrum.evals, np.linalg.eigvalsh(G / np.outer(unit, unit)),
+                               rtol=1e-12, atol=1e-14)
+    singular = GramSpectrum.of(jnp.asarray(np.column_stack([X, X[:, 1]]).T
+                                           @ np.column_stack([X, X[:, 1]])))
+    assert singular.evals[0] < 1e-12 * singular.evals[-1]
+    assert np.all(np.isfinite(singular.solve(jnp.ones((6, 1)))))
