@@ -63,9 +63,11 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
         evaluate = problem.local_model
 
         def newton_step(info, beta, value, grad):
-            # info is symmetric: LAPACK reads its lower triangle, so no symmetrisation (a
-            # transposed copy) is compiled. The factor is kept for the covariance.
-            factor = jax.lax.linalg.cholesky(info, symmetrize_input=False)
+            # LAPACK's potrf reads and writes the lower triangle of the symmetric info (the
+            # primitive skips lax.linalg.cholesky's symmetrisation and zeroing of the upper
+            # triangle, which the triangular solves never read: less code to compile). The
+            # factor is kept for the covariance.
+            factor = jax.lax.linalg.cholesky_p.bind(info)
             delta = jax.scipy.linalg.cho_solve((factor, True), -grad)
             return delta, 0.5 * jnp.dot(-grad, delta), factor
 
