@@ -32,12 +32,13 @@ CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "su
 class Scan(eqx.Module):
     """Which checks of ``CHECKS`` each row fails (``row_flags``: bit k of a uint8 per row for
     check k; ``failed``); the spectrum of the Gram matrix XᵀW₀X, which reveals rank
-    deficiency, and XᵀR₀: with it the starting values (``Problem.start_rows``,
+    deficiency, XᵀR₀ and extra₀: with them the starting values (``Problem.start_rows``,
     ``Problem.initial``)."""
 
     row_flags: Array
     spectrum: GramSpectrum
     X_rhs: Array
+    start_extra: Array
     zero_columns: Array
     constant_columns: Array
     ones_columns: Array
@@ -56,10 +57,12 @@ def prepare_and_flag(family: AbstractFamily, X: Array, y: Array, weights: Array,
 
 
 def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFamily,
-         y_prep: Array, w_prep: Array, start_weights: Array, start_rhs: Array) -> Scan:
+         y_prep: Array, w_prep: Array, start_weights: Array, start_rhs: Array,
+         start_extra: Array) -> Scan:
     """The checks of ``prepare_and_flag`` on the ``prepare``d response, with the Gram matrix
     XᵀW₀X (W₀ = ``start_weights``, positive where the weights are) and its spectrum for the
-    rank check, and Xᵀ``start_rhs`` for the starting values (``Problem.start_rows``).
+    rank check, and Xᵀ``start_rhs`` for the starting values (``Problem.start_rows``, whose
+    ``start_extra`` the scan keeps).
 
     Called inside ``fit``'s compiled program; the solver runs only when ``passed``. X is read
     once, in blocks of rows (``row_blocks``), for both products, its non-finite entries and
@@ -85,6 +88,7 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
     constant = ~any_differ
     return Scan(
         row_flags=row_flags, spectrum=GramSpectrum.of(X_gram), X_rhs=X_rhs,
+        start_extra=start_extra,
         zero_columns=jnp.diagonal(X_gram) == 0,
         constant_columns=constant & (first != 0), ones_columns=constant & (first == 1),
         n_positive=count_true(weights > 0),

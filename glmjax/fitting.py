@@ -163,9 +163,7 @@ def checked_problem(family, param, X, y, weights, offset, l2, l1=None):
     prepared, y_prep, w_prep = checks.prepare(family, y, weights, X.dtype)
     problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
                       offset=offset, l2=l2, penalized=jnp.zeros(0, X.dtype), l1=l1)
-    start_weights, start_rhs, _ = problem.start_rows()
-    scan = checks.scan(X, y, weights, offset, prepared, y_prep, w_prep, start_weights,
-                       start_rhs)
+    scan = checks.scan(X, y, weights, offset, prepared, y_prep, w_prep, *problem.start_rows())
     ok = checks.passed(scan, l2 if l1 is None else l2 + l1)
     q, r = param.n_linear(family), param.n_extra(family)
     penalized = jnp.concatenate([
@@ -190,7 +188,8 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, run_solver
     traced = []  # the solver's output, as ``cond`` traced ``solve`` (before ``skip``)
 
     def solve(problem):
-        beta0 = problem.initial(scan.spectrum, scan.X_rhs) if init is None else init
+        start = scan.spectrum, scan.X_rhs, scan.start_extra
+        beta0 = problem.initial(start) if init is None else init
         traced.append(implicit.solve(run_solver, problem, jax.lax.stop_gradient(beta0)))
         return traced[-1]
 

@@ -297,18 +297,16 @@ class Problem(eqx.Module):
             W, R = w, w[:, None] * target
         return jnp.where(finite, W, 0), jnp.where(finite[:, None], R, 0), extra0
 
-    def initial(self, spectrum: GramSpectrum | None = None, X_rhs: Array | None = None
-                ) -> Array:
+    def initial(self, start: tuple[GramSpectrum, Array, Array] | None = None) -> Array:
         """Starting coefficients from ``start_rows``: Θ₀ = (XᵀW₀X)⁻¹ XᵀR₀ and extra₀.
 
-        ``spectrum`` (of XᵀW₀X) and ``X_rhs`` = XᵀR₀ when already at hand (``checks.scan``);
-        ``GramSpectrum.solve``'s ridge guards against rank deficiency.
+        ``start`` = (the spectrum of XᵀW₀X, XᵀR₀, extra₀) when already at hand
+        (``checks.scan``); ``GramSpectrum.solve``'s ridge guards against rank deficiency.
         """
-        W0, R0, extra0 = self.start_rows()
-        if spectrum is None:
-            spectrum = GramSpectrum.of(weighted_gram(self.X, W0))
-        if X_rhs is None:
-            X_rhs = self.X.T @ R0
+        if start is None:
+            W0, R0, extra0 = self.start_rows()
+            start = GramSpectrum.of(weighted_gram(self.X, W0)), self.X.T @ R0, extra0
+        spectrum, X_rhs, extra0 = start
         theta0 = spectrum.solve(X_rhs)
         return jnp.concatenate([theta0.ravel(), extra0]).astype(self.X.dtype)
 
