@@ -229,19 +229,7 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
     loglik = jnp.sum(w * fam.log_prob(problem.y, eta, phi_ll))
     if not fam.has_saturated:
         deviance = -2 * loglik
-    info = solved.information  # at β, from second-order solvers
-    if info is None:
-        info = problem.penalized_fisher(beta)
-    info = info * jnp.sum(w)  # with the penalty's curvature, unscaled
-    eye = jnp.eye(info.shape[0], dtype=info.dtype)
-    if solved.information_inverse is not None:  # IRLS without L1: I⁻¹ from its last step
-        cov = phi * solved.information_inverse / jnp.sum(w)
-    elif problem.has_l1:  # coefficients held at zero by the L1 term are not estimated
-        active = (beta != 0) | (problem.penalized == 0)
-        both = active[:, None] & active[None, :]
-        cov = phi * spd_solve(jnp.where(both, info, eye), eye) * both
-    else:
-        cov = phi * spd_solve(info, eye)
+    cov = _covariance(problem, solved) * phi
     return FitResult(
         family=family, param=problem.param, params=beta, cov=cov, loglik=loglik,
         deviance=deviance, scale=phi, nobs=nobs, df_resid=df_resid,
@@ -251,6 +239,24 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
         n_features=problem.n_features, n_linear=problem.n_linear,
         scale_estimated=fam.has_dispersion and scale is None, feature_names=(), solver="",
     )
+
+
+def _covariance(problem: Problem, solved: SolverResult) -> Array:
+    """(I(β̂) + Σw λ₂M)⁻¹, the covariance of the coefficients at unit dispersion: from the
+    inverse the solver computed (IRLS without L1), else from its information or the model's."""
+    total = jnp.sum(problem.weights)  # the solvers' information is I/Σw + λ₂M
+    if solved.information_inverse is not None:
+        return solved.information_inverse / total
+    info = solved.information
+    if info is None:
+        info = problem.penalized_fisher(solved.beta)
+    info = info * total
+    eye = jnp.eye(info.shape[0], dtype=info.dtype)
+    if problem.has_l1:  # coefficients held at zero by the L1 term are not estimated
+        active = (solved.beta != 0) | (problem.penalized == 0)
+        both = active[:, None] & active[None, :]
+        return spd_solve(jnp.where(both, info, eye), eye) * both
+    return spd_solve(info, eye)
 
 
 def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Array:
