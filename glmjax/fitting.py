@@ -22,7 +22,7 @@ from glmjax.results import FitResult
 from glmjax.row_blocks import any_true, count_true
 from glmjax.solvers import SolverResult, gradient_ascent, implicit, irls, lbfgs, optax_minimize
 from glmjax.solvers.irls import default_tol as default_irls_tol
-from glmjax.transfer import as_float_array
+from glmjax.transfer import as_float_array, to_device
 
 SOLVERS = ("irls", "lbfgs", "gradient_ascent")
 
@@ -106,7 +106,7 @@ def fit(
         raise TypeError(f"family must be a glmjax.families instance; got {family!r}")
     X = _as_float_matrix(X)
     m, p = X.shape
-    y = jnp.asarray(y)
+    y = to_device(y)
     family.check_response_shape(y, m)
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)
     offset = as_vector(offset, "offset", m, X.dtype, 0.0)
@@ -279,7 +279,8 @@ def _penalty(value, name: str, dtype) -> Array | None:
         raise ValueError(f"{name} must be a scalar; got shape {value.shape}.")
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number ≥ 0; got {value}.")
-    return None if value == 0 and name == "l1" else jnp.asarray(value)
+    # a NumPy scalar reaches the compiled program as an argument (jnp.asarray would compile)
+    return None if value == 0 and name == "l1" else value
 
 
 # ---- solver choice -------------------------------------------------------------------------

@@ -43,7 +43,11 @@ def to_device(a) -> Array:
     device.block_until_ready()  # the copy reads ``a`` asynchronously: done before we return
     if jax.default_backend() != "cpu" or device.unsafe_buffer_pointer() != a.ctypes.data:
         return device
-    return jnp.array(a, copy=True)  # device_put used the caller's (aligned) memory: copy
+    # device_put used the caller's (aligned) memory: use an aligned copy of our own instead
+    # (a NumPy copy: jnp.array(a, copy=True) would compile a program for it)
+    own = aligned_empty(a.shape, a.dtype)
+    np.copyto(own, a)
+    return jax.device_put(own)
 
 
 def as_float_array(X) -> Array:
