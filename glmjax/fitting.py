@@ -270,8 +270,9 @@ def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Arra
     return count_true(edge & (weights > 0))
 
 
-def _penalty(value, name: str, dtype) -> Array | None:
-    """The penalty as a scalar of ``dtype``; None for a concrete zero (no term compiled)."""
+def _penalty(value, name: str, dtype) -> Array | np.ndarray | None:
+    """The penalty as a scalar of ``dtype`` (a NumPy scalar when concrete); None for a
+    concrete zero of l1 (no term compiled)."""
     if _is_traced(value):
         return jnp.asarray(value, dtype)
     value = np.asarray(value, dtype)

@@ -21,7 +21,7 @@ from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.fitting import ConvergenceWarning, SeparationWarning, as_vector, checked_problem, fit
 from glmjax.results import FitResult
-from glmjax.transfer import as_float_array
+from glmjax.transfer import as_float_array, to_device
 
 
 def fit_many(
@@ -58,7 +58,7 @@ def fit_many(
         >>> res.coef.shape, res.converged.tolist()
         ((2, 2), [True, True])
     """
-    X, y = as_float_array(X), jnp.asarray(y)
+    X, y = as_float_array(X), to_device(y)
     args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2),
             "l1": jnp.asarray(l1)}
     m = X.shape[-2]

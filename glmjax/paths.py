@@ -26,7 +26,7 @@ from glmjax.families import AbstractFamily
 from glmjax.fitting import as_vector, checked_problem, fit
 from glmjax.model import Problem
 from glmjax.results import FitResult
-from glmjax.transfer import as_float_array
+from glmjax.transfer import as_float_array, to_device
 
 
 class Path(eqx.Module):
@@ -107,7 +107,7 @@ def fit_path(
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D (m, p) design matrix; got shape {X.shape}.")
     m = X.shape[0]
-    y = jnp.asarray(y)
+    y = to_device(y)
     family.check_response_shape(y, m)
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)
     offset = as_vector(offset, "offset", m, X.dtype, 0.0)
