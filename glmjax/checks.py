@@ -25,6 +25,7 @@ from glmjax.row_blocks import (
     keep_rows,
     sum_over_blocks,
 )
+from glmjax.transfer import to_host
 
 CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "support")
 
@@ -131,7 +132,7 @@ def failed(row_flags: Array) -> Array:
 
 def rows_failing(row_flags, name: str) -> np.ndarray:
     """On the host: the rows failing check ``name``."""
-    return (np.asarray(row_flags) >> CHECKS.index(name)) & 1 == 1
+    return (to_host(row_flags) >> CHECKS.index(name)) & 1 == 1
 
 
 def _rank_threshold(dtype) -> float:
@@ -183,7 +184,7 @@ def raise_for_bad_values(scan: Scan, family: AbstractFamily, arrays: dict[str, A
             continue
         where = ""
         if name in arrays:  # NaN or inf: the exact entry
-            bad = ~np.isfinite(np.asarray(arrays[name]))
+            bad = ~np.isfinite(to_host(arrays[name]))
             where = _first_and_count(bad)
         elif name != "zero weights":
             where = _first_and_count(rows)

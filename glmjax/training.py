@@ -11,8 +11,11 @@ batch in blocks of contiguous rows (``shuffle_block``; a whole batch when not sh
 groups of batches from host arrays, memory-mapped ``.npy`` files or an iterator are gathered
 on a background thread and placed on the device ahead of use (``prefetch``). Rows sharded
 over a ``jax.sharding.Mesh`` make it data-parallel, across hosts too after
-``jax.distributed.initialize()``: each process then passes its own rows and the batches are
-assembled with ``jax.make_array_from_process_local_data``.
+``jax.distributed.initialize()``: each process then passes its own rows (the same number of
+them, or an iterator yielding as many batches), contributes ``batch_size / processes`` rows
+to every step, and the batches are assembled with ``jax.make_array_from_process_local_data``;
+the constant c, the penalty mask and the starting values are those of the whole data, so
+every process holds the same parameters.
 
 Checkpoints (parameters, optimizer state, position, loss history) are written atomically
 at group boundaries; a killed run restarted with the same arguments resumes from the last
@@ -34,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import Array
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
@@ -42,6 +46,7 @@ from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, constant_columns
 from glmjax.results import predict, shaped
+from glmjax.sharding import shard_rows
 
 
 class TrainResult(eqx.Module):
@@ -122,7 +127,10 @@ def fit_minibatch(
         group) and at the end of every epoch; when it exists, training resumes from it.
       prefetch: groups prepared ahead on a background thread (0: none).
       mesh: a one-axis ``Mesh`` named "rows" (see ``gj.sharding.row_mesh``): batches are
-        split over its devices, which each compute their rows' part of the gradient.
+        split over its devices, which each compute their rows' part of the gradient. Over
+        several processes each passes its own rows and ``batch_size`` counts the rows of a
+        step from all of them; a ``checkpoint`` path is written by each process (the same
+        contents), on a shared file system or not.
       verbose: a tqdm progress bar with the loss and rows per second.
 
     Returns:
@@ -146,12 +154,17 @@ def fit_minibatch(
                          f"batch_size ({batch_size}).")
     param = parametrizations.resolve(family, link)
     optimizer = optax.with_extra_args_support(optimizer or optax.adam(1e-2))
-    source = _Source(data, family, batch_size, seed, shuffle, shuffle_block, steps_per_call)
-    place = _placer(mesh, batch_size, source.on_device)
+    processes = 1 if mesh is None else len({d.process_index for d in mesh.devices.flat})
+    if batch_size % processes:
+        raise ValueError(f"batch_size ({batch_size}) must be divisible by the {processes} "
+                         "processes of the mesh.")
+    source = _Source(data, family, batch_size // processes, seed, shuffle, shuffle_block,
+                     steps_per_call, processes)
+    place = _placer(mesh, source.batch_size, source.on_device)
     mask = source.penalized(param, family)
     l2 = jnp.asarray(l2, source.dtype)
 
-    params = _initial_params(family, param, source, mask, l2, init)
+    params = _initial_params(family, param, source, mask, l2, init, mesh)
     opt_state = optimizer.init(params)
     position = (0, 0, 0)  # epoch, batch within it, steps taken
     losses: list[np.ndarray] = []
@@ -159,6 +172,9 @@ def fit_minibatch(
                          source.block])
     if checkpoint is not None and os.path.exists(checkpoint):
         params, opt_state, position, losses = _load(checkpoint, params, opt_state, settings)
+    if processes > 1:
+        multihost_utils.assert_equal(np.array(position), "the processes' checkpoints differ; "
+                                     "each must resume from the same one.")
     first_epoch, start_batch, step = position
     bar = tqdm(total=source.total_steps(n_epochs), initial=step, disable=not verbose,
                unit="step", dynamic_ncols=True)
@@ -244,10 +260,12 @@ def _initial(family, param, batch, l2, mask):
     return problem.initial(), flags
 
 
-def _initial_params(family, param, source, mask, l2, init) -> Array:
+def _initial_params(family, param, source, mask, l2, init, mesh) -> Array:
+    """``init``, or the starting values of the first batch (of every process's rows)."""
     if init is not None:
         return jnp.asarray(init, source.dtype).ravel()
-    batch = tuple(jnp.asarray(a) for a in source.first_batch())
+    batch = source.first_batch()
+    batch = shard_rows(*batch, mesh=mesh) if mesh else tuple(jnp.asarray(a) for a in batch)
     params, flags = _initial(family, param, batch, l2, mask)
     _raise_for_bad_batch(np.asarray(flags)[None], np.zeros(1), 0, family, None)
     return params
@@ -272,9 +290,11 @@ def _raise_for_bad_batch(flags: np.ndarray, loss: np.ndarray, step: int, family,
 class _Source:
     """Arrays (host, memory-mapped or on the device) or a callable epoch -> iterable."""
 
-    def __init__(self, data, family, batch_size, seed, shuffle, shuffle_block, steps_per_call):
+    def __init__(self, data, family, batch_size, seed, shuffle, shuffle_block, steps_per_call,
+                 processes=1):
+        """``batch_size`` rows per batch from this process, one of ``processes``."""
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
-        self.steps_per_call = steps_per_call
+        self.steps_per_call, self.processes = steps_per_call, processes
         self.make_iterable: Callable[[int], Iterable] | None = None
         self.block = 1
         if callable(data):
@@ -282,7 +302,8 @@ class _Source:
             self.first = next(iter(streaming.iterator_batches(
                 data(0), batch_size, jnp.result_type(float))))
             self.dtype = jnp.result_type(self.first[0].dtype)
-            self.normalizer = batch_size * float(np.mean(self.first[2][self.first[2] > 0]))
+            self.normalizer = self._summed(
+                batch_size * float(np.mean(self.first[2][self.first[2] > 0])))
             return
         if not isinstance(data, tuple | list) or not 2 <= len(data) <= 4:
             raise ValueError("data must be a tuple (X, y[, weights[, offset]]) of arrays or "
@@ -312,7 +333,17 @@ class _Source:
         weights = arrays[2]
         total = sum(float(jnp.sum(jnp.maximum(weights[k:k + (1 << 20)], 0)))
                     for k in range(0, m, 1 << 20))
-        self.normalizer = total / -(-m // batch_size)
+        if processes > 1:
+            multihost_utils.assert_equal(np.array(m), "with several processes each must pass "
+                                         "the same number of rows.")
+        self.normalizer = self._summed(total / -(-m // batch_size))
+
+    def _summed(self, value: float) -> float:
+        """``value`` summed over the processes: c of the whole data (each process's part of
+        it being its Σw per batch)."""
+        if self.processes == 1:
+            return value
+        return float(np.sum(multihost_utils.process_allgather(np.array(value))))
 
     def total_steps(self, n_epochs: int) -> int | None:
         if self.arrays is None:
@@ -361,6 +392,10 @@ class _Source:
             constant = np.array(X[0] != 0)
             for start in range(0, self.n_rows, 1 << 16):  # a memory map, in slices
                 constant &= np.all(np.asarray(X[start:start + (1 << 16)] == X[0]), axis=0)
+        if self.processes > 1:  # constant in every process's rows, with the same value
+            first = np.asarray(self.first[0][0] if self.arrays is None else self.arrays[0][0])
+            constant, first = multihost_utils.process_allgather((constant, first))
+            constant = np.all(constant, 0) & np.all(first == first[0], 0)
         q, r = param.n_linear(family), param.n_extra(family)
         return jnp.asarray(np.r_[np.repeat(~constant, q), np.zeros(r, bool)], self.dtype)
 
@@ -388,8 +423,9 @@ def _placer(mesh: Mesh | None, batch_size: int, on_device: bool) -> Callable:
         return lambda group: tuple(jax.device_put(a) for a in group)
     n_local = len(mesh.local_devices)
     if on_device or batch_size % n_local:
-        raise ValueError(f"with a mesh, batch_size ({batch_size}) must be divisible by the "
-                         f"{n_local} local devices and the data must be host arrays.")
+        raise ValueError(f"with a mesh, the rows a process adds to each step ({batch_size}: "
+                         "batch_size / processes) must be divisible by its "
+                         f"{n_local} devices, and the data must be host arrays.")
 
     def place(group):
         return tuple(jax.make_array_from_process_local_data(
@@ -403,7 +439,7 @@ def _placer(mesh: Mesh | None, batch_size: int, on_device: bool) -> Callable:
 def _save(path, params, opt_state, position, losses, settings) -> None:
     """Write the state to ``path`` atomically (a temporary file, then a rename)."""
     leaves = {f"opt_{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))}
-    tmp = f"{path}.tmp.npz"
+    tmp = f"{path}.tmp{jax.process_index()}.npz"  # processes may share a file system
     np.savez(tmp, params=np.asarray(params), position=np.array(position), settings=settings,
              losses=np.concatenate(losses) if losses else np.zeros(0),
              group_sizes=np.array([len(x) for x in losses]), **leaves)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jax.experimental import multihost_utils
 
 ALIGNMENT = 64
 
@@ -48,6 +49,14 @@ def to_device(a) -> Array:
     own = aligned_empty(a.shape, a.dtype)
     np.copyto(own, a)
     return jax.device_put(own)
+
+
+def to_host(a) -> np.ndarray:
+    """``a`` as a NumPy array; one spread over several processes is gathered from all of them
+    (a collective: every process must call it, as ``fit``'s error paths do)."""
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:
+        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+    return np.asarray(a)
 
 
 def as_float_array(X) -> Array:

@@ -5,6 +5,7 @@ XLA's device count is fixed when JAX starts, so the check runs in a fresh Python
 """
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -31,6 +32,11 @@ SCRIPT = textwrap.dedent("""
         np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(res.stderr, one.stderr, rtol=1e-10)
         np.testing.assert_allclose(res.deviance, one.deviance, rtol=1e-10)
+    try:
+        gj.shard_rows(X[:12])
+        raise AssertionError("12 rows were split over 8 devices")
+    except ValueError as err:
+        assert "its number of rows must be a multiple of them" in str(err), err
     # the optax minibatch loop, data-parallel over the 8 devices
     import optax
     kw = dict(batch_size=400, n_epochs=2, optimizer=optax.adam(0.05), verbose=False)
@@ -49,3 +55,76 @@ def test_row_sharded_fit_equals_single_device():
                          env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "sharded fits agree" in out.stdout
+
+
+MULTI_PROCESS_SCRIPT = textwrap.dedent("""
+    import os, sys
+    process, port, checkpoint = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    jax.distributed.initialize(f"localhost:{port}", num_processes=2, process_id=process)
+    import numpy as np, optax, pytest
+    import glmjax as gj
+
+    assert jax.device_count() == 8 and jax.local_device_count() == 4
+    rng = np.random.default_rng(0)
+    m = 4000
+    X = np.column_stack([np.ones(m), rng.normal(size=(m, 4))])
+    y = rng.poisson(np.exp(X @ [0.2, 0.3, -0.1, 0.0, 0.2])).astype(float)
+    w = rng.uniform(0.5, 2.0, size=m)
+    mine = slice(process * m // 2, (process + 1) * m // 2)  # this process's rows
+    Xs, ys, ws = gj.shard_rows(X[mine], y[mine], w[mine])
+    assert Xs.shape == (m, 5) and not Xs.is_fully_addressable
+    for solver in ("irls", "lbfgs"):
+        one = gj.fit(X, y, family=gj.families.Poisson(), weights=w, solver=solver)
+        res = gj.fit(Xs, ys, family=gj.families.Poisson(), weights=ws, solver=solver)
+        np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(res.stderr, one.stderr, rtol=1e-10)
+        np.testing.assert_allclose(res.deviance, one.deviance, rtol=1e-10)
+    assert "Residual deviance" in str(res.summary())
+    bad = y[mine].copy()
+    bad[-1] = np.nan if process == 1 else bad[-1]  # row m - 1 of the whole
+    with pytest.raises(ValueError, match=r"y contains NaN .*index \\(3999,\\); 1 in all"):
+        gj.fit(Xs, gj.shard_rows(bad)[0], family=gj.families.Poisson())
+
+    # the minibatch loop: each process contributes 200 of every 400 rows. Without shuffling,
+    # step j takes rows [200j, 200j + 200) of each process: the batches of one process
+    # reading the rows in that order
+    order = np.arange(m).reshape(2, -1, 200).transpose(1, 0, 2).ravel()
+    kw = dict(batch_size=400, optimizer=optax.adam(0.05), shuffle=False, verbose=False)
+    one = gj.fit_minibatch((X[order], y[order], w[order]), gj.families.Poisson(), n_epochs=2,
+                           l2=0.01, **kw)
+    mesh = gj.sharding.row_mesh()
+    data = (X[mine], y[mine], w[mine])
+    res = gj.fit_minibatch(data, gj.families.Poisson(), n_epochs=2, l2=0.01, mesh=mesh, **kw)
+    np.testing.assert_allclose(res.params, one.params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.losses, one.losses, rtol=1e-10)
+    # both processes checkpoint to one path, and resume from it
+    gj.fit_minibatch(data, gj.families.Poisson(), n_epochs=1, l2=0.01, mesh=mesh,
+                     checkpoint=checkpoint, **kw)
+    resumed = gj.fit_minibatch(data, gj.families.Poisson(), n_epochs=2, l2=0.01, mesh=mesh,
+                               checkpoint=checkpoint, **kw)
+    np.testing.assert_array_equal(resumed.params, res.params)
+    print("process", process, "agrees")
+""")
+
+
+def test_two_processes_fit_as_one(tmp_path):
+    """Multi-host through ``jax.distributed``: two processes of four CPU devices each, every
+    process passing its own half of the rows, give the one-process answer."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    workers = [subprocess.Popen([sys.executable, "-c", MULTI_PROCESS_SCRIPT, str(k), str(port),
+                                 str(tmp_path / "run.npz")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env) for k in range(2)]
+    try:
+        outs = [w.communicate(timeout=600) for w in workers]
+    finally:
+        for w in workers:
+            w.kill()
+    for k, (w, (out, err)) in enumerate(zip(workers, outs, strict=True)):
+        assert w.returncode == 0, err[-3000:]
+        assert f"process {k} agrees" in out
