@@ -1,10 +1,14 @@
 """Many small fits: 1,000 independent logistic regressions of 500 × 10, float64, CPU.
 
     python benchmarks/bench_many.py [--fits 1000] [--rows 500] [--cols 10]
+                                    [--chunk-sizes 1 4 16 64 250]
 
 glmjax fits them all in one vmapped program (``gj.fit_many``, stacked X and y); statsmodels
 loops over them. Reports the first call (compilation included), the steady state (median of
-3) and the largest coefficient difference.
+3) and the largest coefficient difference. With ``--chunk-sizes``, also the steady state of
+``fit_many`` at each ``chunk_size`` (run in turns, 7 rounds): small chunks keep a chunk's
+data in the cache for all of its IRLS iterations, large ones share each kernel launch among
+more fits.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import logistic_batches, machine, median_time
+from _common import interleaved_times, logistic_batches, machine, median_time
 
 
 def main() -> None:
@@ -22,6 +26,7 @@ def main() -> None:
     parser.add_argument("--fits", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--cols", type=int, default=10)
+    parser.add_argument("--chunk-sizes", type=int, nargs="*", default=[])
     args = parser.parse_args()
 
     import jax
@@ -63,6 +68,15 @@ def main() -> None:
     print(f"| statsmodels GLM, Python loop | {t_sm:.3f} | 1x |")
     print(f"all converged: {bool(np.all(np.asarray(res.converged)))}; "
           f"max abs coefficient difference: {diff:.1e}")
+    if args.chunk_sizes:
+        runs = {size: lambda size=size: gj.fit_many(Xj, yj, family=fam, chunk_size=size)
+                .params.block_until_ready() for size in args.chunk_sizes}
+        for run in runs.values():
+            run()  # compiles
+        medians, _ = interleaved_times(runs, pause=0.0)
+        print("\n| chunk_size | steady state (s), median of 7 in turns |\n|---|---|")
+        for size, seconds in medians.items():
+            print(f"| {size} | {seconds:.3f} |")
 
 
 if __name__ == "__main__":
