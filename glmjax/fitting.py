@@ -92,8 +92,9 @@ def fit(
       A ``FitResult``. Inputs are checked before the solver runs; with concrete inputs a bad
       value raises ``ValueError``, inside ``jit`` it raises through ``equinox.error_if``. For
       batches prefer ``fit_many`` to ``jax.vmap(fit)``: it checks each fit on the host and
-      names the failing one (and equinox's runtime check, a host callback, has been seen to
-      deadlock under ``vmap`` with batches of ~1,000 on jax 0.10.2's CPU backend).
+      names the failing one (equinox's runtime check, a host callback, once deadlocked under
+      ``vmap`` with batches of ~1,000 on jax 0.10.2's CPU backend, with an earlier version of
+      the fit program; not reproduced since in runs of 1,000 and 2,000 fits).
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj

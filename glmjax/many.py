@@ -46,9 +46,11 @@ def fit_many(
     kept once in the result, not B times.
 
     The fits run as ``lax.map`` over chunks of ``chunk_size`` vmapped fits, one compiled
-    program per shape. Chunks also sidestep a hang of jax 0.10.2's CPU runtime, seen here
-    when one vmapped program holds more than ~500 iterative fits (chunks of 512 hung; 256
-    did not, in repeated runs). Other keyword arguments go to ``fit``.
+    program per shape. The chunk size hardly matters for speed on the CPU (1,000 fits of
+    500 × 10: 0.26–0.29 s for chunks of 1 to 250, benchmarks/RESULTS.md). Chunks of 256 were
+    chosen when a vmapped program of more than ~500 fits hung jax 0.10.2's CPU runtime
+    (with an earlier version of the fit program; not reproduced since, in 5 runs each of
+    chunks of 512 and 1,000). Other keyword arguments go to ``fit``.
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
