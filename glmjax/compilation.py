@@ -1,12 +1,20 @@
-"""How glmjax's programs are compiled: one XLA option for the CPU, probed once per process.
+"""How glmjax's programs are compiled: two XLA options for the CPU, probed once per process.
 
-XLA's CPU backend has two code generators for fused loops. The newer MLIR "fusion
-emitters", the default in recent jaxlib, take ~30% longer to compile ``fit``'s program than
-the older loop emitters, which run it as fast (benchmarks/RESULTS.md, fifth pass). The
-first compiled call (``filter_jit``) checks that the installed jaxlib knows the option
-(``compiler_options``); without it, programs compile with XLA's defaults. JAX accepts
-compiler options only on a top-level ``jit``, so a call from inside a transformation
-(``jax.grad``, a user's ``jit``) compiles with the defaults too.
+Compile time is most of a first fit's time on the CPU, and almost all of it is LLVM code
+generation for the program's kernels. Two options cut it without slowing the fits
+(benchmarks/RESULTS.md, fifth and seventh passes):
+
+* ``xla_cpu_use_fusion_emitters=False``: XLA's older loop emitters for fused loops instead of
+  the newer MLIR "fusion emitters" (the default in recent jaxlib): ~30% less compile time.
+* ``xla_backend_optimization_level=1``: LLVM's -O1 instead of -O2. The heavy work of a fit is
+  in matrix products that XLA hands to its runtime libraries, which LLVM does not compile;
+  the kernels it does compile are short element-wise loops.
+
+The first compiled call (``filter_jit``) checks that the installed jaxlib knows the options
+(``compiler_options``); without them, programs compile with XLA's defaults. On other
+backends (GPU, TPU) glmjax keeps XLA's defaults. JAX accepts compiler options only on a
+top-level ``jit``, so a call from inside a transformation (``jax.grad``, a user's ``jit``)
+compiles with the defaults too.
 """
 
 from __future__ import annotations
@@ -18,16 +26,19 @@ import equinox as eqx
 import jax
 import numpy as np
 
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+
 
 @functools.cache
 def compiler_options() -> dict:
-    """``{"xla_cpu_use_fusion_emitters": False}`` where jaxlib has that option, else ``{}``."""
-    options = {"xla_cpu_use_fusion_emitters": False}
+    """``CPU_OPTIONS`` on the CPU backend where jaxlib has them, else ``{}``."""
+    if jax.default_backend() != "cpu":
+        return {}
     try:
-        jax.jit(lambda x: x + 1, compiler_options=options).lower(np.float32(0)).compile()
+        jax.jit(lambda x: x + 1, compiler_options=CPU_OPTIONS).lower(np.float32(0)).compile()
     except Exception:  # an older jaxlib: no such option
         return {}
-    return options
+    return CPU_OPTIONS
 
 
 def filter_jit(fn: Callable) -> Callable:

@@ -1,4 +1,4 @@
-"""glmjax's programs compile with the CPU option of ``compilation.compiler_options`` at the top
+"""glmjax's programs compile with the CPU options of ``compilation.compiler_options`` at the top
 level, and with XLA's defaults inside transformations: same answers either way."""
 
 import jax
@@ -10,7 +10,8 @@ from glmjax.compilation import compiler_options
 
 
 def test_the_installed_jaxlib_takes_the_option():
-    assert compiler_options() == {"xla_cpu_use_fusion_emitters": False}
+    assert compiler_options() == {"xla_cpu_use_fusion_emitters": False,
+                                  "xla_backend_optimization_level": 1}
 
 
 def test_fit_inside_a_users_jit_and_under_grad_agrees_with_the_top_level():
