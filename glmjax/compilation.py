@@ -10,8 +10,9 @@ generation for the program's kernels. Two options cut it without slowing the fit
   in matrix products that XLA hands to its runtime libraries, which LLVM does not compile;
   the kernels it does compile are short element-wise loops.
 
-The first compiled call (``filter_jit``) checks that the installed jaxlib knows the options
-(``compiler_options``); without them, programs compile with XLA's defaults. On other
+A jaxlib that does not know an option rejects it before compiling anything; glmjax then
+compiles that program, and every later one, with XLA's defaults (``filter_jit``). (A probe
+program compiled up front cost a first fit ~0.1 s.) On other
 backends (GPU, TPU) glmjax keeps XLA's defaults. JAX accepts compiler options only on a
 top-level ``jit``, so a call from inside a transformation (``jax.grad``, a user's ``jit``)
 compiles with the defaults too.
@@ -24,41 +25,50 @@ from collections.abc import Callable
 
 import equinox as eqx
 import jax
-import numpy as np
 
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+_REJECTED: list[str] = []  # the installed jaxlib's message, once it rejected the options
 
 
-@functools.cache
 def compiler_options() -> dict:
-    """``CPU_OPTIONS`` on the CPU backend where jaxlib has them, else ``{}``."""
-    if jax.default_backend() != "cpu":
-        return {}
-    try:
-        jax.jit(lambda x: x + 1, compiler_options=CPU_OPTIONS).lower(np.float32(0)).compile()
-    except Exception:  # an older jaxlib: no such option
+    """``CPU_OPTIONS`` on the CPU backend unless the installed jaxlib rejected them, else
+    ``{}``."""
+    if _REJECTED or jax.default_backend() != "cpu":
         return {}
     return CPU_OPTIONS
+
+
+def _is_rejection(err: Exception) -> bool:
+    """Whether ``err`` is XLA refusing a compile option (unknown, or a value it cannot
+    parse)."""
+    return "No such compile option" in str(err) or "While setting option" in str(err)
 
 
 def filter_jit(fn: Callable) -> Callable:
     """``equinox.filter_jit(fn)``, compiled with ``compiler_options()`` when called at the top
     level (no tracer among the inputs and not inside a user's ``jit``)."""
     plain = eqx.filter_jit(fn)
-    tuned = []
+    tuned = {}  # per set of options
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
         traced = any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((args, kwargs)))
-        if traced or not compiler_options():
+        options = compiler_options()
+        if traced or not options:
             return plain(*args, **kwargs)
-        if not tuned:
-            tuned.append(eqx.filter_jit(fn, compiler_options=compiler_options()))
+        key = tuple(sorted(options.items()))
+        if key not in tuned:
+            tuned[key] = eqx.filter_jit(fn, compiler_options=options)
         try:
-            return tuned[0](*args, **kwargs)
+            return tuned[key](*args, **kwargs)
         except ValueError as err:  # inside a user's jit, with inputs it closed over
             if "compiler_options" not in str(err):
                 raise
+            return plain(*args, **kwargs)
+        except jax.errors.JaxRuntimeError as err:  # raised before anything ran
+            if not _is_rejection(err):
+                raise
+            _REJECTED.append(str(err))
             return plain(*args, **kwargs)
 
     return call

@@ -6,12 +6,26 @@ import jax.numpy as jnp
 import numpy as np
 
 import glmjax as gj
+from glmjax import compilation
 from glmjax.compilation import compiler_options
 
 
 def test_the_installed_jaxlib_takes_the_option():
     assert compiler_options() == {"xla_cpu_use_fusion_emitters": False,
                                   "xla_backend_optimization_level": 1}
+
+
+def test_options_the_jaxlib_rejects_fall_back_to_xla_defaults(monkeypatch):
+    """An older jaxlib without one of the options: the fit compiles with the defaults."""
+    monkeypatch.setattr(compilation, "CPU_OPTIONS", {"xla_no_such_option_in_any_jaxlib": 1})
+    monkeypatch.setattr(compilation, "_REJECTED", [])
+    rng = np.random.default_rng(1)
+    X = np.column_stack([np.ones(50), rng.normal(size=(50, 3))])  # a shape not compiled yet
+    y = rng.poisson(np.exp(X @ [0.3, 0.2, -0.1, 0.1])).astype(float)
+    res = gj.fit(X, y, gj.families.Poisson())
+    assert bool(res.converged)
+    assert compiler_options() == {}
+    assert "No such compile option" in compilation._REJECTED[0]
 
 
 def test_fit_inside_a_users_jit_and_under_grad_agrees_with_the_top_level():
