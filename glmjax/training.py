@@ -265,7 +265,8 @@ def _initial_params(family, param, source, mask, l2, init, mesh) -> Array:
     if init is not None:
         return jnp.asarray(init, source.dtype).ravel()
     batch = source.first_batch()
-    batch = shard_rows(*batch, mesh=mesh) if mesh else tuple(jnp.asarray(a) for a in batch)
+    batch = (shard_rows(*batch, mesh=mesh) if mesh is not None
+             else tuple(jnp.asarray(a) for a in batch))
     params, flags = _initial(family, param, batch, l2, mask)
     _raise_for_bad_batch(np.asarray(flags)[None], np.zeros(1), 0, family, None)
     return params
