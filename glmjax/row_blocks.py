@@ -23,14 +23,16 @@ _BLOCK_BYTES = 1 << 20  # rows of X per block: about one L2 cache
 
 
 def default_block_rows(X: Array, width: int = 1) -> int:
-    """Rows per block for X on one CPU device (a power of two, 256 to 8192); 0 (no blocks)
+    """Rows per block for X on one CPU device (a power of two, 256 to 65,536); 0 (no blocks)
     on an accelerator or for X sharded over several devices. ``width`` multiplies the row
-    size (q linear predictors per row)."""
+    size (q linear predictors per row). Narrow X gets long blocks: each block costs a few
+    kernel launches, which at 8,192 rows of 5 columns took longer than the block's
+    arithmetic (benchmarks/RESULTS.md, seventh pass)."""
     mesh = getattr(getattr(jax.typeof(X), "sharding", None), "mesh", None)
     if jax.default_backend() != "cpu" or (mesh is not None and mesh.size > 1):
         return 0
     rows = max(_BLOCK_BYTES // (X.dtype.itemsize * X.shape[1] * width), 1)
-    return int(min(max(256, 1 << (rows.bit_length() - 1)), 8192))
+    return int(min(max(256, 1 << (rows.bit_length() - 1)), 65536))
 
 
 def sum_over_blocks(fn: Callable[[Any], Any], take: Callable[..., Any], n_rows: int,
