@@ -39,3 +39,15 @@ def test_fit_inside_a_users_jit_and_under_grad_agrees_with_the_top_level():
     np.testing.assert_allclose(traced, top, rtol=1e-12)
     grad = jax.grad(lambda y: gj.fit(X, y, gj.families.Poisson()).coef[1])(jnp.asarray(y))
     assert grad.shape == y.shape and np.all(np.isfinite(grad))
+
+
+def test_blas_threads_are_limited_during_a_program_and_restored_after():
+    blas = compilation._blas()
+    assert blas.lib_controllers, "no BLAS library found (NumPy and SciPy bring OpenBLAS)"
+    before = [lib.num_threads for lib in blas.lib_controllers]
+    with compilation.one_blas_thread():
+        assert all(lib.num_threads == 1 for lib in blas.lib_controllers)
+    rng = np.random.default_rng(2)
+    X = np.column_stack([np.ones(60), rng.normal(size=(60, 2))])
+    gj.fit(X, rng.poisson(1.0, size=60).astype(float), gj.families.Poisson())
+    assert [lib.num_threads for lib in blas.lib_controllers] == before
