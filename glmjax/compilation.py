@@ -17,8 +17,8 @@ program compiled up front cost a first fit ~0.1 s.) On other backends (GPU, TPU)
 keeps XLA's defaults. JAX accepts compiler options only on a top-level ``jit``, so a call
 from inside a transformation (``jax.grad``, a user's ``jit``) compiles with the defaults too.
 
-While such a program runs on the CPU, BLAS is limited to one thread (``threadpoolctl``; the
-limit is lifted when the program has finished). XLA hands the Cholesky factorisations and
+While such a program runs on the CPU from the main Python thread, BLAS is limited to one
+thread (``threadpoolctl``; the limit is lifted when the program has finished). XLA hands the Cholesky factorisations and
 triangular solves of IRLS to LAPACK in SciPy's OpenBLAS, whose threads keep spinning after
 each call and take a core from XLA's own threads during the next pass over X. A 50,000 × 200
 Poisson fit ran 1.4× faster with one BLAS thread; a 200,000 × 50 fit 1.03× (its 50 × 50
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterator
 
 import equinox as eqx
@@ -61,7 +62,14 @@ def _blas() -> ThreadpoolController:
 
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Limit BLAS to one thread inside the block, then restore each library's own count."""
+    """Limit BLAS to one thread inside the block, then restore each library's own count.
+
+    Only in the main Python thread: threadpoolctl lets one thread at a time control OpenBLAS's
+    shared pool, so fits from other threads run with BLAS as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     with _blas().limit(limits=1):
         yield
 

@@ -51,3 +51,25 @@ def test_blas_threads_are_limited_during_a_program_and_restored_after():
     X = np.column_stack([np.ones(60), rng.normal(size=(60, 2))])
     gj.fit(X, rng.poisson(1.0, size=60).astype(float), gj.families.Poisson())
     assert [lib.num_threads for lib in blas.lib_controllers] == before
+
+
+def test_a_fit_from_another_thread_leaves_blas_as_it_is():
+    import threading
+
+    blas = compilation._blas()
+    before = [lib.num_threads for lib in blas.lib_controllers]
+    seen = []
+
+    def other():
+        with compilation.one_blas_thread():
+            seen.append([lib.num_threads for lib in blas.lib_controllers])
+        rng = np.random.default_rng(3)
+        X = np.column_stack([np.ones(40), rng.normal(size=(40, 2))])
+        seen.append(bool(gj.fit(X, rng.poisson(1.0, size=40).astype(float),
+                                gj.families.Poisson()).converged))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(120)
+    assert seen == [before, True]
+    assert [lib.num_threads for lib in blas.lib_controllers] == before
