@@ -18,11 +18,11 @@ keeps XLA's defaults. JAX accepts compiler options only on a top-level ``jit``, 
 from inside a transformation (``jax.grad``, a user's ``jit``) compiles with the defaults too.
 
 While such a program runs on the CPU from the main Python thread, BLAS is limited to one
-thread (``threadpoolctl``; the limit is lifted when the program has finished). XLA hands the Cholesky factorisations and
-triangular solves of IRLS to LAPACK in SciPy's OpenBLAS, whose threads keep spinning after
-each call and take a core from XLA's own threads during the next pass over X. A 50,000 × 200
-Poisson fit ran 1.4× faster with one BLAS thread; a 200,000 × 50 fit 1.03× (its 50 × 50
-factorisation is not split over threads).
+thread (``threadpoolctl``; the limit is lifted when the program has finished). XLA hands the
+Cholesky factorisations and triangular solves of IRLS to LAPACK in SciPy's OpenBLAS, whose
+threads keep spinning after each call and take a core from XLA's own threads during the next
+pass over X. A 50,000 × 200 Poisson fit ran 1.4× faster with one BLAS thread; a 200,000 × 50
+fit 1.03× (its 50 × 50 factorisation is not split over threads).
 """
 
 from __future__ import annotations
