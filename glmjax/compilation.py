@@ -76,23 +76,20 @@ def one_blas_thread() -> Iterator[None]:
 
 def filter_jit(fn: Callable) -> Callable:
     """``equinox.filter_jit(fn)``, compiled with ``compiler_options()`` when called at the top
-    level (no tracer among the inputs and not inside a user's ``jit``), where it runs to
-    completion with ``one_blas_thread``."""
+    level (no tracer among the inputs and not inside a user's ``jit``); on the CPU a top-level
+    call runs to completion with ``one_blas_thread``."""
     plain = eqx.filter_jit(fn)
     tuned = {}  # per set of options
 
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        traced = any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((args, kwargs)))
+    def compiled(*args, **kwargs):
         options = compiler_options()
-        if traced or not options:
+        if not options:
             return plain(*args, **kwargs)
         key = tuple(sorted(options.items()))
         if key not in tuned:
             tuned[key] = eqx.filter_jit(fn, compiler_options=options)
         try:
-            with one_blas_thread():
-                return jax.block_until_ready(tuned[key](*args, **kwargs))
+            return tuned[key](*args, **kwargs)
         except ValueError as err:  # inside a user's jit, with inputs it closed over
             if "compiler_options" not in str(err):
                 raise
@@ -102,5 +99,13 @@ def filter_jit(fn: Callable) -> Callable:
                 raise
             _REJECTED.append(str(err))
             return plain(*args, **kwargs)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        traced = any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((args, kwargs)))
+        if traced or jax.default_backend() != "cpu":
+            return plain(*args, **kwargs)
+        with one_blas_thread():  # also with XLA's defaults, when the options were rejected
+            return jax.block_until_ready(compiled(*args, **kwargs))
 
     return call
