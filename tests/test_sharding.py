@@ -1,5 +1,5 @@
-"""Row-sharded fits (IRLS, L-BFGS and the minibatch loop) on 8 fake CPU devices give the
-one-device answer (float64, 1e-10).
+"""Row-sharded fits (IRLS, L-BFGS, L1 paths and cross-validation, the minibatch loop) on 8
+fake CPU devices give the one-device answer (float64, 1e-10); so do two processes of four.
 
 XLA's device count is fixed when JAX starts, so the check runs in a fresh Python process.
 """
@@ -32,6 +32,19 @@ SCRIPT = textwrap.dedent("""
         np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(res.stderr, one.stderr, rtol=1e-10)
         np.testing.assert_allclose(res.deviance, one.deviance, rtol=1e-10)
+    # the L1 solver (IRLS with coordinate descent), a path and cross-validation over rows
+    Xs, ys = gj.shard_rows(X, y)
+    one = gj.fit(X, y, family=gj.families.Poisson(), l1=0.01, l2=0.01)
+    res = gj.fit(Xs, ys, family=gj.families.Poisson(), l1=0.01, l2=0.01)
+    np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
+    one = gj.fit_path(X, y, family=gj.families.Poisson(), n_alphas=8)
+    res = gj.fit_path(Xs, ys, family=gj.families.Poisson(), n_alphas=8)
+    np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
+    one = gj.fit_cv(X, y, family=gj.families.Poisson(), n_alphas=5, n_folds=4)
+    res = gj.fit_cv(Xs, ys, family=gj.families.Poisson(), n_alphas=5, n_folds=4)
+    np.testing.assert_allclose(res.cv_mean, one.cv_mean, rtol=1e-10)
+    np.testing.assert_allclose(res.alphas, one.alphas, rtol=1e-12)
+    assert res.index_best == one.index_best
     try:
         gj.shard_rows(X[:12])
         raise AssertionError("12 rows were split over 8 devices")
