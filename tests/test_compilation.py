@@ -73,3 +73,41 @@ def test_a_fit_from_another_thread_leaves_blas_as_it_is():
     thread.join(120)
     assert seen == [before, True]
     assert [lib.num_threads for lib in blas.lib_controllers] == before
+
+
+CACHED_FIT = """
+import json, sys
+import jax
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_compilation_cache_dir", sys.argv[1])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+hits = []
+jax.monitoring.register_event_listener(
+    lambda name, **kw: hits.append(name) if name.endswith("/cache_hits") else None)
+import numpy as np
+import glmjax as gj
+rng = np.random.default_rng(0)
+X = np.column_stack([np.ones(300), rng.normal(size=(300, 3))])
+y = rng.poisson(np.exp(X @ [0.3, 0.2, -0.1, 0.1])).astype(float)
+res = gj.fit(X, y, gj.families.Poisson())
+print(json.dumps({"hits": len(hits), "coef": np.asarray(res.coef).tolist()}))
+"""
+
+
+def test_the_persistent_compilation_cache_serves_a_new_process(tmp_path):
+    """README's recipe: a second process loads fit's program (compiled with glmjax's options)
+    from JAX's persistent cache instead of compiling it, and gets the same coefficients."""
+    import json
+    import subprocess
+    import sys
+
+    def run() -> dict:
+        out = subprocess.run([sys.executable, "-c", CACHED_FIT, str(tmp_path)],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    cold, warm = run(), run()
+    assert cold["hits"] == 0 and warm["hits"] >= 1, (cold, warm)
+    assert any(tmp_path.iterdir())
+    assert warm["coef"] == cold["coef"]
