@@ -1,7 +1,8 @@
 """Scaling curves, float64, CPU: fit time against rows, against features and against the
-number of fits, written as PNGs next to this script.
+number of fits, plotted in one PNG of three panels (``benchmarks/scaling.png`` unless
+``--out`` says otherwise).
 
-    python benchmarks/bench_scaling.py [--quick]
+    python benchmarks/bench_scaling.py [--quick] [--out scaling.png]
 
 Each point is the median of 3 steady-state runs (compilation excluded; one compile per
 shape). Rows and features: Poisson IRLS, glmjax against glum and scikit-learn. Fits:
@@ -23,6 +24,7 @@ HERE = Path(__file__).parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, smaller points")
+    parser.add_argument("--out", type=Path, default=HERE / "scaling.png")
     args = parser.parse_args()
 
     import jax
@@ -96,8 +98,7 @@ def main() -> None:
         ax.legend()
     fig.suptitle(machine(), fontsize=7)
     fig.tight_layout()
-    out = HERE / "scaling.png"
-    fig.savefig(out, dpi=110)
+    fig.savefig(args.out, dpi=110)
     print(f"Machine and versions: {machine()}\n")
     for name, xs, times, heads in (("rows", rows, by_rows, labels),
                                    ("features", cols, by_cols, labels),
@@ -107,7 +108,7 @@ def main() -> None:
         for x, t in zip(xs, times, strict=True):
             print(f"| {x:,} | " + " | ".join(f"{v:.4f}" for v in t) + " |")
         print()
-    print(f"wrote {out.name}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

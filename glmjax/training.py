@@ -54,6 +54,8 @@ class TrainResult(eqx.Module):
 
     ``coef`` and ``predict`` read as on a ``FitResult``. For standard errors on data that
     fits in memory, refine with ``gj.fit(X, y, family, init=result.params)``.
+    ``rows_per_second`` counts the calls of the compiled steps after the first of each number
+    of steps (which compiles): NaN when every call compiled, as in a run of one group of steps.
     """
 
     family: AbstractFamily
