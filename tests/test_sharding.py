@@ -1,5 +1,6 @@
-"""Row-sharded fits (IRLS, L-BFGS, L1 paths and cross-validation, the minibatch loop) on 8
-fake CPU devices give the one-device answer (float64, 1e-10); so do two processes of four.
+"""Row-sharded fits (IRLS, L-BFGS, L1 paths and cross-validation, the minibatch loop) and
+fit_many with its fits split over 8 fake CPU devices give the one-device answer (float64,
+1e-10); so do two processes of four.
 
 XLA's device count is fixed when JAX starts, so the check runs in a fresh Python process.
 """
@@ -45,6 +46,12 @@ SCRIPT = textwrap.dedent("""
     np.testing.assert_allclose(res.cv_mean, one.cv_mean, rtol=1e-10)
     np.testing.assert_allclose(res.alphas, one.alphas, rtol=1e-12)
     assert res.index_best == one.index_best
+    # fit_many on stacked fits: shard_rows splits their leading axis, the fits
+    Xb, yb = X.reshape(16, 250, 5), y.reshape(16, 250)
+    one = gj.fit_many(Xb, yb, family=gj.families.Poisson())
+    res = gj.fit_many(*gj.shard_rows(Xb, yb), family=gj.families.Poisson())
+    assert len(res.params.sharding.device_set) == 8, res.params.sharding
+    np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
     try:
         gj.shard_rows(X[:12])
         raise AssertionError("12 rows were split over 8 devices")
