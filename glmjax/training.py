@@ -25,6 +25,7 @@ machine: the batch order is fixed by the seed and the epoch).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
@@ -186,16 +187,17 @@ def fit_minibatch(
             groups = source.groups(epoch, start_batch)
             for group in streaming.prefetch(groups, place, prefetch):
                 tic = time.perf_counter()
-                params, opt_state, loss, flags = _run_steps(
+                params, opt_state, loss, bad = _run_steps(
                     optimizer, family, param, params, opt_state, group, l2, mask,
                     source.normalizer, source.device_arrays, source.block)
-                loss, flags = np.asarray(loss), np.asarray(flags)
+                loss, bad = np.asarray(loss), np.asarray(bad)
                 if loss.shape[0] in compiled:  # the first call of each length compiles
                     elapsed += time.perf_counter() - tic
                     rows += loss.shape[0] * batch_size
                 compiled.add(loss.shape[0])
-                _raise_for_bad_batch(flags, loss, step, family,
-                                     lambda k, group=group: source.batch(group, k)[0])
+                batch = functools.partial(source.batch, group)
+                _raise_for_bad_batch(_which_checks(bad, family, batch), loss, step, family,
+                                     lambda k, batch=batch: batch(k)[0])
                 losses.append(loss)
                 step += loss.shape[0]
                 start_batch += loss.shape[0]
@@ -222,7 +224,8 @@ def fit_minibatch(
 # ---- the step ------------------------------------------------------------------------------
 def batch_problem(family, param, batch, l2, mask, check_X: bool = True
                   ) -> tuple[Problem, Array]:
-    """The ``Problem`` of one batch (X, y, weights, offset) and which value checks it fails.
+    """The ``Problem`` of one batch (X, y, weights, offset) and its rows' check flags (a
+    uint8 per row, ``checks.prepare_and_flag``).
 
     Without ``check_X`` X's entries are not scanned (the steps skip that pass over the batch:
     a non-finite entry makes the loss non-finite, and ``_raise_for_bad_batch`` then looks).
@@ -232,7 +235,7 @@ def batch_problem(family, param, batch, l2, mask, check_X: bool = True
                                                                   offset, check_X)
     problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
                       offset=offset, l2=l2, penalized=mask)
-    return problem, checks.failed(row_flags)
+    return problem, row_flags
 
 
 @filter_jit
@@ -245,21 +248,39 @@ def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, nor
     def step(carry, item):
         params, opt_state = carry
         batch = item if arrays is None else take_blocks(arrays, *item, block)
-        problem, flags = batch_problem(family, param, batch, l2, mask, check_X=False)
+        problem, row_flags = batch_problem(family, param, batch, l2, mask, check_X=False)
         objective = lambda beta: problem.smooth_objective(beta, normalizer)  # noqa: E731
         loss, grad = jax.value_and_grad(objective)(params)
         updates, opt_state = optimizer.update(grad, opt_state, params, value=loss, grad=grad,
                                               value_fn=objective)
-        return (optax.apply_updates(params, updates), opt_state), (loss, flags)
+        # whether a row failed a check; which one is found again for such a batch only
+        # (``_which_checks``): one reduction per step instead of one per check
+        bad = jnp.max(row_flags, initial=0)
+        return (optax.apply_updates(params, updates), opt_state), (loss, bad)
 
-    (params, opt_state), (loss, flags) = jax.lax.scan(step, (params, opt_state), group)
-    return params, opt_state, loss, flags
+    (params, opt_state), (loss, bad) = jax.lax.scan(step, (params, opt_state), group)
+    return params, opt_state, loss, bad
 
 
 @eqx.filter_jit
 def _initial(family, param, batch, l2, mask):
-    problem, flags = batch_problem(family, param, batch, l2, mask)
-    return problem.initial(), flags
+    problem, row_flags = batch_problem(family, param, batch, l2, mask)
+    return problem.initial(), checks.failed(row_flags)
+
+
+@eqx.filter_jit
+def _failed_checks(family, batch):
+    """Which checks of ``checks.CHECKS`` a batch's rows fail (X's entries not scanned)."""
+    return checks.failed(checks.prepare_and_flag(family, *batch, check_X=False)[3])
+
+
+def _which_checks(bad: np.ndarray, family, batch: Callable[[int], tuple]) -> np.ndarray:
+    """(steps, len(CHECKS)) booleans for ``_raise_for_bad_batch``: the checks failed by the
+    first batch whose step flagged a row (``bad``), found again from ``batch(k)``."""
+    flags = np.zeros((bad.shape[0], len(checks.CHECKS)), bool)
+    for k in np.flatnonzero(bad)[:1]:  # the first is the one reported
+        flags[k] = np.asarray(_failed_checks(family, batch(k)))
+    return flags
 
 
 def _initial_params(family, param, source, mask, l2, init, mesh) -> Array:

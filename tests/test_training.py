@@ -211,6 +211,12 @@ def test_bad_batches_and_divergence_raise(data):
     negative[10] = -1
     with pytest.raises(ValueError, match="outside the support of the Poisson family"):
         _train((X, negative), shuffle=False)
+    # a bad row in a later batch: the step that read it, from host and device arrays
+    negative = y.copy()
+    negative[4321] = -1  # batches of 500 in order: step 8
+    for arrays in ((X, negative), (jnp.asarray(X), jnp.asarray(negative))):
+        with pytest.raises(ValueError, match="batch of step 8: .*outside the support"):
+            _train(arrays, shuffle=False)
     with pytest.raises(ValueError, match="the loss is no longer finite at step"):
         _train((X * 50, y), optimizer=optax.sgd(10.0))
     with pytest.raises(ValueError, match="y has 10 rows but X has 6000"):
