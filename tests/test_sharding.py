@@ -125,6 +125,12 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     resumed = gj.fit_minibatch(data, gj.families.Poisson(), n_epochs=2, l2=0.01, mesh=mesh,
                                checkpoint=checkpoint, **kw)
     np.testing.assert_array_equal(resumed.params, res.params)
+    # a bad y in process 1's third batch: the step's flag stops both processes
+    bad = y[mine].copy()
+    bad[450] = -1 if process == 1 else bad[450]
+    with pytest.raises(ValueError, match="batch of step 2: .*outside the support"):
+        gj.fit_minibatch((X[mine], bad, w[mine]), gj.families.Poisson(), n_epochs=1, mesh=mesh,
+                         **kw)
     print("process", process, "agrees")
 """)
 
