@@ -1,5 +1,10 @@
 """glmjax's programs compile with the CPU options of ``compilation.compiler_options`` at the top
-level, and with XLA's defaults inside transformations: same answers either way."""
+level, and with XLA's defaults inside transformations: same answers either way; JAX's
+persistent cache serves them to a new process."""
+
+import json
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -97,9 +102,6 @@ print(json.dumps({"hits": len(hits), "coef": np.asarray(res.coef).tolist()}))
 def test_the_persistent_compilation_cache_serves_a_new_process(tmp_path):
     """README's recipe: a second process loads fit's program (compiled with glmjax's options)
     from JAX's persistent cache instead of compiling it, and gets the same coefficients."""
-    import json
-    import subprocess
-    import sys
 
     def run() -> dict:
         out = subprocess.run([sys.executable, "-c", CACHED_FIT, str(tmp_path)],
