@@ -21,7 +21,7 @@ from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.fitting import ConvergenceWarning, SeparationWarning, as_vector, checked_problem, fit
 from glmjax.results import FitResult
-from glmjax.transfer import as_float_array, to_device
+from glmjax.transfer import as_float_array, to_device, to_host
 
 
 def fit_many(
@@ -91,7 +91,7 @@ def fit_many(
     X = shared["X"] if "X" in shared else mapped["X"]
     result = eqx.tree_at(lambda r: r.problem.X, result, X)
     # a fit whose inputs fail a check comes back unconverged: check those on the host
-    suspects = np.flatnonzero(~np.asarray(result.converged))
+    suspects = np.flatnonzero(~to_host(result.converged))
     if suspects.size:
         _check_fits(args, batched, n_fits, family, link, suspects)
     _warn_many(result, n_fits)
@@ -144,7 +144,7 @@ def _check_fits(args, batched, n_fits, family, link, indices) -> None:
 
     subset = [jnp.asarray(v)[indices] if batched[name] else v for name, v in args.items()]
     in_axes = tuple(0 if batched[name] else None for name in args)
-    failing = np.flatnonzero(~np.asarray(jax.vmap(scan, in_axes=in_axes)(*subset)))
+    failing = np.flatnonzero(~to_host(jax.vmap(scan, in_axes=in_axes)(*subset)))
     if failing.size:
         index = int(indices[failing[0]])
         sliced = [_slice(v, index) if batched[name] else v for name, v in args.items()]

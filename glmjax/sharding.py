@@ -9,6 +9,12 @@ Over several processes (hosts), after ``jax.distributed.initialize()``: every pr
 the processes' rows in process order, and every process gets the whole result (the
 coefficients and statistics are replicated; row-wise arrays such as fitted values stay
 sharded). Tested with two processes of four CPU devices each (``tests/test_sharding.py``).
+
+``fit_many`` takes stacked fits split over devices or processes (``shard_rows`` on arrays
+whose leading axis is the fits): each device runs its share, and the per-fit results stay
+split the same way (``jax.experimental.multihost_utils.process_allgather`` gathers them).
+Responses of shape (B, m) sharing one row-sharded X are split along their rows with
+``shard_rows(Y, axis=1)``. A bad value in any fit raises on every process, naming the fit.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ def row_mesh(devices=None) -> Mesh:
     return Mesh(np.asarray(jax.devices() if devices is None else devices), ("rows",))
 
 
-def shard_rows(*arrays: ArrayLike | None, mesh: Mesh | None = None):
-    """Place each array with its first axis (the rows) split over the mesh's "rows" axis.
+def shard_rows(*arrays: ArrayLike | None, mesh: Mesh | None = None, axis: int = 0):
+    """Place each array with its axis ``axis`` (default the first: the rows) split over the
+    mesh's "rows" axis; ``axis=1`` for responses of shape (B, m) that share one X in
+    ``fit_many``.
 
     The arrays hold this process's rows (``jax.make_array_from_process_local_data``): with one
     process all of them; with several, each process passes its own and the global array is
@@ -46,10 +54,10 @@ def shard_rows(*arrays: ArrayLike | None, mesh: Mesh | None = None):
         if a is None:
             placed.append(None)
             continue
-        if np.ndim(a) == 0 or np.shape(a)[0] % n_local:
+        if np.ndim(a) <= axis or np.shape(a)[axis] % n_local:
             raise ValueError(f"shard_rows: an array of shape {np.shape(a)} cannot be split "
-                             f"by rows over this process's {n_local} devices of the mesh; "
-                             "its number of rows must be a multiple of them.")
-        spec = PartitionSpec("rows", *([None] * (np.ndim(a) - 1)))
+                             f"along axis {axis} over this process's {n_local} devices of the "
+                             "mesh; its length there must be a multiple of them.")
+        spec = PartitionSpec(*([None] * axis), "rows", *([None] * (np.ndim(a) - axis - 1)))
         placed.append(jax.make_array_from_process_local_data(NamedSharding(mesh, spec), a))
     return tuple(placed)

@@ -1,6 +1,6 @@
 """Row-sharded fits (IRLS, L-BFGS, L1 paths and cross-validation, the minibatch loop) and
-fit_many with its fits split over 8 fake CPU devices give the one-device answer (float64,
-1e-10); so do two processes of four.
+fit_many with its fits (or the rows of a shared X) split over 8 fake CPU devices give the
+one-device answer (float64, 1e-10); so do two processes of four.
 
 XLA's device count is fixed when JAX starts, so the check runs in a fresh Python process.
 """
@@ -52,11 +52,19 @@ SCRIPT = textwrap.dedent("""
     res = gj.fit_many(*gj.shard_rows(Xb, yb), family=gj.families.Poisson())
     assert len(res.params.sharding.device_set) == 8, res.params.sharding
     np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
-    try:
-        gj.shard_rows(X[:12])
-        raise AssertionError("12 rows were split over 8 devices")
-    except ValueError as err:
-        assert "its number of rows must be a multiple of them" in str(err), err
+    # fit_many on responses (B, m) sharing one X: rows split on both (axis 1 of the responses)
+    Y = np.stack([y, rng.poisson(2.0, size=m).astype(float)])
+    one = gj.fit_many(X, Y, family=gj.families.Poisson())
+    (Xs,), (Ys,) = gj.shard_rows(X), gj.shard_rows(Y, axis=1)
+    assert tuple(Ys.sharding.spec) == (None, "rows"), Ys.sharding
+    res = gj.fit_many(Xs, Ys, family=gj.families.Poisson())
+    np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
+    for bad, axis in ((X[:12], 0), (Y[:, :12], 1)):
+        try:
+            gj.shard_rows(bad, axis=axis)
+            raise AssertionError("12 rows were split over 8 devices")
+        except ValueError as err:
+            assert f"along axis {axis} over this process's 8 devices" in str(err), err
     # the optax minibatch loop, data-parallel over the 8 devices
     import optax
     kw = dict(batch_size=400, n_epochs=2, optimizer=optax.adam(0.05), verbose=False)
@@ -84,6 +92,7 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     jax.config.update("jax_enable_x64", True)
     jax.distributed.initialize(f"localhost:{port}", num_processes=2, process_id=process)
     import numpy as np, optax, pytest
+    from jax.experimental import multihost_utils
     import glmjax as gj
 
     assert jax.device_count() == 8 and jax.local_device_count() == 4
@@ -131,6 +140,28 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     with pytest.raises(ValueError, match="batch of step 2: .*outside the support"):
         gj.fit_minibatch((X[mine], bad, w[mine]), gj.families.Poisson(), n_epochs=1, mesh=mesh,
                          **kw)
+    # fit_many: stacked fits split over the processes (8 of the 16 fits each, 2 per device),
+    # and responses sharing X with the rows split over the processes
+    Xb, yb = X.reshape(16, 250, 5), y.reshape(16, 250)
+    one = gj.fit_many(Xb, yb, family=gj.families.Poisson())
+    fits = slice(process * 8, process * 8 + 8)
+    res = gj.fit_many(*gj.shard_rows(Xb[fits], yb[fits]), family=gj.families.Poisson())
+    assert not res.params.is_fully_addressable
+    mine = np.concatenate([s.data for s in sorted(res.params.addressable_shards,
+                                                  key=lambda s: s.index[0].start)])
+    np.testing.assert_allclose(mine, one.params[fits], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(multihost_utils.process_allgather(res.params, tiled=True),
+                               one.params, rtol=1e-10, atol=1e-12)
+    bad = yb[fits].copy()
+    bad[3, 7] = -2.0 if process == 1 else bad[3, 7]  # fit 11 of the whole
+    with pytest.raises(ValueError, match=r"fit 11 of 16: y .*outside the support"):
+        gj.fit_many(*gj.shard_rows(Xb[fits], bad), family=gj.families.Poisson())
+    Y = np.stack([y, rng.poisson(2.0, size=m).astype(float)])
+    one = gj.fit_many(X, Y, family=gj.families.Poisson())
+    rows = slice(process * m // 2, (process + 1) * m // 2)
+    res = gj.fit_many(*gj.shard_rows(X[rows]), *gj.shard_rows(Y[:, rows], axis=1),
+                      family=gj.families.Poisson())
+    np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
     print("process", process, "agrees")
 """)
 
