@@ -177,6 +177,21 @@ def test_multinomial_natural_from_mean_up_to_a_constant():
     np.testing.assert_allclose(back - back[0], eta - eta[0], rtol=1e-12)
 
 
+@pytest.mark.parametrize("fam", [F.Bernoulli(), F.Binomial(n_trials=3.0)],
+                         ids=["bernoulli", "binomial"])
+def test_binary_mean_and_variance_in_both_tails(fam):
+    """σ(η) and σ(η)σ(−η), derived from A(η) = log(1 + e^η) by autodiff, against scipy's
+    expit to 1e-13 relative for |η| ≤ 700 (the variance 1 − σ rounded would be 0 for η > 37);
+    at η = 0 exactly, the mean is n/2 and the variance n/4."""
+    n = float(fam.n_trials) if isinstance(fam, F.Binomial) else 1.0
+    eta = np.array([-700.0, -40.0, -1.5, 0.0, 1e-3, 2.0, 40.0, 700.0])
+    mean, variance = (np.asarray(f(jnp.asarray(eta))) for f in (fam.mean, fam.variance))
+    np.testing.assert_allclose(mean, n * special.expit(eta), rtol=1e-13)
+    np.testing.assert_allclose(variance, n * special.expit(eta) * special.expit(-eta),
+                               rtol=1e-13)
+    assert mean[3] == n / 2 and variance[3] == n / 4
+
+
 def test_float32_mean_and_identity():
     """Float32 in, float32 out; the identity still holds to float32 accuracy."""
     fam = F.Poisson()

@@ -58,12 +58,13 @@ def test_a_failing_fit_does_not_poison_the_others(data):
     rng, X, _ = data
     good = (rng.uniform(size=M) < 0.5).astype(float)
     separated = (X[:, 1] > 0).astype(float)
-    with pytest.warns(gj.SeparationWarning, match="1 of 3 fits"), \
-            pytest.warns(gj.ConvergenceWarning, match="1 of 3 fits did not converge"):
+    # the separated fit runs off to infinity (IRLS stops once the log-likelihood stops
+    # changing, as statsmodels, with every fitted mean at 0 or 1); the others are untouched
+    with pytest.warns(gj.SeparationWarning, match="1 of 3 fits"):
         res = gj.fit_many(X, np.stack([good, separated, 1 - good]), family=F.Bernoulli(),
                           max_iter=100)
-    assert np.asarray(res.converged).tolist() == [True, False, True]
-    assert res.n_boundary.tolist()[0] == 0 and res.n_boundary.tolist()[1] > 0
+    assert res.n_boundary.tolist() == [0, M, 0]
+    assert np.all(np.abs(res.coef[1]) > 40)
     np.testing.assert_allclose(res.coef[0], gj.fit(X, good, family=F.Bernoulli()).coef,
                                rtol=1e-10)
     np.testing.assert_allclose(res.coef[2], -res.coef[0], rtol=1e-8)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from glmjax.families._base import ALL_BINARY_LINKS, AbstractScalarFamily
+from glmjax.families._base import ALL_BINARY_LINKS, AbstractScalarFamily, softplus
 
 
 class Bernoulli(AbstractScalarFamily):
@@ -27,7 +27,7 @@ class Bernoulli(AbstractScalarFamily):
     support: ClassVar[str] = "{0, 1}"
 
     def log_partition(self, eta: ArrayLike) -> Array:
-        return jax.nn.softplus(eta)
+        return softplus(eta)
 
     def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
         return jnp.zeros_like(jnp.asarray(y, float))

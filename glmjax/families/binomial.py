@@ -11,7 +11,7 @@ from jax import Array
 from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
-from glmjax.families._base import ALL_BINARY_LINKS, AbstractScalarFamily, shrunk_mean
+from glmjax.families._base import ALL_BINARY_LINKS, AbstractScalarFamily, shrunk_mean, softplus
 
 
 class Binomial(AbstractScalarFamily):
@@ -35,7 +35,7 @@ class Binomial(AbstractScalarFamily):
     support: ClassVar[str] = "0 <= successes <= trials"
 
     def log_partition(self, eta: ArrayLike) -> Array:
-        return self.n_trials * jax.nn.softplus(eta)
+        return self.n_trials * softplus(eta)
 
     def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
         n = self.n_trials
