@@ -63,6 +63,7 @@ def test_a_failing_fit_does_not_poison_the_others(data):
     with pytest.warns(gj.SeparationWarning, match="1 of 3 fits"):
         res = gj.fit_many(X, np.stack([good, separated, 1 - good]), family=F.Bernoulli(),
                           max_iter=100)
+    assert np.asarray(res.converged).tolist() == [True, True, True]
     assert res.n_boundary.tolist() == [0, M, 0]
     assert np.all(np.abs(res.coef[1]) > 40)
     np.testing.assert_allclose(res.coef[0], gj.fit(X, good, family=F.Bernoulli()).coef,
