@@ -210,13 +210,12 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
     eta = problem.eta(beta)
     mean = fam.mean(eta)
     variance = fam.variance(eta)
-    kernel = fam.log_kernel(problem.y, eta)
     nobs = count_true(w > 0)
     if fam.has_saturated:
-        unit_dev = 2 * w * (fam.saturated_log_kernel(problem.y) - kernel)
+        unit_dev = w * fam.unit_deviance(problem.y, eta)
         deviance = jnp.sum(unit_dev)
     else:
-        unit_dev = jnp.zeros_like(kernel)
+        unit_dev = jnp.zeros_like(w)
     # the dispersion: Pearson χ²/df for the families that have one (R), else 1
     df_resid = nobs - problem.n_params
     if scale is not None:

@@ -183,10 +183,14 @@ class AbstractFamily(eqx.Module):
 
     def unit_deviance(self, y: ArrayLike, eta: ArrayLike) -> Array:
         """dᵢ = 2 [sup log-kernel − (ηᵢᵀT(yᵢ) − A(ηᵢ))], so that Σ wᵢ dᵢ is the deviance;
-        −2 log p(yᵢ | ηᵢ) for the families without a saturated model (Beta, Dirichlet)."""
+        −2 log p(yᵢ | ηᵢ) for the families without a saturated model (Beta, Dirichlet).
+
+        dᵢ ≥ 0 (the supremum is at least the value at ηᵢ): the few ε by which
+        ``saturated_log_kernel`` falls short for T(yᵢ) on the boundary are clipped, so that a
+        separated fit's deviance is 0, not −1e-13."""
         kernel = self.log_kernel(y, eta)
         if self.has_saturated:
-            return 2 * (self.saturated_log_kernel(y) - kernel)
+            return 2 * jnp.maximum(self.saturated_log_kernel(y) - kernel, 0)
         return -2 * (kernel + self.log_base_measure(y))
 
     def in_natural_domain(self, eta: ArrayLike) -> Array:
