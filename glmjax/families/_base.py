@@ -46,6 +46,26 @@ def softplus(eta: ArrayLike) -> Array:
     return jnp.where(positive, eta, 0) + jnp.log1p(t)
 
 
+def log1mexp(eta: ArrayLike) -> Array:
+    """log(1 − e^η) for η < 0: log(−expm1(η)) above −log 2, log1p(−e^η) below (Mächler 2012).
+
+    Each form, and each of its autodiff derivatives, is accurate on its own side. Either one
+    alone loses a tail: JAX differentiates expm1 as expm1(η) + 1, which is 0 for η < −37 in
+    float64, and log1p(−e^η) cancels as η → 0. The branch not taken is evaluated at a safe
+    point, so its derivative does not turn into NaN.
+
+    Example:
+        >>> import jax
+        >>> float(jax.grad(log1mexp)(-40.0)) == -float(jax.numpy.exp(-40.0))
+        True
+    """
+    eta = jnp.asarray(eta)
+    near_zero = eta > -jnp.log(2.0)
+    safe_hi = jnp.where(near_zero, eta, -1.0)
+    safe_lo = jnp.where(near_zero, -1.0, eta)
+    return jnp.where(near_zero, jnp.log(-jnp.expm1(safe_hi)), jnp.log1p(-jnp.exp(safe_lo)))
+
+
 def shrunk_mean(t: Array, weights: Array) -> Array:
     """Each row of t halfway to the weighted mean of t: inside the mean space if t̄ is."""
     w = weights.reshape(weights.shape + (1,) * (t.ndim - 1))

@@ -12,7 +12,7 @@ from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
 from glmjax import links
-from glmjax.families._base import AbstractScalarFamily
+from glmjax.families._base import AbstractScalarFamily, log1mexp
 
 
 class NegativeBinomial(AbstractScalarFamily):
@@ -34,7 +34,7 @@ class NegativeBinomial(AbstractScalarFamily):
     support: ClassVar[str] = "non-negative counts y >= 0"
 
     def log_partition(self, eta: ArrayLike) -> Array:
-        return -jnp.log(-jnp.expm1(eta)) / self.alpha
+        return -log1mexp(eta) / self.alpha
 
     def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
         r = 1.0 / self.alpha
