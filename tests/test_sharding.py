@@ -153,9 +153,9 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     fits = slice(process * 8, process * 8 + 8)
     res = gj.fit_many(*gj.shard_rows(Xb[fits], yb[fits]), family=gj.families.Poisson())
     assert not res.params.is_fully_addressable
-    mine = np.concatenate([s.data for s in sorted(res.params.addressable_shards,
-                                                  key=lambda s: s.index[0].start)])
-    np.testing.assert_allclose(mine, one.params[fits], rtol=1e-10, atol=1e-12)
+    own = np.concatenate([s.data for s in sorted(res.params.addressable_shards,
+                                                 key=lambda s: s.index[0].start)])
+    np.testing.assert_allclose(own, one.params[fits], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(multihost_utils.process_allgather(res.params, tiled=True),
                                one.params, rtol=1e-10, atol=1e-12)
     bad = yb[fits].copy()
@@ -164,8 +164,7 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
         gj.fit_many(*gj.shard_rows(Xb[fits], bad), family=gj.families.Poisson())
     Y = np.stack([y, rng.poisson(2.0, size=m).astype(float)])
     one = gj.fit_many(X, Y, family=gj.families.Poisson())
-    rows = slice(process * m // 2, (process + 1) * m // 2)
-    res = gj.fit_many(*gj.shard_rows(X[rows]), *gj.shard_rows(Y[:, rows], axis=1),
+    res = gj.fit_many(*gj.shard_rows(X[mine]), *gj.shard_rows(Y[:, mine], axis=1),
                       family=gj.families.Poisson())
     np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
     print("process", process, "agrees")
