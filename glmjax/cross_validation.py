@@ -17,7 +17,7 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from glmjax.families import AbstractFamily
-from glmjax.fitting import as_vector
+from glmjax.fitting import as_vector, column_names
 from glmjax.model import Problem
 from glmjax.paths import Path, fit_path
 from glmjax.results import FitResult
@@ -113,6 +113,7 @@ def fit_cv(
         >>> cv.cv_deviance.shape, bool(cv.best.converged)
         ((4, 20), True)
     """
+    fit_kwargs.setdefault("feature_names", column_names(X))
     X = as_float_array(X)
     m = X.shape[0]
     if folds is None:

@@ -22,7 +22,7 @@ from glmjax.results import FitResult
 from glmjax.row_blocks import any_true, count_true
 from glmjax.solvers import SolverResult, gradient_ascent, implicit, irls, lbfgs, optax_minimize
 from glmjax.solvers.irls import default_tol as default_irls_tol
-from glmjax.transfer import as_float_array, to_device
+from glmjax.transfer import as_float_array, to_device, to_host
 
 SOLVERS = ("irls", "lbfgs", "gradient_ascent")
 
@@ -84,7 +84,8 @@ def fit(
         (1e-8 / 1e-5).
       max_iter: iteration limit (IRLS 100, L-BFGS 2000, others 20000).
       scale: fix the dispersion instead of estimating it (Pearson χ²/df_resid) or taking 1.
-      feature_names: names of the columns of X for ``summary()``.
+      feature_names: names of the columns of X for ``summary()``; by default a data frame's
+        column names (pandas, polars), else "(Intercept)" for a column of ones and x0, x1, ...
       _traced_checks: internal: False inside ``fit_many`` and ``fit_path``, which check on
         the host (a fit whose inputs fail a check comes back with ``converged`` False).
 
@@ -105,6 +106,8 @@ def fit(
     """
     if not isinstance(family, AbstractFamily):
         raise TypeError(f"family must be a glmjax.families instance; got {family!r}")
+    if feature_names is None:
+        feature_names = column_names(X)
     X = _as_float_matrix(X)
     m, p = X.shape
     y = to_device(y)
@@ -142,16 +145,16 @@ def fit(
             result = eqx.tree_at(lambda r: r.params, result, checked)
         else:  # the caller checks the fits flagged here on the host
             result = eqx.tree_at(lambda r: r.converged, result, result.converged & ok)
-        names = feature_names or _names(None, p)
+        names = feature_names or tuple(f"x{j}" for j in range(p))
         return dataclasses.replace(result, solver=solver_name, feature_names=names)
     if not bool(ok):
         arrays = {"X": X, "weights": weights, "offset": offset}
         if jnp.issubdtype(y.dtype, jnp.floating):
             arrays["y"] = y
         checks.raise_for_bad_values(scan, result.problem.family, arrays)
-        checks.raise_for_rank_deficiency(scan, feature_names or _names(None, p))
+        checks.raise_for_rank_deficiency(scan, feature_names or _names(scan.ones_columns))
     if feature_names is None:
-        feature_names = _names(scan, p)
+        feature_names = _names(scan.ones_columns)
     result = dataclasses.replace(result, solver=solver_name, feature_names=feature_names)
     _warn(result)
     return result
@@ -335,12 +338,28 @@ def as_vector(v, name: str, m: int, dtype, fill: float) -> Array:
     return v
 
 
-def _names(scan: checks.Scan | None, p: int) -> tuple[str, ...]:
-    """"(Intercept)" for a column of ones, x0, x1, ... for the others."""
-    if scan is None:
-        return tuple(f"x{j}" for j in range(p))
-    ones = np.asarray(scan.ones_columns)
-    return tuple("(Intercept)" if c else f"x{j}" for j, c in enumerate(ones))
+def column_names(X) -> tuple[str, ...] | None:
+    """The column names of a data frame (pandas, polars), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray | jax.Array):
+        return None
+    return tuple(str(c) for c in columns)
+
+
+def default_names(X: Array) -> tuple[str, ...]:
+    """Names for the columns of X (m, p), or of a stack (B, m, p): "(Intercept)" for a column
+    of ones (in every fit of a stack), x0, x1, ... for the others."""
+    return _names(to_host(_ones_columns(X)))
+
+
+@jax.jit
+def _ones_columns(X: Array) -> Array:
+    return jnp.all(X == 1, axis=tuple(range(X.ndim - 1)))
+
+
+def _names(ones_columns) -> tuple[str, ...]:
+    return tuple("(Intercept)" if c else f"x{j}"
+                 for j, c in enumerate(np.asarray(ones_columns)))
 
 
 def _warn(result: FitResult) -> None:

@@ -19,7 +19,15 @@ from jax.typing import ArrayLike
 from glmjax import parametrizations
 from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
-from glmjax.fitting import ConvergenceWarning, SeparationWarning, as_vector, checked_problem, fit
+from glmjax.fitting import (
+    ConvergenceWarning,
+    SeparationWarning,
+    as_vector,
+    checked_problem,
+    column_names,
+    default_names,
+    fit,
+)
 from glmjax.results import FitResult
 from glmjax.transfer import as_float_array, to_device, to_host
 
@@ -60,6 +68,7 @@ def fit_many(
         >>> res.coef.shape, res.converged.tolist()
         ((2, 2), [True, True])
     """
+    names = fit_kwargs.pop("feature_names", None) or column_names(X)
     X, y = as_float_array(X), to_device(y)
     args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2),
             "l1": jnp.asarray(l1)}
@@ -85,6 +94,9 @@ def fit_many(
     parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
     mapped = {name: args[name] for name in args if batched[name]}
     shared = {name: args[name] for name in args if not batched[name]}
+    if batched["y"]:
+        _check_response_batch(family, y, m)
+    fit_kwargs["feature_names"] = names or default_names(X)
     result = _map_fits(family, link, fit_kwargs, mapped, shared,
                        _even_chunks(n_fits, chunk_size))
     # X goes back in here: an input returned from a compiled program would be copied
@@ -125,6 +137,16 @@ def _is_single_response(family: AbstractFamily, y, m: int) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _check_response_batch(family: AbstractFamily, y, m: int) -> None:
+    """Each fit's response (y without its leading axis) has the shape ``family`` expects."""
+    try:
+        family.check_response_shape(y[0], m)
+    except ValueError as err:
+        raise ValueError(f"y of shape {tuple(y.shape)} is read as {y.shape[0]} responses of "
+                         f"shape {tuple(y.shape[1:])}, one per fit, and X has {m} rows: "
+                         f"{err}") from None
 
 
 def _slice(value, index: int):

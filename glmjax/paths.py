@@ -23,7 +23,7 @@ from jax.typing import ArrayLike
 from glmjax import parametrizations
 from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
-from glmjax.fitting import as_vector, checked_problem, fit
+from glmjax.fitting import as_vector, checked_problem, column_names, default_names, fit
 from glmjax.model import Problem
 from glmjax.results import FitResult
 from glmjax.transfer import as_float_array, to_device
@@ -62,14 +62,7 @@ class Path(eqx.Module):
         return self.alphas.shape[0]
 
     def __getitem__(self, k: int) -> FitResult:
-        return take(self.fits, k)
-
-
-def take(fits: FitResult, k: int) -> FitResult:
-    """The k-th fit of a batched ``FitResult`` (from ``fit_path`` or ``fit_many``)."""
-    X = fits.problem.X
-    one = jax.tree.map(lambda leaf: leaf[k], fits)
-    return eqx.tree_at(lambda r: r.problem.X, one, X if X.ndim == 2 else X[k])
+        return self.fits[k]
 
 
 def fit_path(
@@ -103,6 +96,7 @@ def fit_path(
     """
     if not 0.0 <= l1_ratio <= 1.0:
         raise ValueError(f"l1_ratio must be in [0, 1]; got {l1_ratio}.")
+    names = fit_kwargs.pop("feature_names", None) or column_names(X)
     X = as_float_array(X)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D (m, p) design matrix; got shape {X.shape}.")
@@ -125,6 +119,7 @@ def fit_path(
     if alphas.ndim != 1 or not bool(jnp.all(alphas > 0)) or not bool(jnp.all(jnp.isfinite(alphas))):
         raise ValueError("alphas must be a 1-D array of positive, finite penalties.")
     l1 = None if l1_ratio == 0 else alphas * l1_ratio  # pure ridge compiles no L1 step
+    fit_kwargs["feature_names"] = names or default_names(X)
     fits = _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1,
                       alphas * (1 - l1_ratio), beta_null)
     return Path(alphas=alphas, l1_ratio=float(l1_ratio), fits=fits)

@@ -12,6 +12,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.scipy.special import betainc, ndtr, ndtri
 
@@ -53,6 +54,41 @@ class FitResult(eqx.Module):
     feature_names: tuple[str, ...] = eqx.field(static=True)
     solver: str = eqx.field(static=True)
     model_spec: object = eqx.field(static=True, default=None)  # set by ``glmjax.glm``
+
+    # ---- a batch of fits (``fit_many``, ``jax.vmap(fit)``) -----------------------------------
+    def __len__(self) -> int:
+        """The number of fits in a batched result; a single fit has no length."""
+        if jnp.ndim(self.params) < 2:
+            raise TypeError("a single fit has no len(); only batched results (fit_many, "
+                            "jax.vmap(fit)) do.")
+        return jnp.shape(self.params)[0]
+
+    def __bool__(self) -> bool:  # a result is true, batched or not (not len() != 0)
+        return True
+
+    def __getitem__(self, k: int) -> FitResult:
+        """The k-th fit of a batched result, as a result of its own (``summary()`` and all).
+
+        Example:
+            >>> import jax.numpy as jnp, glmjax as gj
+            >>> X = jnp.stack([jnp.ones(6), jnp.arange(6.0)], axis=1)
+            >>> Y = jnp.array([[0, 1, 1, 2, 3, 5], [1, 0, 2, 1, 1, 2.0]])
+            >>> res = gj.fit_many(X, Y, family=gj.families.Poisson())
+            >>> len(res), res[1].coef.shape, [r.coef.shape for r in res]
+            (2, (2,), [(2,), (2,)])
+        """
+        if jnp.ndim(self.params) < 2:
+            raise TypeError("a single fit cannot be indexed; only batched results (fit_many, "
+                            "jax.vmap(fit)) can.")
+        if not isinstance(k, int | np.integer):
+            raise TypeError(f"index a batch of fits with an integer; got {type(k).__name__}.")
+        n = len(self)
+        if not -n <= k < n:
+            raise IndexError(f"index {k} is out of range for a batch of {n} fits.")
+        k = int(k) % n
+        X = self.problem.X  # fit_many keeps a shared X once, unbatched
+        one = jax.tree.map(lambda leaf: leaf[k], self)
+        return eqx.tree_at(lambda r: r.problem.X, one, X if jnp.ndim(X) == 2 else X[k])
 
     # ---- coefficients ---------------------------------------------------------------------
     def _shaped(self, flat: Array) -> Array:
@@ -210,7 +246,7 @@ class FitResult(eqx.Module):
         error, z (or t) statistic, p-value and Wald interval, as columns of plain lists."""
         if jnp.ndim(self.params) != 1:
             raise ValueError("a coefficient table needs a single fit; index a batched result "
-                             "first.")
+                             "first (res[k]).")
         est, se = jax.device_get(self.params), jax.device_get(self.bse)
         z = -ndtri(alpha / 2)
         return {

@@ -66,6 +66,28 @@ def test_polars_frame_gives_the_pandas_answer(frame):
     assert b.feature_names == a.feature_names
 
 
+def test_a_data_frame_for_X_names_the_coefficients(frame):
+    """Without a formula, a pandas or polars X names the coefficients by its columns (as
+    statsmodels' GLM does), in fit, fit_many, fit_path and fit_cv."""
+    X = sm.add_constant(frame[["x", "z"]])  # columns const, x, z
+    res = gj.fit(X, frame["count"], F.Poisson())
+    ref = sm.GLM(frame["count"], X, family=sm.families.Poisson()).fit(tol=1e-12)
+    assert res.feature_names == ("const", "x", "z") == tuple(ref.params.index)
+    np.testing.assert_allclose(res.coef, ref.params.values, rtol=1e-6)
+    assert res.summary().splitlines()[5].startswith("const ")
+    pl = pytest.importorskip("polars")
+    polars_fit = gj.fit(pl.from_pandas(X), frame["count"], F.Poisson())
+    assert polars_fit.feature_names == ("const", "x", "z")
+    Y = np.stack([frame["count"], frame["success"]]).astype(float)
+    assert gj.fit_many(X, Y, F.Poisson()).feature_names == ("const", "x", "z")
+    assert gj.fit_path(X, frame["count"], F.Poisson(), n_alphas=3)[1].feature_names == (
+        "const", "x", "z")
+    cv = gj.fit_cv(X, frame["count"], F.Poisson(), n_alphas=3, n_folds=3)
+    assert cv.best.feature_names == ("const", "x", "z")
+    named = gj.fit(X, frame["count"], F.Poisson(), feature_names=["a", "b", "c"])
+    assert named.feature_names == ("a", "b", "c")  # the caller's names win
+
+
 def test_binomial_bernoulli_and_multinomial_responses(frame):
     binom = gj.glm("success + failure ~ x", frame, F.Binomial())
     ref = smf.glm("success + failure ~ x", frame, family=sm.families.Binomial()).fit(tol=1e-12)

@@ -85,3 +85,30 @@ def test_bad_values_name_the_fit(data):
         gj.fit_many(X, Y[0], family=F.Poisson())
     with pytest.raises(ValueError, match="batch axes differ in length"):
         gj.fit_many(X, Y, family=F.Poisson(), l2=np.zeros(2))
+    with pytest.raises(ValueError, match=re.escape(
+            "y of shape (3, 10) is read as 3 responses of shape (10,), one per fit, and X has "
+            "120 rows: Poisson expects y of shape (120,)")):
+        gj.fit_many(X, Y[:, :10], family=F.Poisson())
+
+
+def test_a_batch_is_indexed_fit_by_fit(data):
+    _, X, Y = data
+    res = gj.fit_many(X, Y, family=F.Poisson())
+    assert len(res) == 3 and res.feature_names == ("(Intercept)", "x1", "x2")
+    for b, one in enumerate(res):  # iteration stops at the end of the batch
+        alone = gj.fit(X, Y[b], family=F.Poisson())
+        np.testing.assert_allclose(one.coef, alone.coef, rtol=1e-10)
+        assert one.summary().splitlines()[3:] == alone.summary().splitlines()[3:]
+    np.testing.assert_array_equal(res[-1].coef, res[2].coef)
+    stacked = gj.fit_many(np.stack([X, 2 * X, X]), Y, family=F.Poisson())
+    assert stacked.feature_names == ("x0", "x1", "x2")  # column 0 is ones in fits 0 and 2 only
+    np.testing.assert_array_equal(stacked[1].problem.X, 2 * X)
+    with pytest.raises(IndexError, match=re.escape("index 3 is out of range for a batch of 3")):
+        res[3]
+    with pytest.raises(TypeError, match="a single fit cannot be indexed"):
+        res[0][0]
+    with pytest.raises(TypeError, match="a single fit has no len()"):
+        len(res[0])
+    with pytest.raises(ValueError, match=re.escape("index a batched result first (res[k])")):
+        res.summary()
+    assert res[0]  # a result is true even where len() fails
