@@ -22,7 +22,8 @@ from glmjax.parametrizations import AbstractParametrization, MeanPrecision, Soft
 
 
 class FitResult(eqx.Module):
-    """A fitted GLM. A pytree: results of ``jax.vmap``-ed fits stack along a leading axis.
+    """A fitted GLM. A pytree: results of ``jax.vmap``-ed fits stack along a leading axis,
+    and ``res[k]`` is the k-th of them.
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -63,7 +64,7 @@ class FitResult(eqx.Module):
                             "jax.vmap(fit)) do.")
         return jnp.shape(self.params)[0]
 
-    def __bool__(self) -> bool:  # a result is true, batched or not (not len() != 0)
+    def __bool__(self) -> bool:  # truth must not ask __len__, which a single fit lacks
         return True
 
     def __getitem__(self, k: int) -> FitResult:
