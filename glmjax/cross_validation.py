@@ -4,10 +4,14 @@ Each fold's path is fitted on the other folds (the held-out rows get weight zero
 fold reuses one compiled program) over the grid of the full-data path; the held-out
 deviance Σ_{i∈fold} wᵢ dᵢ / Σ_{i∈fold} wᵢ (dᵢ the unit deviance, −2 log p for Beta and
 Dirichlet) is averaged over folds. The chosen α minimises it; ``alpha_1se`` is the largest α
-within one standard error of that minimum (glmnet's ``lambda.1se``).
+within one standard error of that minimum (glmnet's ``lambda.1se``). Given several mixings
+``l1_ratio`` (as glum's and scikit-learn's CV estimators), each gets its own path and grid,
+and the pair (ρ, α) with the smallest mean held-out deviance is chosen.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax
@@ -25,17 +29,45 @@ from glmjax.transfer import as_float_array
 
 
 class CVResult(eqx.Module):
-    """Cross-validated elastic net: the path on all the data and the held-out deviances.
+    """Cross-validated elastic net: the paths on all the data and the held-out deviances.
 
     Attributes:
-      path: the ``Path`` fitted on all rows, over ``alphas``.
-      cv_deviance: held-out mean deviance per fold and α, shape (n_folds, n_alphas).
+      paths: the ``Path`` fitted on all rows for each ``l1_ratio`` tried, in the order given.
+      cv_deviances: held-out mean deviance per mixing, fold and α, shape
+        (n_l1_ratios, n_folds, n_alphas).
       folds: the fold of each row, shape (m,).
+
+    ``path``, ``cv_deviance`` and everything built on them (``alphas``, ``alpha_best``,
+    ``alpha_1se``, ``best``) refer to the chosen mixing ``l1_ratio_best``.
     """
 
-    path: Path
-    cv_deviance: Array
+    paths: tuple[Path, ...]
+    cv_deviances: Array
     folds: np.ndarray
+
+    @property
+    def l1_ratios(self) -> tuple[float, ...]:
+        return tuple(path.l1_ratio for path in self.paths)
+
+    @property
+    def index_l1_ratio(self) -> int:
+        """The mixing whose best α has the smallest mean held-out deviance (the first on a
+        tie)."""
+        return int(jnp.argmin(jnp.min(jnp.mean(self.cv_deviances, axis=1), axis=1)))
+
+    @property
+    def l1_ratio_best(self) -> float:
+        return self.path.l1_ratio
+
+    @property
+    def path(self) -> Path:
+        """The full-data path at ``l1_ratio_best``."""
+        return self.paths[self.index_l1_ratio]
+
+    @property
+    def cv_deviance(self) -> Array:
+        """Held-out mean deviance per fold and α at ``l1_ratio_best``, (n_folds, n_alphas)."""
+        return self.cv_deviances[self.index_l1_ratio]
 
     @property
     def alphas(self) -> Array:
@@ -69,12 +101,13 @@ class CVResult(eqx.Module):
 
     @property
     def best(self) -> FitResult:
-        """The full-data fit at ``alpha_best``."""
+        """The full-data fit at ``l1_ratio_best`` and ``alpha_best``."""
         return self.path[self.index_best]
 
     def __repr__(self) -> str:
+        tried = f"l1_ratios={self.l1_ratios}, " if len(self.paths) > 1 else ""
         return (f"CVResult({len(self.path)} alphas, {self.cv_deviance.shape[0]} folds, "
-                f"l1_ratio={self.path.l1_ratio}, alpha_best={self.alpha_best:.4g}, "
+                f"{tried}l1_ratio={self.l1_ratio_best}, alpha_best={self.alpha_best:.4g}, "
                 f"alpha_1se={self.alpha_1se:.4g})")
 
 
@@ -84,7 +117,7 @@ def fit_cv(
     family: AbstractFamily,
     link=None,
     *,
-    l1_ratio: float = 1.0,
+    l1_ratio: float | Sequence[float] = 1.0,
     alphas: ArrayLike | None = None,
     n_alphas: int = 100,
     min_alpha_ratio: float | None = None,
@@ -98,8 +131,10 @@ def fit_cv(
     """Choose the elastic-net penalty of a GLM by k-fold cross-validation.
 
     Args:
-      X, y, family, link, weights, offset, l1_ratio, alphas, n_alphas, min_alpha_ratio:
-        as for ``fit_path``; the grid is that of the full-data path.
+      X, y, family, link, weights, offset, alphas, n_alphas, min_alpha_ratio: as for
+        ``fit_path``; the grid is that of the full-data path.
+      l1_ratio: the mixing ρ, or several of them to choose from (each with its own grid
+        unless ``alphas`` is given); the same folds serve every ρ.
       n_folds: k. The rows are assigned to folds at random (``seed``), in near-equal sizes.
       folds: instead, the fold (0..k−1) of every row, shape (m,).
       fit_kwargs: as for ``fit``.
@@ -112,7 +147,14 @@ def fit_cv(
         >>> cv = gj.fit_cv(X, y, gj.families.Bernoulli(), n_alphas=20, n_folds=4)
         >>> cv.cv_deviance.shape, bool(cv.best.converged)
         ((4, 20), True)
+        >>> cv = gj.fit_cv(X, y, gj.families.Bernoulli(), l1_ratio=[0.5, 1.0], n_alphas=20)
+        >>> cv.cv_deviances.shape, cv.l1_ratio_best in (0.5, 1.0)
+        ((2, 5, 20), True)
     """
+    ratios = np.atleast_1d(np.asarray(l1_ratio, dtype=float))
+    if ratios.ndim != 1 or ratios.size == 0:
+        raise ValueError(f"l1_ratio must be a number or a non-empty list of numbers; got "
+                         f"{l1_ratio!r}.")
     fit_kwargs.setdefault("feature_names", column_names(X))
     X = as_float_array(X)
     m = X.shape[0]
@@ -128,17 +170,22 @@ def fit_cv(
     if labels.size < 2:
         raise ValueError("folds must name at least two folds.")
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)
-    kwargs = dict(family=family, link=link, l1_ratio=l1_ratio, offset=offset, **fit_kwargs)
-    path = fit_path(X, y, alphas=alphas, n_alphas=n_alphas, min_alpha_ratio=min_alpha_ratio,
-                    weights=weights, **kwargs)
-    full_data = path[0].problem
-    deviance = []
-    for k in labels:
-        held_out = jnp.asarray(folds == k)
-        fold_path = fit_path(X, y, alphas=path.alphas, weights=jnp.where(held_out, 0.0, weights),
-                             **kwargs)
-        deviance.append(_heldout_deviance(full_data, fold_path.fits.params, held_out))
-    return CVResult(path=path, cv_deviance=jnp.stack(deviance), folds=folds)
+    paths, deviances = [], []
+    for ratio in ratios:
+        kwargs = dict(family=family, link=link, l1_ratio=float(ratio), offset=offset,
+                      **fit_kwargs)
+        path = fit_path(X, y, alphas=alphas, n_alphas=n_alphas,
+                        min_alpha_ratio=min_alpha_ratio, weights=weights, **kwargs)
+        full_data = path[0].problem
+        deviance = []
+        for k in labels:
+            held_out = jnp.asarray(folds == k)
+            fold_path = fit_path(X, y, alphas=path.alphas,
+                                 weights=jnp.where(held_out, 0.0, weights), **kwargs)
+            deviance.append(_heldout_deviance(full_data, fold_path.fits.params, held_out))
+        paths.append(path)
+        deviances.append(jnp.stack(deviance))
+    return CVResult(paths=tuple(paths), cv_deviances=jnp.stack(deviances), folds=folds)
 
 
 @eqx.filter_jit

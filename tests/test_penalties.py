@@ -180,6 +180,36 @@ def test_cross_validation_matches_glum(data):
     assert "alpha_best" in repr(cv)
 
 
+def test_cross_validation_over_several_mixings_matches_glum(data):
+    X, y = data["Xi"], data["poisson"]
+    alphas = gj.fit_path(X, y, F.Poisson(), l1_ratio=0.2, n_alphas=10).alphas
+    ratios = [0.2, 0.6, 1.0]
+    cv = gj.fit_cv(X, y, F.Poisson(), l1_ratio=ratios, alphas=alphas, n_folds=3, seed=5)
+    splits = [(np.flatnonzero(cv.folds != k), np.flatnonzero(cv.folds == k)) for k in range(3)]
+    model = glum.GeneralizedLinearRegressorCV(
+        family="poisson", alphas=np.asarray(alphas), l1_ratio=ratios, cv=splits,
+        gradient_tol=1e-12, step_size_tol=1e-14, max_iter=1000)
+    with _quiet():
+        model.fit(data["X"], y)
+    assert cv.cv_deviances.shape == (3, 3, 10) and cv.l1_ratios == tuple(ratios)
+    np.testing.assert_allclose(cv.cv_deviances, np.moveaxis(model.deviance_path_, 1, 0),
+                               rtol=1e-6)
+    assert cv.l1_ratio_best == pytest.approx(model.l1_ratio_)
+    assert cv.alpha_best == pytest.approx(model.alpha_)
+    np.testing.assert_allclose(cv.best.coef, np.r_[model.intercept_, model.coef_], atol=TOL)
+    # the chosen mixing's own curve and path, as a one-mixing run with the same folds gives
+    alone = gj.fit_cv(X, y, F.Poisson(), l1_ratio=cv.l1_ratio_best, alphas=alphas,
+                      folds=cv.folds)
+    np.testing.assert_allclose(cv.cv_deviance, alone.cv_deviance, rtol=1e-12)
+    assert cv.alpha_1se == alone.alpha_1se and "l1_ratios=(0.2, 0.6, 1.0)" in repr(cv)
+    own = gj.fit_cv(X, y, F.Poisson(), l1_ratio=[0.5, 1.0], n_alphas=4, n_folds=2)
+    for ratio, path in zip((0.5, 1.0), own.paths, strict=True):  # each mixing its own grid
+        np.testing.assert_allclose(
+            path.alphas, gj.fit_path(X, y, F.Poisson(), l1_ratio=ratio, n_alphas=4).alphas)
+    with pytest.raises(ValueError, match="l1_ratio must be a number or a non-empty list"):
+        gj.fit_cv(X, y, F.Poisson(), l1_ratio=[])
+
+
 def test_fit_many_over_a_grid_of_l1(data):
     grid = jnp.array([0.1, 0.03, 0.01])
     many = gj.fit_many(data["Xi"], data["poisson"], F.Poisson(), l1=grid)
