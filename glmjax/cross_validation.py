@@ -104,6 +104,12 @@ class CVResult(eqx.Module):
         """The full-data fit at ``l1_ratio_best`` and ``alpha_best``."""
         return self.path[self.index_best]
 
+    def plot(self, ax=None):
+        """Held-out deviance ± one standard error against α (``glmjax.plots.cv_curve``)."""
+        from glmjax.plots import cv_curve
+
+        return cv_curve(self, ax)
+
     def __repr__(self) -> str:
         tried = f"l1_ratios={self.l1_ratios}, " if len(self.paths) > 1 else ""
         return (f"CVResult({len(self.path)} alphas, {self.cv_deviance.shape[0]} folds, "

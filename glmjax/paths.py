@@ -64,6 +64,12 @@ class Path(eqx.Module):
     def __getitem__(self, k: int) -> FitResult:
         return self.fits[k]
 
+    def plot(self, ax=None):
+        """The penalised coefficients against α (``glmjax.plots.coefficient_path``)."""
+        from glmjax.plots import coefficient_path
+
+        return coefficient_path(self, ax)
+
 
 def fit_path(
     X: ArrayLike,

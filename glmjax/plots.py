@@ -1,7 +1,9 @@
-"""Diagnostic plots of a fit (matplotlib, imported on first use).
+"""Plots of a fit, a regularization path and a cross-validation (matplotlib, imported on
+first use).
 
 ``residuals_vs_fitted``, ``qq_plot`` and ``fitted_vs_observed`` draw on a given axes (or a
-new one); ``plot_diagnostics`` puts the three side by side. Residuals are the deviance
+new one); ``plot_diagnostics`` puts the three side by side. ``coefficient_path`` and
+``cv_curve`` are glmnet's two plots, of ``fit_path`` and ``fit_cv``. Residuals are the deviance
 residuals divided by √φ (standard normal for a well-specified model with many counts); for
 Beta, Dirichlet and Multinomial, which have vector responses or no saturated model, they are
 the response residuals y − E[y] divided by their standard deviation, component by component.
@@ -25,7 +27,8 @@ def diagnostics_data(result) -> dict[str, np.ndarray]:
     """
     problem = result.problem
     if np.ndim(result.params) != 1:
-        raise ValueError("diagnostic plots need a single fit; index a batched result first.")
+        raise ValueError("diagnostic plots need a single fit; index a batched result first "
+                         "(res[k]).")
     fitted = np.asarray(result.predict(problem.X, problem.offset, precision_design=getattr(
         result.param, "precision_design", None)))
     observed = np.asarray(problem.y, float).reshape(fitted.shape)
@@ -102,3 +105,67 @@ def plot_diagnostics(result, title: str | None = None):
     fig.suptitle(title or repr(result), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def coefficient_path(path, ax=None):
+    """Each penalised coefficient against α along a regularization path (log scale, α
+    decreasing to the right, as the path runs); unpenalised ones (intercepts) are left out.
+
+    Example:
+        >>> import numpy as np, glmjax as gj
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.column_stack([np.ones(100), rng.normal(size=(100, 3))])
+        >>> y = rng.poisson(np.exp(0.5 * X[:, 1])).astype(float)
+        >>> ax = coefficient_path(gj.fit_path(X, y, gj.families.Poisson(), n_alphas=5))
+        >>> ax.get_legend_handles_labels()[1]
+        ['x1', 'x2', 'x3']
+    """
+    ax = _axes(ax)
+    alphas = np.asarray(path.alphas)
+    params = np.asarray(path.fits.params)
+    penalized = np.asarray(path.fits.problem.penalized)[0] > 0
+    names = path[0].param_names()
+    for j in np.flatnonzero(penalized):
+        ax.plot(alphas, params[:, j], lw=1.2, label=names[j])
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("α (penalty strength)")
+    ax.set_ylabel("coefficient")
+    ax.set_title(f"Coefficient path, l1_ratio = {path.l1_ratio:g}")
+    if penalized.sum() <= 12:
+        ax.legend(loc="best", fontsize=7)
+    return ax
+
+
+def cv_curve(cv, ax=None):
+    """Mean held-out deviance ± one standard error against α at the chosen ``l1_ratio``, with
+    ``alpha_best`` and ``alpha_1se`` marked (glmnet's ``plot.cv.glmnet``); the mean curves of
+    the other mixings tried, if any, as thin lines.
+
+    Example:
+        >>> import numpy as np, glmjax as gj
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.column_stack([np.ones(100), rng.normal(size=(100, 3))])
+        >>> y = rng.poisson(np.exp(0.5 * X[:, 1])).astype(float)
+        >>> ax = cv_curve(gj.fit_cv(X, y, gj.families.Poisson(), n_alphas=5, n_folds=3))
+        >>> ax.get_xscale()
+        'log'
+    """
+    ax = _axes(ax)
+    for path, deviance in zip(cv.paths, np.asarray(cv.cv_deviances), strict=True):
+        if path is not cv.path:
+            ax.plot(np.asarray(path.alphas), deviance.mean(axis=0), lw=0.8, alpha=0.6,
+                    label=f"l1_ratio = {path.l1_ratio:g}")
+    ax.errorbar(np.asarray(cv.alphas), np.asarray(cv.cv_mean), yerr=np.asarray(cv.cv_se),
+                fmt="o-", ms=3, lw=1.2, capsize=2, color="C3",
+                label=f"l1_ratio = {cv.l1_ratio_best:g} (chosen)")
+    ax.axvline(cv.alpha_best, color="k", ls="--", lw=0.8, label="alpha_best")
+    ax.axvline(cv.alpha_1se, color="k", ls=":", lw=0.8, label="alpha_1se")
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("α (penalty strength)")
+    ax.set_ylabel("held-out mean deviance")
+    ax.set_title(f"{cv.cv_deviance.shape[0]}-fold cross-validation")
+    ax.legend(loc="best", fontsize=7)
+    return ax

@@ -48,3 +48,30 @@ def test_batched_result_is_refused(X):
     y = np.random.default_rng(0).poisson(1.0, size=(2, 300)).astype(float)
     with pytest.raises(ValueError, match="need a single fit"):
         plots.diagnostics_data(gj.fit_many(X, y, F.Poisson()))
+
+
+def test_coefficient_path_and_cv_curve_draw_their_data(X):
+    rng = np.random.default_rng(2)
+    Xw = np.column_stack([X, rng.normal(size=(300, 2))])
+    y = rng.poisson(np.exp(Xw @ [0.3, 0.8, -0.5, 0.0, 0.1])).astype(float)
+    path = gj.fit_path(Xw, y, F.Poisson(), n_alphas=8)
+    ax = path.plot()
+    lines = ax.get_lines()[:-1]  # the last is the zero line
+    assert [line.get_label() for line in lines] == ["x1", "x2", "x3", "x4"]  # no intercept
+    for j, line in enumerate(lines, start=1):
+        np.testing.assert_allclose(line.get_xdata(), path.alphas)
+        np.testing.assert_allclose(line.get_ydata(), path.coef[:, j])
+    assert ax.get_xscale() == "log" and ax.xaxis_inverted()
+    plt.close(ax.figure)
+
+    cv = gj.fit_cv(Xw, y, F.Poisson(), l1_ratio=[0.5, 1.0], n_alphas=8, n_folds=3)
+    ax = cv.plot()
+    (bars,) = ax.containers
+    np.testing.assert_allclose(bars.lines[0].get_ydata(), cv.cv_mean)
+    other = next(line for line in ax.get_lines() if line.get_label().startswith("l1_ratio"))
+    np.testing.assert_allclose(other.get_ydata(), np.mean(
+        cv.cv_deviances[1 - cv.index_l1_ratio], axis=0))  # the mixing not chosen
+    marks = {line.get_label(): line.get_xdata()[0] for line in ax.get_lines()
+             if line.get_label().startswith("alpha_")}
+    assert marks == {"alpha_best": cv.alpha_best, "alpha_1se": cv.alpha_1se}
+    plt.close(ax.figure)
