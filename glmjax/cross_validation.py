@@ -20,12 +20,13 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
+from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.fitting import as_vector, column_names
 from glmjax.model import Problem
 from glmjax.paths import Path, fit_path
 from glmjax.results import FitResult
-from glmjax.transfer import as_float_array
+from glmjax.transfer import as_float_array, to_host
 
 
 class CVResult(eqx.Module):
@@ -188,13 +189,15 @@ def fit_cv(
             held_out = jnp.asarray(folds == k)
             fold_path = fit_path(X, y, alphas=path.alphas,
                                  weights=jnp.where(held_out, 0.0, weights), **kwargs)
-            deviance.append(_heldout_deviance(full_data, fold_path.fits.params, held_out))
+            deviance.append(to_host(_heldout_deviance(full_data, fold_path.fits.params,
+                                                      held_out)))
         paths.append(path)
-        deviances.append(jnp.stack(deviance))
-    return CVResult(paths=tuple(paths), cv_deviances=jnp.stack(deviances), folds=folds)
+        deviances.append(deviance)
+    return CVResult(paths=tuple(paths), cv_deviances=jnp.asarray(np.array(deviances)),
+                    folds=folds)
 
 
-@eqx.filter_jit
+@filter_jit
 def _heldout_deviance(problem: Problem, params: Array, held_out: Array) -> Array:
     """Mean unit deviance over the held-out rows for each row of ``params``; ``problem``
     carries the full data, prepared."""

@@ -352,7 +352,7 @@ def default_names(X: Array) -> tuple[str, ...]:
     return _names(to_host(_ones_columns(X)))
 
 
-@jax.jit
+@filter_jit
 def _ones_columns(X: Array) -> Array:
     return jnp.all(X == 1, axis=tuple(range(X.ndim - 1)))
 

@@ -103,10 +103,11 @@ def fit_many(
     X = shared["X"] if "X" in shared else mapped["X"]
     result = eqx.tree_at(lambda r: r.problem.X, result, X)
     # a fit whose inputs fail a check comes back unconverged: check those on the host
-    suspects = np.flatnonzero(~to_host(result.converged))
+    converged = to_host(result.converged)
+    suspects = np.flatnonzero(~converged)
     if suspects.size:
         _check_fits(args, batched, n_fits, family, link, suspects)
-    _warn_many(result, n_fits)
+    _warn_many(converged, to_host(result.n_boundary), n_fits)
     return result
 
 
@@ -142,7 +143,7 @@ def _is_single_response(family: AbstractFamily, y, m: int) -> bool:
 def _check_response_batch(family: AbstractFamily, y, m: int) -> None:
     """Each fit's response (y without its leading axis) has the shape ``family`` expects."""
     try:
-        family.check_response_shape(y[0], m)
+        family.check_response_shape(jax.ShapeDtypeStruct(y.shape[1:], y.dtype), m)
     except ValueError as err:
         raise ValueError(f"y of shape {tuple(y.shape)} is read as {y.shape[0]} responses of "
                          f"shape {tuple(y.shape[1:])}, one per fit, and X has {m} rows: "
@@ -177,12 +178,13 @@ def _check_fits(args, batched, n_fits, family, link, indices) -> None:
             raise ValueError(f"fit {index} of {n_fits}: {err}") from None
 
 
-def _warn_many(result: FitResult, n_fits: int) -> None:
-    failed = int(jnp.sum(~result.converged))
+def _warn_many(converged: np.ndarray, n_boundary: np.ndarray, n_fits: int) -> None:
+    """Warnings from the per-fit flags, on the host (no program compiled for them)."""
+    failed = int(np.sum(~converged))
     if failed:
         warnings.warn(f"{failed} of {n_fits} fits did not converge (see result.converged).",
                       ConvergenceWarning, stacklevel=3)
-    separated = int(jnp.sum(result.n_boundary > 0))
+    separated = int(np.sum(n_boundary > 0))
     if separated:
         warnings.warn(f"{separated} of {n_fits} fits have fitted means on the boundary of the "
                       "mean space (separation; see result.n_boundary): their maximum-likelihood "

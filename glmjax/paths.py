@@ -26,7 +26,7 @@ from glmjax.families import AbstractFamily
 from glmjax.fitting import as_vector, checked_problem, column_names, default_names, fit
 from glmjax.model import Problem
 from glmjax.results import FitResult
-from glmjax.transfer import as_float_array, to_device
+from glmjax.transfer import as_float_array, to_device, to_host
 
 
 class Path(eqx.Module):
@@ -121,24 +121,29 @@ def fit_path(
             min_alpha_ratio = 1e-4 if m > problem.n_params else 1e-2
         alpha_max = max_alpha(problem, beta_null, l1_ratio)
         alphas = np.geomspace(alpha_max, alpha_max * min_alpha_ratio, n_alphas)
-    alphas = jnp.asarray(alphas, X.dtype)
-    if alphas.ndim != 1 or not bool(jnp.all(alphas > 0)) or not bool(jnp.all(jnp.isfinite(alphas))):
+    alphas = np.asarray(alphas, X.dtype)  # on the host: no program compiled for these checks
+    if alphas.ndim != 1 or not np.all(alphas > 0) or not np.all(np.isfinite(alphas)):
         raise ValueError("alphas must be a 1-D array of positive, finite penalties.")
     l1 = None if l1_ratio == 0 else alphas * l1_ratio  # pure ridge compiles no L1 step
     fit_kwargs["feature_names"] = names or default_names(X)
     fits = _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1,
                       alphas * (1 - l1_ratio), beta_null)
-    return Path(alphas=alphas, l1_ratio=float(l1_ratio), fits=fits)
+    return Path(alphas=jnp.asarray(alphas), l1_ratio=float(l1_ratio), fits=fits)
 
 
 def max_alpha(problem: Problem, beta_null: Array, l1_ratio: float) -> float:
     """α_max = max_j |∂f/∂β_j(β_null)| / max(ρ, 10⁻³) over penalised j: from α_max up every
     penalised coefficient of the lasso is zero."""
-    grad = jax.grad(problem.smooth_objective)(beta_null)
-    return float(jnp.max(jnp.abs(grad) * problem.penalized)) / max(l1_ratio, 1e-3)
+    return float(_max_penalized_gradient(problem, beta_null)) / max(l1_ratio, 1e-3)
 
 
-_checked = eqx.filter_jit(
+@filter_jit  # one program: op by op, the gradient compiled ~40 programs on a first call
+def _max_penalized_gradient(problem: Problem, beta: Array) -> Array:
+    grad = jax.grad(problem.smooth_objective)(beta)
+    return jnp.max(jnp.abs(grad) * problem.penalized)
+
+
+_checked = filter_jit(
     lambda family, param, X, y, w, offset: checked_problem(family, param, X, y, w, offset,
                                                            jnp.zeros((), X.dtype), None)
 )
@@ -152,15 +157,16 @@ def _null_params(problem, X, y, family, link, weights, offset) -> Array:
     q = problem.n_linear
     if constant.size:
         column = int(constant[0]) // q
-        null = fit(X[:, [column]], y, family, link, weights=weights, offset=offset)
+        null = fit(X[:, column:column + 1], y, family, link, weights=weights, offset=offset)
     else:
         column = None
         null = fit(jnp.zeros((X.shape[0], 1), X.dtype), y, family, link, weights=weights,
                    offset=offset, l2=1.0)
-    theta = jnp.zeros((X.shape[1], q), X.dtype)
+    theta = np.zeros((X.shape[1], q), X.dtype)  # on the host: no program compiled for it
+    null_params = to_host(null.params)
     if column is not None:
-        theta = theta.at[column].set(null.params[:q])
-    return jnp.concatenate([theta.ravel(), null.params[q:]])
+        theta[column] = null_params[:q]
+    return jnp.asarray(np.concatenate([theta.ravel(), null_params[q:]]))
 
 
 @filter_jit

@@ -16,6 +16,7 @@ import numpy as np
 from jax import Array
 from jax.scipy.special import betainc, ndtr, ndtri
 
+from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, null_model
 from glmjax.parametrizations import AbstractParametrization, MeanPrecision, Softmax
@@ -86,10 +87,12 @@ class FitResult(eqx.Module):
         n = len(self)
         if not -n <= k < n:
             raise IndexError(f"index {k} is out of range for a batch of {n} fits.")
-        k = int(k) % n
+        index = np.asarray(int(k) % n)  # an array: one compiled program serves every k
         X = self.problem.X  # fit_many keeps a shared X once, unbatched
-        one = jax.tree.map(lambda leaf: leaf[k], self)
-        return eqx.tree_at(lambda r: r.problem.X, one, X if jnp.ndim(X) == 2 else X[k])
+        rest = eqx.tree_at(lambda r: r.problem.X, self, jnp.zeros((n, 0), X.dtype))
+        one = _take(rest, index)
+        return eqx.tree_at(lambda r: r.problem.X, one,
+                           X if jnp.ndim(X) == 2 else _take(X, index))
 
     # ---- coefficients ---------------------------------------------------------------------
     def _shaped(self, flat: Array) -> Array:
@@ -302,6 +305,11 @@ class FitResult(eqx.Module):
             lines.append(f"Warning: fitted means on the boundary for {int(self.n_boundary)} "
                          "observations (separation): the MLE does not exist.")
         return "\n".join(lines)
+
+
+@filter_jit  # one program for every leaf (indexed op by op, each shape compiled its own)
+def _take(tree, k: Array):
+    return jax.tree.map(lambda leaf: leaf[k], tree)
 
 
 def _pformat(p: float) -> str:
