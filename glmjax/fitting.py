@@ -22,7 +22,7 @@ from glmjax.results import FitResult
 from glmjax.row_blocks import any_true, count_true
 from glmjax.solvers import SolverResult, gradient_ascent, implicit, irls, lbfgs, optax_minimize
 from glmjax.solvers.irls import default_tol as default_irls_tol
-from glmjax.transfer import as_float_array, to_device, to_host
+from glmjax.transfer import as_float_array, to_device
 
 SOLVERS = ("irls", "lbfgs", "gradient_ascent")
 
@@ -152,9 +152,9 @@ def fit(
         if jnp.issubdtype(y.dtype, jnp.floating):
             arrays["y"] = y
         checks.raise_for_bad_values(scan, result.problem.family, arrays)
-        checks.raise_for_rank_deficiency(scan, feature_names or _names(scan.ones_columns))
+        checks.raise_for_rank_deficiency(scan, feature_names or default_names(scan.ones_columns))
     if feature_names is None:
-        feature_names = _names(scan.ones_columns)
+        feature_names = default_names(scan.ones_columns)
     result = dataclasses.replace(result, solver=solver_name, feature_names=feature_names)
     _warn(result)
     return result
@@ -346,20 +346,15 @@ def column_names(X) -> tuple[str, ...] | None:
     return tuple(str(c) for c in columns)
 
 
-def default_names(X: Array) -> tuple[str, ...]:
-    """Names for the columns of X (m, p), or of a stack (B, m, p): "(Intercept)" for a column
-    of ones (in every fit of a stack), x0, x1, ... for the others."""
-    return _names(to_host(_ones_columns(X)))
-
-
-@filter_jit
-def _ones_columns(X: Array) -> Array:
+def ones_columns(X: Array) -> Array:
+    """Which columns of X (m, p), or of a stack (B, m, p), are all ones (in every fit)."""
     return jnp.all(X == 1, axis=tuple(range(X.ndim - 1)))
 
 
-def _names(ones_columns) -> tuple[str, ...]:
-    return tuple("(Intercept)" if c else f"x{j}"
-                 for j, c in enumerate(np.asarray(ones_columns)))
+def default_names(ones: ArrayLike) -> tuple[str, ...]:
+    """"(Intercept)" for a column of ones, x0, x1, ... for the others (``ones``: one flag per
+    column)."""
+    return tuple("(Intercept)" if c else f"x{j}" for j, c in enumerate(np.asarray(ones)))
 
 
 def _warn(result: FitResult) -> None:

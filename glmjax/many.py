@@ -8,6 +8,7 @@ penalties (l2 of shape (B,)).
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import equinox as eqx
@@ -27,6 +28,7 @@ from glmjax.fitting import (
     column_names,
     default_names,
     fit,
+    ones_columns,
 )
 from glmjax.results import FitResult
 from glmjax.transfer import as_float_array, to_device, to_host
@@ -68,7 +70,9 @@ def fit_many(
         >>> res.coef.shape, res.converged.tolist()
         ((2, 2), [True, True])
     """
-    names = fit_kwargs.pop("feature_names", None) or column_names(X)
+    names = fit_kwargs.get("feature_names") or column_names(X)
+    if names is not None:
+        fit_kwargs["feature_names"] = names  # checked by fit
     X, y = as_float_array(X), to_device(y)
     args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2),
             "l1": jnp.asarray(l1)}
@@ -96,9 +100,10 @@ def fit_many(
     shared = {name: args[name] for name in args if not batched[name]}
     if batched["y"]:
         _check_response_batch(family, y, m)
-    fit_kwargs["feature_names"] = names or default_names(X)
-    result = _map_fits(family, link, fit_kwargs, mapped, shared,
-                       _even_chunks(n_fits, chunk_size))
+    result, ones = _map_fits(family, link, fit_kwargs, mapped, shared,
+                             _even_chunks(n_fits, chunk_size))
+    if names is None:  # found in the program: names never change what it compiles
+        result = dataclasses.replace(result, feature_names=default_names(to_host(ones)))
     # X goes back in here: an input returned from a compiled program would be copied
     X = shared["X"] if "X" in shared else mapped["X"]
     result = eqx.tree_at(lambda r: r.problem.X, result, X)
@@ -113,7 +118,8 @@ def fit_many(
 
 @filter_jit
 def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
-    """``lax.map`` over chunks of ``chunk_size`` vmapped fits, in one compiled program."""
+    """``lax.map`` over chunks of ``chunk_size`` vmapped fits, in one compiled program; and
+    which columns of X are all ones in every fit."""
 
     def one(per_fit):
         a = {**shared, **per_fit}
@@ -122,7 +128,8 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
         # the result refers to the caller's X (one copy, shared or stacked), not a copy per fit
         return eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((1,), res.params.dtype))
 
-    return jax.lax.map(one, mapped, batch_size=chunk_size)
+    X = shared["X"] if "X" in shared else mapped["X"]
+    return jax.lax.map(one, mapped, batch_size=chunk_size), ones_columns(X)
 
 
 def _even_chunks(n_fits: int, chunk_size: int) -> int:

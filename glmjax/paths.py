@@ -13,6 +13,8 @@ The whole path is one compiled ``lax.scan`` over the grid.
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -23,7 +25,14 @@ from jax.typing import ArrayLike
 from glmjax import parametrizations
 from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
-from glmjax.fitting import as_vector, checked_problem, column_names, default_names, fit
+from glmjax.fitting import (
+    as_vector,
+    checked_problem,
+    column_names,
+    default_names,
+    fit,
+    ones_columns,
+)
 from glmjax.model import Problem
 from glmjax.results import FitResult
 from glmjax.transfer import as_float_array, to_device, to_host
@@ -102,7 +111,9 @@ def fit_path(
     """
     if not 0.0 <= l1_ratio <= 1.0:
         raise ValueError(f"l1_ratio must be in [0, 1]; got {l1_ratio}.")
-    names = fit_kwargs.pop("feature_names", None) or column_names(X)
+    names = fit_kwargs.get("feature_names") or column_names(X)
+    if names is not None:
+        fit_kwargs["feature_names"] = names  # checked by fit
     X = as_float_array(X)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D (m, p) design matrix; got shape {X.shape}.")
@@ -125,9 +136,12 @@ def fit_path(
     if alphas.ndim != 1 or not np.all(alphas > 0) or not np.all(np.isfinite(alphas)):
         raise ValueError("alphas must be a 1-D array of positive, finite penalties.")
     l1 = None if l1_ratio == 0 else alphas * l1_ratio  # pure ridge compiles no L1 step
-    fit_kwargs["feature_names"] = names or default_names(X)
-    fits = _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1,
-                      alphas * (1 - l1_ratio), beta_null)
+    fits, ones = _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1,
+                            alphas * (1 - l1_ratio), beta_null)
+    if names is None:  # found in the program: names never change what it compiles
+        fits = dataclasses.replace(fits, feature_names=default_names(to_host(ones)))
+    # X goes back in here: an input returned from a compiled program would be copied
+    fits = eqx.tree_at(lambda r: r.problem.X, fits, X)
     return Path(alphas=jnp.asarray(alphas), l1_ratio=float(l1_ratio), fits=fits)
 
 
@@ -171,7 +185,8 @@ def _null_params(problem, X, y, family, link, weights, offset) -> Array:
 
 @filter_jit
 def _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1, l2, beta0):
-    """``lax.scan`` of ``fit`` over the grid, each fit started at the previous solution."""
+    """``lax.scan`` of ``fit`` over the grid, each fit started at the previous solution; and
+    which columns of X are all ones."""
 
     def step(beta, penalty):
         l1_k, l2_k = penalty
@@ -184,4 +199,4 @@ def _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1, l2, beta0):
         _, fits = jax.lax.scan(lambda b, l2_k: step(b, (0.0, l2_k)), beta0, l2)
     else:
         _, fits = jax.lax.scan(step, beta0, (l1, l2))
-    return eqx.tree_at(lambda r: r.problem.X, fits, X)
+    return fits, ones_columns(X)
