@@ -8,13 +8,14 @@ t(df_resid) p-values when it is estimated; AIC = −2ℓ + 2k with k counting th
 from __future__ import annotations
 
 import math
+import statistics
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from jax.scipy.special import betainc, ndtr, ndtri
+from jax.scipy.special import betainc, ndtr
 
 from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
@@ -134,8 +135,7 @@ class FitResult(eqx.Module):
 
     def conf_int(self, alpha: float = 0.05) -> Array:
         """Wald intervals coef ± z_{1−α/2}·stderr (R's ``confint.default``); shape (..., 2)."""
-        z = -ndtri(alpha / 2)
-        return jnp.stack([self.coef - z * self.stderr, self.coef + z * self.stderr], axis=-1)
+        return _conf_int(self, np.asarray(_normal_quantile(1 - alpha / 2)))
 
     @property
     def precision(self) -> Array | None:
@@ -248,15 +248,14 @@ class FitResult(eqx.Module):
     def coef_table(self, alpha: float = 0.05) -> dict[str, list]:
         """Every parameter (flat: coefficients, then extras) with its name, estimate, standard
         error, z (or t) statistic, p-value and Wald interval, as columns of plain lists."""
-        if jnp.ndim(self.params) != 1:
-            raise ValueError("a coefficient table needs a single fit; index a batched result "
-                             "first (res[k]).")
-        est, se = jax.device_get(self.params), jax.device_get(self.bse)
-        z = -ndtri(alpha / 2)
+        return self._coef_table(summary_numbers(self), alpha)
+
+    def _coef_table(self, numbers: dict, alpha: float) -> dict[str, list]:
+        est, se = numbers["params"], numbers["bse"]
+        z = _normal_quantile(1 - alpha / 2)
         return {
             "name": self.param_names(), "estimate": est.tolist(), "stderr": se.tolist(),
-            "statistic": (est / se).tolist(),
-            "pvalue": jax.device_get(self._pvalues(self.params / self.bse)).tolist(),
+            "statistic": (est / se).tolist(), "pvalue": numbers["pvalue"].tolist(),
             "conf_low": (est - z * se).tolist(), "conf_high": (est + z * se).tolist(),
         }
 
@@ -264,7 +263,8 @@ class FitResult(eqx.Module):
         """A coefficient table and fit statistics in the manner of R's ``summary.glm``."""
         stat_name = "t value" if self.scale_estimated else "z value"
         p_name = "Pr(>|t|)" if self.scale_estimated else "Pr(>|z|)"
-        table = self.coef_table()
+        numbers = summary_numbers(self)
+        table = self._coef_table(numbers, 0.05)
         names, est, se, pv = (table[k] for k in ("name", "estimate", "stderr", "pvalue"))
         width = max(len(n) for n in names) + 2
         lines = [
@@ -282,9 +282,10 @@ class FitResult(eqx.Module):
                 f"{name:{width}}{b:>12.5g}{s:>12.5g}{b / s:>10.3f}{_pformat(p):>11} {_stars(p)}"
             )
         lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1", ""]
-        if self.precision is not None and jnp.ndim(self.precision) == 0:
-            lines.append(f"Precision parameter phi: {float(self.precision):.5g}")
-        elif self.precision is not None:
+        precision = numbers["precision"]
+        if precision is not None and np.ndim(precision) == 0:
+            lines.append(f"Precision parameter phi: {float(precision):.5g}")
+        elif precision is not None:
             lines.append("Precision: log phi = Z gamma, the (phi)_ coefficients above")
         if self.family.has_saturated:
             how = "estimated" if self.scale_estimated else "taken"
@@ -292,12 +293,13 @@ class FitResult(eqx.Module):
                          f"{float(self.scale):.6g})")
         lines += [
             "",
-            f"    Null deviance: {float(self.null_deviance):.6g}  on {int(self.df_null)}"
+            f"    Null deviance: {float(numbers['null_deviance']):.6g}  on "
+            f"{int(numbers['df_null'])}"
             "  degrees of freedom",
             f"Residual deviance: {float(self.deviance):.6g}  on {int(self.df_resid)}"
             "  degrees of freedom",
-            f"Log-likelihood: {float(self.loglik):.6g}   AIC: {float(self.aic):.6g}"
-            f"   BIC: {float(self.bic):.6g}",
+            f"Log-likelihood: {float(self.loglik):.6g}   AIC: {float(numbers['aic']):.6g}"
+            f"   BIC: {float(numbers['bic']):.6g}",
         ]
         if not self.family.has_saturated:
             lines.append("(no saturated model for this family: deviance = -2 log-likelihood)")
@@ -305,6 +307,36 @@ class FitResult(eqx.Module):
             lines.append(f"Warning: fitted means on the boundary for {int(self.n_boundary)} "
                          "observations (separation): the MLE does not exist.")
         return "\n".join(lines)
+
+
+def summary_numbers(result: FitResult) -> dict[str, np.ndarray]:
+    """For a single fit, the numbers of ``summary()`` that the result does not store
+    (standard errors, p-values, the null deviance, AIC, BIC, the precision), from one
+    compiled program (op by op, a first ``summary()`` compiled ~50 programs: 2.6 s for the
+    README's Poisson fit)."""
+    if jnp.ndim(result.params) != 1:
+        raise ValueError("a coefficient table needs a single fit; index a batched result "
+                         "first (res[k]).")
+    return jax.device_get(_summary_numbers(result))
+
+
+@filter_jit
+def _summary_numbers(result: FitResult) -> dict[str, Array]:
+    null_deviance, df_null = null_model(result.problem)
+    return {"params": result.params, "bse": result.bse,
+            "pvalue": result._pvalues(result.params / result.bse),
+            "null_deviance": null_deviance, "df_null": df_null, "aic": result.aic,
+            "bic": result.bic, "precision": result.precision}
+
+
+@filter_jit
+def _conf_int(result: FitResult, z: Array) -> Array:
+    coef, stderr = result.coef, result.stderr
+    return jnp.stack([coef - z * stderr, coef + z * stderr], axis=-1)
+
+
+def _normal_quantile(p: float) -> float:
+    return statistics.NormalDist().inv_cdf(p)
 
 
 @filter_jit  # one program for every leaf (indexed op by op, each shape compiled its own)
@@ -340,18 +372,27 @@ def shaped(flat: Array, p: int, q: int) -> Array:
 def predict(family: AbstractFamily, param: AbstractParametrization, params: Array,
             n_linear: int, X, offset=None, which: str = "mean") -> Array:
     """E[y | x] (``which="mean"``), η (``"natural"``) or L = XΘ + offset (``"linear"``) of the
-    model with flat coefficients ``params`` (Θ of shape (p, ``n_linear``), then extras)."""
-    X = jnp.asarray(X, params.dtype)
+    model with flat coefficients ``params`` (Θ of shape (p, ``n_linear``), then extras), in
+    one compiled program per shape (op by op, a first prediction compiled ~10 programs)."""
+    if which not in ("mean", "natural", "linear"):
+        raise ValueError(f"which must be 'mean', 'natural' or 'linear'; got {which!r}.")
+    X = X if isinstance(X, jax.Array) else np.asarray(X)
     p = (params.shape[-1] - param.n_extra(family)) // n_linear
     if X.ndim != 2 or X.shape[1] != p:
         raise ValueError(f"X must have shape (m, {p}); got {X.shape}.")
-    offset = jnp.zeros(X.shape[0], X.dtype) if offset is None else jnp.asarray(offset, X.dtype)
-    linear = X @ params[: p * n_linear].reshape(p, n_linear) + offset[:, None]
+    if offset is not None and not isinstance(offset, jax.Array):
+        offset = np.asarray(offset)
+    return _predict(family, param, params, n_linear, X, offset, which)
+
+
+@filter_jit
+def _predict(family, param, params, n_linear, X, offset, which):
+    X = jnp.asarray(X, params.dtype)
+    p = X.shape[1]
+    linear = X @ params[: p * n_linear].reshape(p, n_linear)
+    if offset is not None:
+        linear = linear + jnp.asarray(offset, X.dtype)[:, None]
     if which == "linear":
         return linear[:, 0] if n_linear == 1 else linear
     eta = param.natural(family, linear, params[p * n_linear:])
-    if which == "natural":
-        return eta
-    if which != "mean":
-        raise ValueError(f"which must be 'mean', 'natural' or 'linear'; got {which!r}.")
-    return family.response_mean(eta)
+    return eta if which == "natural" else family.response_mean(eta)
