@@ -17,6 +17,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from glmjax import families as F
+from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.fitting import fit
 
@@ -36,6 +37,12 @@ def family_from_name(family: str | AbstractFamily) -> AbstractFamily:
     except KeyError:
         raise ValueError(f"unknown family {family!r}; use one of {sorted(FAMILIES)} or a "
                          "glmjax.families instance.") from None
+
+
+@filter_jit  # one program (op by op, each operation compiled a program of its own)
+def _deviance(family: AbstractFamily, y, w, mean):
+    """Σ wᵢ d(yᵢ, μᵢ), the deviance of the means ``mean``."""
+    return jnp.sum(w * family.unit_deviance(y, family.natural_from_mean(mean)))
 
 
 def _x64():
@@ -142,13 +149,8 @@ class GLMRegressor(RegressorMixin, _GLMBase):
         y = np.asarray(y, np.float64)
         w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, float)
         with _x64():
-            eta = lambda mu: family.natural_from_mean(jnp.asarray(mu))  # noqa: E731
-
-            def deviance(mu):
-                return float(jnp.sum(w * family.unit_deviance(jnp.asarray(y), eta(mu))))
-
-            null = deviance(np.full_like(y, np.average(y, weights=w)))
-            return 1 - deviance(mean) / null
+            null = float(_deviance(family, y, w, np.full_like(y, np.average(y, weights=w))))
+            return 1 - float(_deviance(family, y, w, mean)) / null
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -23,6 +23,12 @@ from glmjax.model import Problem, null_model
 from glmjax.parametrizations import AbstractParametrization, MeanPrecision, Softmax
 
 
+def compiled_property(fn):
+    """A property computed in one compiled program per shape (op by op, every operation would
+    compile a program of its own on first use: ~30 ms each on the CPU)."""
+    return property(filter_jit(fn))
+
+
 class FitResult(eqx.Module):
     """A fitted GLM. A pytree: results of ``jax.vmap``-ed fits stack along a leading axis,
     and ``res[k]`` is the k-th of them.
@@ -109,20 +115,20 @@ class FitResult(eqx.Module):
         """Parameters not attached to X (the log precision of mean–precision models)."""
         return self.params[..., self.n_features * self.n_linear :]
 
-    @property
+    @compiled_property
     def bse(self) -> Array:
         """Standard errors of all parameters, flat (coefficients, then extras)."""
         return jnp.sqrt(jnp.diagonal(self.cov, axis1=-2, axis2=-1))
 
-    @property
+    @compiled_property
     def stderr(self) -> Array:
         return self._shaped(self.bse)
 
-    @property
+    @compiled_property
     def zvalues(self) -> Array:
         return self.coef / self.stderr
 
-    @property
+    @compiled_property
     def pvalues(self) -> Array:
         """Two-sided p-values: normal, or t(df_resid) when the dispersion is estimated."""
         return self._shaped(self._pvalues(self.params / self.bse))
@@ -137,7 +143,7 @@ class FitResult(eqx.Module):
         """Wald intervals coef ± z_{1−α/2}·stderr (R's ``confint.default``); shape (..., 2)."""
         return _conf_int(self, np.asarray(_normal_quantile(1 - alpha / 2)))
 
-    @property
+    @compiled_property
     def precision(self) -> Array | None:
         """φ of a mean–precision (Beta/Dirichlet) model (one per row with a precision
         design), else None."""
@@ -153,7 +159,7 @@ class FitResult(eqx.Module):
         """k: coefficients, extras and the dispersion when it is estimated."""
         return self.params.shape[-1] + int(self.scale_estimated)
 
-    @property
+    @compiled_property
     def null_deviance(self) -> Array:
         """Deviance of the intercept-only model (with the offset); computed on first use.
 
@@ -162,30 +168,30 @@ class FitResult(eqx.Module):
         """
         return null_model(self.problem)[0]
 
-    @property
+    @compiled_property
     def df_null(self) -> Array:
         return null_model(self.problem)[1]
 
-    @property
+    @compiled_property
     def aic(self) -> Array:
         return -2 * self.loglik + 2 * self.n_params
 
-    @property
+    @compiled_property
     def bic(self) -> Array:
         return -2 * self.loglik + jnp.log(self.nobs) * self.n_params
 
     # ---- residuals (scalar families) -------------------------------------------------------
-    @property
+    @compiled_property
     def resid_response(self) -> Array:
         """T(yᵢ) − E[T(yᵢ)]."""
         return self.problem.family.sufficient_stat(self.problem.y) - self.mean
 
-    @property
+    @compiled_property
     def resid_pearson(self) -> Array:
         """(T(yᵢ) − μᵢ) √wᵢ / √V(μᵢ)."""
         return self.resid_response * jnp.sqrt(self.problem.weights / self.variance)
 
-    @property
+    @compiled_property
     def resid_deviance(self) -> Array:
         """sign(T(yᵢ) − μᵢ) √dᵢ, with Σ dᵢ the deviance."""
         return jnp.sign(self.resid_response) * jnp.sqrt(jnp.maximum(self.unit_deviance, 0))
