@@ -22,6 +22,7 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
+from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 
 
@@ -56,31 +57,64 @@ def check_identity(
         True
     """
     eta = jnp.asarray(eta, jnp.result_type(float))
-    derivative = family.mean(eta)
     kind = family.support_kind
     if kind == "simplex":
         key = jax.random.key(0) if key is None else key
-        samples = family.sample(key, eta, (n_samples,))
-        t = family.sufficient_stat(samples)
-        expected = jnp.mean(t, axis=0)
-        stderr = jnp.std(t, axis=0) / math.sqrt(n_samples)
-        total = jnp.ones(eta.shape[:-1], eta.dtype)
-        method = "monte carlo"
+        return _monte_carlo(family, eta, key, n_samples)
+    # the grid's place and size from the moments at η, on the host (one compiled program)
+    mean, variance, response_mean = jax.device_get(_moments(family, eta, kind))
+    if kind == "categorical":
+        size, center, spread = family.natural_dim, 0.0, 1.0
+    elif kind == "count":
+        high = float(np.max(np.asarray(family.mean_bounds()[1], np.float64)))
+        size = int(high if math.isfinite(high) else np.max(mean + 60 * np.sqrt(variance) + 60)) + 1
+        center, spread = 0.0, 1.0
     else:
-        y, log_jac, method = _grid(family, eta, kind, n_grid)
-        # p(y | η) on the grid for every η: y varies along the leading axis
-        logp = family.log_prob(y.reshape(y.shape[:1] + (1,) * _batch_ndim(family, eta)), eta)
-        dens = jnp.exp(logp + log_jac.reshape(logp.shape[:1] + (1,) * (logp.ndim - 1)))
-        t = family.sufficient_stat(y)
-        t = t.reshape(t.shape[:1] + (1,) * _batch_ndim(family, eta) + t.shape[1:])
-        weight = dens.reshape(dens.shape + (1,) * (t.ndim - dens.ndim))
-        step = 1.0 if method == "exact sum" else 2 * _HALF_WIDTH[kind] / (n_grid - 1)
-        expected = jnp.sum(weight * t, axis=0) * step
-        total = jnp.sum(dens, axis=0) * step
-        stderr = jnp.zeros_like(expected)
+        size = n_grid
+        center = float(np.median(np.asarray(response_mean, np.float64)))
+        spread = float(np.max(np.sqrt(variance))) if kind == "real" else 1.0
+    return _sum_over_grid(family, eta, kind, size, np.asarray(center, eta.dtype),
+                          np.asarray(spread, eta.dtype))
+
+
+@filter_jit
+def _moments(family: AbstractFamily, eta: Array, kind: str):
+    """(∂A/∂η, the variance where the grid needs it, E[y] where the grid needs it)."""
+    variance = family.variance(eta) if kind in ("count", "real") else None
+    response_mean = family.response_mean(eta) if kind in ("positive", "real") else None
+    return family.mean(eta), variance, response_mean
+
+
+@filter_jit
+def _monte_carlo(family: AbstractFamily, eta: Array, key: Array, n_samples: int):
+    t = family.sufficient_stat(family.sample(key, eta, (n_samples,)))
+    expected = jnp.mean(t, axis=0)
+    derivative = family.mean(eta)
     return IdentityCheck(
         expected=expected, derivative=derivative, error=jnp.abs(expected - derivative),
-        stderr=stderr, total_mass=total, method=method,
+        stderr=jnp.std(t, axis=0) / math.sqrt(n_samples),
+        total_mass=jnp.ones(eta.shape[:-1], eta.dtype), method="monte carlo",
+    )
+
+
+@filter_jit
+def _sum_over_grid(family: AbstractFamily, eta: Array, kind: str, size: int, center: Array,
+                   spread: Array) -> IdentityCheck:
+    """Σ T(y) p(y | η) over the points of the grid (exact sums), or the trapezoid rule."""
+    y, log_jac, method = _grid(kind, size, center, spread, eta.dtype)
+    # p(y | η) on the grid for every η: y varies along the leading axis
+    logp = family.log_prob(y.reshape(y.shape[:1] + (1,) * _batch_ndim(family, eta)), eta)
+    dens = jnp.exp(logp + log_jac.reshape(logp.shape[:1] + (1,) * (logp.ndim - 1)))
+    t = family.sufficient_stat(y)
+    t = t.reshape(t.shape[:1] + (1,) * _batch_ndim(family, eta) + t.shape[1:])
+    weight = dens.reshape(dens.shape + (1,) * (t.ndim - dens.ndim))
+    step = 1.0 if method == "exact sum" else 2 * _HALF_WIDTH[kind] / (size - 1)
+    expected = jnp.sum(weight * t, axis=0) * step
+    derivative = family.mean(eta)
+    return IdentityCheck(
+        expected=expected, derivative=derivative, error=jnp.abs(expected - derivative),
+        stderr=jnp.zeros_like(expected), total_mass=jnp.sum(dens, axis=0) * step,
+        method=method,
     )
 
 
@@ -93,27 +127,19 @@ def _batch_ndim(family: AbstractFamily, eta: Array) -> int:
 _HALF_WIDTH = {"real": 60.0, "positive": 60.0, "unit": 36.0}
 
 
-def _grid(family: AbstractFamily, eta: Array, kind: str, n_grid: int):
-    """Points y (leading axis), log |dy/du| there, and the method's name."""
-    dtype = eta.dtype
-    if kind == "categorical":
-        return jnp.arange(family.natural_dim), jnp.zeros(family.natural_dim, dtype), "exact sum"
+def _grid(kind: str, size: int, center: Array, spread: Array, dtype):
+    """Points y (leading axis), log |dy/du| there, and the method's name: 0..size−1 for
+    categories and counts; else y = g(u) on ``size`` points u centred on g⁻¹(``center``),
+    with log |g'(u)| the Jacobian."""
+    if kind == "categorical":  # integer labels
+        return jnp.arange(size), jnp.zeros(size, dtype), "exact sum"
     if kind == "count":
-        mean = np.asarray(jax.device_get(family.mean(eta)), np.float64)
-        var = np.asarray(jax.device_get(family.variance(eta)), np.float64)
-        high = float(np.max(np.asarray(family.mean_bounds()[1], np.float64)))
-        upper = high if math.isfinite(high) else float(np.max(mean + 60 * np.sqrt(var) + 60))
-        y = jnp.arange(int(upper) + 1, dtype=dtype)
-        return y, jnp.zeros_like(y), "exact sum"
-    # continuous: y = g(u) on a grid u centred on g⁻¹(E[y]); log |g'(u)| is the Jacobian
-    center = float(np.median(np.asarray(jax.device_get(family.response_mean(eta)), np.float64)))
+        return jnp.arange(size, dtype=dtype), jnp.zeros(size, dtype), "exact sum"
     half = _HALF_WIDTH[kind]
+    u = jnp.linspace(-half, half, size, dtype=dtype)
     if kind == "real":
-        spread = float(np.max(np.sqrt(np.asarray(jax.device_get(family.variance(eta))))))
-        u = jnp.linspace(-half, half, n_grid, dtype=dtype)
-        return center + spread * u, jnp.full_like(u, math.log(spread)), "quadrature"
+        return center + spread * u, jnp.full_like(u, jnp.log(spread)), "quadrature"
     if kind == "positive":
-        u = jnp.linspace(-half, half, n_grid, dtype=dtype) + math.log(center)
+        u = u + jnp.log(center)
         return jnp.exp(u), u, "quadrature"
-    u = jnp.linspace(-half, half, n_grid, dtype=dtype)
     return jax.nn.sigmoid(u), jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u), "quadrature"
