@@ -124,7 +124,7 @@ def coefficient_path(path, ax=None):
     alphas = np.asarray(path.alphas)
     params = np.asarray(path.fits.params)
     penalized = np.asarray(path.fits.problem.penalized)[0] > 0
-    names = path[0].param_names()
+    names = path.fits.param_names()  # static: no fit taken out of the batch
     for j in np.flatnonzero(penalized):
         ax.plot(alphas, params[:, j], lw=1.2, label=names[j])
     ax.axhline(0, color="k", lw=0.6)
