@@ -177,6 +177,8 @@ def fit_cv(
     if labels.size < 2:
         raise ValueError("folds must name at least two folds.")
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)
+    held_out = [jnp.asarray(folds == k) for k in labels]
+    training = [jnp.where(h, 0.0, weights) for h in held_out]  # the other folds' weights
     paths, deviances = [], []
     for ratio in ratios:
         kwargs = dict(family=family, link=link, l1_ratio=float(ratio), offset=offset,
@@ -185,12 +187,10 @@ def fit_cv(
                         min_alpha_ratio=min_alpha_ratio, weights=weights, **kwargs)
         full_data = path[0].problem
         deviance = []
-        for k in labels:
-            held_out = jnp.asarray(folds == k)
-            fold_path = fit_path(X, y, alphas=path.alphas,
-                                 weights=jnp.where(held_out, 0.0, weights), **kwargs)
+        for fold_out, fold_weights in zip(held_out, training, strict=True):
+            fold_path = fit_path(X, y, alphas=path.alphas, weights=fold_weights, **kwargs)
             deviance.append(to_host(_heldout_deviance(full_data, fold_path.fits.params,
-                                                      held_out)))
+                                                      fold_out)))
         paths.append(path)
         deviances.append(deviance)
     return CVResult(paths=tuple(paths), cv_deviances=jnp.asarray(np.array(deviances)),
