@@ -2,11 +2,13 @@
 
     python benchmarks/bench_gpu.py [--rows 2000000] [--cols 100] [--out results.json]
 
-Runs unchanged on a CUDA machine (``pip install -U "jax[cuda12]"``) and on the CPU. Records
-the device, the versions and, per dtype: a Poisson and a logistic IRLS fit (first call and
-steady state), 1,000 logistic fits of 500 × 10 through ``fit_many``, the autodiff score
-against the hand-derived Xᵀ(y − μ), and the minibatch loop's rows per second. Prints a
-Markdown table and writes the numbers as JSON.
+Runs unchanged on a CUDA machine (``pip install -U "jax[cuda13]"``, or cuda12) and on the
+CPU; an H200's results are in RESULTS.md, eleventh pass. Records the device, the versions
+and, per dtype: a Poisson and a logistic IRLS fit (first call and steady state; the float32
+fits' distance from the float64 ones, and a float32 Poisson fit with full-precision matrix
+products), 1,000 logistic fits of 500 × 10 through ``fit_many``, the autodiff score against
+the hand-derived Xᵀ(y − μ), and the minibatch loop's rows per second against the bound of
+one streaming pass over X. Prints a Markdown table and writes the numbers as JSON.
 """
 
 from __future__ import annotations
@@ -46,15 +48,19 @@ def main() -> None:
 
     results = {"device": str(device), "device_kind": device.device_kind, "machine": machine(),
                "rows": m, "cols": p, "numbers": {}}
+    params = {}
     for dtype in (jnp.float32, jnp.float64):
-        data = (X64, counts, binary, Xb, yb)
-        results["numbers"][jnp.dtype(dtype).name] = measure(gj, dtype, *data)
+        name = jnp.dtype(dtype).name
+        results["numbers"][name], params[name] = measure(gj, dtype, X64, counts, binary, Xb, yb)
+    for label, theta32 in params["float32"].items():  # float32's error, against float64's fit
+        gap = np.max(np.abs(theta32 - params["float64"][label.split(",")[0]]))
+        results["numbers"]["float32"][f"{label}: max abs(θ32 − θ64)"] = float(gap)
+        results["numbers"]["float64"][f"{label}: max abs(θ32 − θ64)"] = float("nan")
 
     print(f"**glmjax on {device.device_kind} ({device.platform}), {m:,} x {p}**\n")
     print(f"Machine and versions: {machine()}\n")
-    keys = list(results["numbers"]["float32"])
     print("| measure | float32 | float64 |\n|---|---|---|")
-    for key in keys:
+    for key in results["numbers"]["float32"]:
         print(f"| {key} | " + " | ".join(f"{results['numbers'][d][key]:.4g}"
                                           for d in ("float32", "float64")) + " |")
     with open(args.out, "w") as fh:
@@ -62,31 +68,44 @@ def main() -> None:
     print(f"\nwrote {args.out}")
 
 
-def measure(gj, dtype, X64, counts, binary, Xb, yb) -> dict[str, float]:
-    """Every timing for one dtype."""
+def measure(gj, dtype, X64, counts, binary, Xb, yb) -> tuple[dict, dict]:
+    """Every timing for one dtype, and the fitted coefficients (as NumPy) by fit."""
     import jax
     import jax.numpy as jnp
     import optax
 
     X = jax.device_put(X64.astype(dtype))
-    numbers = {}
+    numbers, params = {}, {}
     for label, family, y in (("poisson", gj.families.Poisson(), counts),
                              ("logistic", gj.families.Bernoulli(), binary)):
         yj = jax.device_put(y.astype(dtype))
 
         def run(yj=yj, family=family):
-            return gj.fit(X, yj, family).params.block_until_ready()
+            return jax.block_until_ready(gj.fit(X, yj, family))
 
         start = time.perf_counter()
-        run()
+        res = run()
         numbers[f"{label} fit first call (s)"] = time.perf_counter() - start
         numbers[f"{label} fit steady (s)"] = median_time(run, 5)
+        numbers[f"{label} fit iterations"] = int(res.n_iter)
+        numbers[f"{label} fit converged"] = bool(res.converged)
+        params[label] = np.asarray(res.params, float)
+    # On a GPU, JAX's default precision may multiply float32 matrices in TF32 (10 mantissa
+    # bits); "highest" asks for full float32 products.
+    with jax.default_matmul_precision("highest"):
+        yj = jax.device_put(counts.astype(dtype))
+        res = jax.block_until_ready(gj.fit(X, yj, gj.families.Poisson()))
+        numbers["poisson fit, highest matmul precision, steady (s)"] = median_time(
+            lambda: jax.block_until_ready(gj.fit(X, yj, gj.families.Poisson())), 5)
+        params["poisson, highest matmul precision"] = np.asarray(res.params, float)
     Xbj, ybj = jax.device_put(Xb.astype(dtype)), jax.device_put(yb.astype(dtype))
 
     def many():
         return gj.fit_many(Xbj, ybj, gj.families.Bernoulli()).params.block_until_ready()
 
+    start = time.perf_counter()
     many()
+    numbers["1000 logistic fits, first call (s)"] = time.perf_counter() - start
     numbers["1000 logistic fits (s)"] = median_time(many, 3)
     yj = jax.device_put(counts.astype(dtype))
     theta = jnp.zeros(X.shape[1], dtype)
@@ -96,10 +115,19 @@ def measure(gj, dtype, X64, counts, binary, Xb, yb) -> dict[str, float]:
         score(theta).block_until_ready()
         numbers[f"score {name} (ms)"] = 1e3 * median_time(
             lambda score=score: score(theta).block_until_ready())
-    res = gj.fit_minibatch((X, yj), gj.families.Poisson(), batch_size=65536, n_epochs=2,
+    numbers["score autodiff / hand-derived"] = (numbers["score autodiff (ms)"]
+                                                / numbers["score hand-derived (ms)"])
+    res = gj.fit_minibatch((X, yj), gj.families.Poisson(), batch_size=65536, n_epochs=3,
                            optimizer=optax.adam(1e-2), verbose=False)
     numbers["minibatch rows/s"] = res.rows_per_second
-    return numbers
+    # the bound: no step can beat one streaming pass over its rows of X
+    v = jnp.ones(X.shape[1], dtype)
+    one_pass = jax.jit(lambda X, v: X @ v)
+    one_pass(X, v).block_until_ready()
+    bound = X.shape[0] / median_time(lambda: one_pass(X, v).block_until_ready())
+    numbers["bound rows/s (one pass over X)"] = bound
+    numbers["minibatch / bound"] = res.rows_per_second / bound
+    return numbers, params
 
 
 if __name__ == "__main__":

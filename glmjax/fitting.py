@@ -15,7 +15,7 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from glmjax import checks, parametrizations
-from glmjax.compilation import filter_jit
+from glmjax.compilation import filter_jit, is_tracer
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, spd_solve
 from glmjax.results import FitResult
@@ -119,7 +119,7 @@ def fit(
     if design is not None and (jnp.ndim(design) != 2 or jnp.shape(design)[0] != m):
         raise ValueError(f"precision_design must have shape ({m}, r), one row per row of X; "
                          f"got {jnp.shape(design)}.")
-    if design is not None and not _is_traced(design) and not bool(jnp.all(jnp.isfinite(design))):
+    if design is not None and not is_tracer(design) and not bool(jnp.all(jnp.isfinite(design))):
         raise ValueError("precision_design contains NaN or infinite values.")
     solver_name, run_solver = _solver(solver, X.dtype, tol, max_iter, learning_rate)
     if feature_names is not None:
@@ -139,7 +139,7 @@ def fit(
         family, param, X, y, weights, offset, l2, l1, init, run_solver, scale
     )
     result = eqx.tree_at(lambda r: r.problem.X, result, X)
-    if _is_traced(ok):
+    if is_tracer(ok):
         if _traced_checks:
             checked = checks.error_if_bad(scan, family, result.params)
             result = eqx.tree_at(lambda r: r.params, result, checked)
@@ -276,7 +276,7 @@ def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Arra
 def _penalty(value, name: str, dtype) -> Array | np.ndarray | None:
     """The penalty as a scalar of ``dtype`` (a NumPy scalar when concrete); None for a
     concrete zero of l1 (no term compiled)."""
-    if _is_traced(value):
+    if is_tracer(value):
         return jnp.asarray(value, dtype)
     value = np.asarray(value, dtype)
     if value.shape != ():
@@ -313,10 +313,6 @@ def _solver(solver, dtype, tol, max_iter, learning_rate):
 
 
 # ---- input checks --------------------------------------------------------------------------
-def _is_traced(x) -> bool:
-    return isinstance(x, jax.core.Tracer)
-
-
 def _as_float_matrix(X) -> Array:
     X = as_float_array(X)
     if X.ndim != 2:

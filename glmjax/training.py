@@ -20,7 +20,9 @@ every process holds the same parameters.
 Checkpoints (parameters, optimizer state, position, loss history) are written atomically
 at group boundaries; a killed run restarted with the same arguments resumes from the last
 one and ends with the coefficients an uninterrupted run would have (bit for bit on one
-machine: the batch order is fixed by the seed and the epoch).
+machine: the batch order is fixed by the seed and the epoch; on a GPU, with
+``XLA_FLAGS=--xla_gpu_deterministic_ops=true``, without which XLA's GPU programs may round
+differently in another process).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from glmjax import checks, parametrizations, streaming
-from glmjax.compilation import filter_jit
+from glmjax.compilation import filter_jit, full_precision
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, constant_columns
 from glmjax.results import predict, shaped
@@ -263,6 +265,7 @@ def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, nor
 
 
 @eqx.filter_jit
+@full_precision
 def _initial(family, param, batch, l2, mask):
     problem, row_flags = batch_problem(family, param, batch, l2, mask)
     return problem.initial(), checks.failed(row_flags)

@@ -16,6 +16,8 @@ import numpy as np
 from jax import Array
 from jax.experimental import multihost_utils
 
+from glmjax.compilation import is_tracer
+
 ALIGNMENT = 64
 
 
@@ -39,7 +41,7 @@ def to_device(a) -> Array:
     if not isinstance(a, np.ndarray) or jax.dtypes.canonicalize_dtype(a.dtype) != a.dtype:
         return jnp.asarray(a)
     device = jax.device_put(a)
-    if isinstance(device, jax.core.Tracer):  # inside a user's jit: a constant of the program
+    if is_tracer(device):  # inside a user's jit: a constant of the program
         return device
     device.block_until_ready()  # the copy reads ``a`` asynchronously: done before we return
     if jax.default_backend() != "cpu" or device.unsafe_buffer_pointer() != a.ctypes.data:

@@ -1,25 +1,32 @@
 """glmjax's programs compile with the CPU options of ``compilation.compiler_options`` at the top
-level, and with XLA's defaults inside transformations: same answers either way; JAX's
-persistent cache serves them to a new process."""
+level, and with XLA's defaults inside transformations (and on accelerators): same answers
+either way; JAX's persistent cache serves them to a new process. Their float32 matrix
+products are at full precision unless the caller chose another."""
 
 import json
+import re
 import subprocess
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import glmjax as gj
 from glmjax import compilation
 from glmjax.compilation import compiler_options
 
+on_cpu = pytest.mark.skipif(jax.default_backend() != "cpu",
+                            reason="the compiler options are for XLA's CPU backend")
+
 
 def test_the_installed_jaxlib_takes_the_option():
-    assert compiler_options() == {"xla_cpu_use_fusion_emitters": False,
-                                  "xla_backend_optimization_level": 1}
+    expected = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+    assert compiler_options() == (expected if jax.default_backend() == "cpu" else {})
 
 
+@on_cpu
 def test_options_the_jaxlib_rejects_fall_back_to_xla_defaults(monkeypatch):
     """An older jaxlib without one of the options: the fit compiles with the defaults."""
     monkeypatch.setattr(compilation, "CPU_OPTIONS", {"xla_no_such_option_in_any_jaxlib": 1})
@@ -31,6 +38,29 @@ def test_options_the_jaxlib_rejects_fall_back_to_xla_defaults(monkeypatch):
     assert bool(res.converged)
     assert compiler_options() == {}
     assert "No such compile option" in compilation._REJECTED[0]
+
+
+def _dot_precisions(fn, *args) -> set[str]:
+    text = jax.jit(fn).lower(*args).as_text()
+    return set(re.findall(r"stablehlo\.dot_general .*?precision = \[(\w+), \w+\]", text))
+
+
+def test_float32_products_at_full_precision_unless_the_caller_chose():
+    """JAX's default lets a GPU multiply float32 in TF32 (10 mantissa bits), which stalled
+    float32 IRLS on an H200; glmjax asks for full precision, and leaves a caller's own
+    ``jax.default_matmul_precision`` alone."""
+    rng = np.random.default_rng(3)
+    X = np.column_stack([np.ones(60), rng.normal(size=(60, 2))]).astype(np.float32)
+    y = rng.poisson(1.0, size=60).astype(np.float32)
+
+    def coef(X, y):
+        return gj.fit(X, y, gj.families.Poisson()).coef
+
+    assert _dot_precisions(coef, X, y) == {"HIGHEST"}
+    with jax.default_matmul_precision("tensorfloat32"):
+        assert _dot_precisions(coef, X, y) == {"HIGH"}
+    outside = jax.jit(lambda X: X @ X.T).lower(X).as_text()  # no side effect on the caller
+    assert "HIGHEST" not in outside
 
 
 def test_fit_inside_a_users_jit_and_under_grad_agrees_with_the_top_level():

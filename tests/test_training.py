@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -18,6 +19,7 @@ from glmjax import families as F
 from glmjax.streaming import epoch_blocks, gather, index_groups
 
 M = 6000
+DETERMINISTIC = "--xla_gpu_deterministic_ops=true"  # bit-identical GPU runs (README)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,10 @@ def test_sources_agree_host_device_memmap_iterator(data, tmp_path):
 
     streamed = _train(batches)
     for other in (device, mapped, streamed):
-        np.testing.assert_array_equal(other.params, host.params)
+        if jax.default_backend() == "cpu" or DETERMINISTIC in os.environ.get("XLA_FLAGS", ""):
+            np.testing.assert_array_equal(other.params, host.params)
+        else:  # device arrays are read by another program, which a GPU may round differently
+            np.testing.assert_allclose(other.params, host.params, rtol=1e-14)
 
 
 @pytest.mark.parametrize(("n_rows", "batch_size", "block"),
@@ -177,7 +182,10 @@ def test_killed_process_resumes_to_the_same_coefficients(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(KILLED_RUN)
     ckpt = str(tmp_path / "killed.npz")
-    proc = subprocess.Popen([sys.executable, str(script), ckpt, "slow"])
+    env = dict(os.environ)
+    if jax.default_backend() == "gpu":  # bit for bit across processes (README)
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {DETERMINISTIC}"
+    proc = subprocess.Popen([sys.executable, str(script), ckpt, "slow"], env=env)
     deadline = time.time() + 240
     while time.time() < deadline:  # wait for a checkpoint from the middle of the run
         time.sleep(0.2)
@@ -189,9 +197,9 @@ def test_killed_process_resumes_to_the_same_coefficients(tmp_path):
     proc.wait()
     with np.load(ckpt) as saved:
         assert 0 < saved["position"][2] < 120, "the run was not interrupted mid-way"
-    subprocess.run([sys.executable, str(script), ckpt, "fast"], check=True, timeout=300)
+    subprocess.run([sys.executable, str(script), ckpt, "fast"], check=True, timeout=300, env=env)
     fresh = str(tmp_path / "fresh.npz")
-    subprocess.run([sys.executable, str(script), fresh, "fast"], check=True, timeout=300)
+    subprocess.run([sys.executable, str(script), fresh, "fast"], check=True, timeout=300, env=env)
     np.testing.assert_array_equal(np.load(ckpt + ".coef.npy"), np.load(fresh + ".coef.npy"))
 
 
