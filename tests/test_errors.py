@@ -92,6 +92,10 @@ def test_multinomial_labels_out_of_range(X):
     labels[9] = 3
     with pytest.raises(ValueError, match="integer labels 0..2.*index \\(9,\\)"):
         gj.fit(X, labels, family=F.Multinomial(n_classes=3))
+    floats = (np.arange(M) % 3).astype(float)
+    floats[9] = 1.5
+    with pytest.raises(ValueError, match="integer labels 0..2.*index \\(9,\\)"):
+        gj.fit(X, floats, family=F.Multinomial(n_classes=3))
 
 
 def test_weights_negative_or_all_zero(X, counts):

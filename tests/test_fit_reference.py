@@ -179,8 +179,9 @@ def test_multinomial_matches_mnlogit(data):
     probs = res.predict(X)
     assert probs.shape == (M, K)
     np.testing.assert_allclose(probs, ref.predict(X), rtol=1e-6)
-    one_hot = gj.fit(X, np.eye(K)[labels], family=F.Multinomial(n_classes=K))
-    np.testing.assert_allclose(one_hot.coef, res.coef, rtol=1e-10)
+    for same in (np.eye(K)[labels], np.eye(K, dtype=int)[labels], labels.astype(float)):
+        again = gj.fit(X, same, family=F.Multinomial(n_classes=K))  # one-hot, float labels
+        np.testing.assert_allclose(again.coef, res.coef, rtol=1e-10)
 
 
 def test_beta_mean_precision_matches_statsmodels_betamodel(data):

@@ -20,7 +20,8 @@ from glmjax.families._base import AbstractFamily
 class Multinomial(AbstractFamily):
     """Softmax regression's family: P(y = k) = e^{ηₖ} / Σⱼ e^{ηⱼ}.
 
-    y is an integer label in 0..K−1 or a one-hot row of length K.
+    y is an integer label in 0..K−1 or a one-hot row of length K. ``fit`` also takes labels
+    stored as floats (0.0, 1.0, …).
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -83,4 +84,8 @@ class Multinomial(AbstractFamily):
             )
 
     def prepare(self, y: Array, weights: Array) -> tuple[Multinomial, Array, Array]:
-        return self, self.sufficient_stat(y), weights
+        """A fit's y, shape (n,) or (n, K), as one-hot rows. By shape, not dtype: a vector
+        holds labels, integer or float (1.0 is class 1, as in a pandas column of floats; 1.5
+        or K gives a row of zeros, outside the support), and (n, K) one-hot rows, integer
+        or float."""
+        return self, jax.nn.one_hot(y, self.n_classes) if y.ndim == 1 else y, weights
