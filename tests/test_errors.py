@@ -96,6 +96,10 @@ def test_multinomial_labels_out_of_range(X):
     floats[9] = 1.5
     with pytest.raises(ValueError, match="integer labels 0..2.*index \\(9,\\)"):
         gj.fit(X, floats, family=F.Multinomial(n_classes=3))
+    # outside ``fit`` a float vector could be labels or one one-hot row: an error, not a guess
+    with pytest.raises(ValueError, match=r"reads float y as one-hot rows.*got shape \(\)"):
+        F.Multinomial(n_classes=3).log_prob(1.0, np.zeros(3))
+    assert F.Multinomial(n_classes=3).log_prob(1, np.zeros(3)) == pytest.approx(-np.log(3))
 
 
 def test_weights_negative_or_all_zero(X, counts):

@@ -49,9 +49,15 @@ class Multinomial(AbstractFamily):
         return jax.nn.logsumexp(jnp.asarray(eta), axis=-1)
 
     def sufficient_stat(self, y: ArrayLike) -> Array:
+        """one-hot(y) for integer labels; float y is taken as one-hot rows already."""
         y = jnp.asarray(y)
         if jnp.issubdtype(y.dtype, jnp.integer):
             return jax.nn.one_hot(y, self.n_classes)
+        if y.shape[-1:] != (self.n_classes,):  # labels as floats: ambiguous outside ``fit``
+            raise ValueError(
+                f"Multinomial(n_classes={self.n_classes}) reads float y as one-hot rows, whose "
+                f"last axis has length {self.n_classes}; got shape {y.shape}. Pass labels as "
+                "integers (y.astype(int)).")
         return y
 
     def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
