@@ -174,3 +174,32 @@ def test_predict_checks_the_design(X, counts):
         res.predict(X[:, :2])
     with pytest.raises(ValueError, match="which must be"):
         res.predict(X, which="probability")
+
+
+@pytest.mark.parametrize("family,eta,at", [
+    (F.Exponential(), [-1.0, 0.5], "η[1] = 0.5"),
+    (F.NegativeBinomial(alpha=0.5), [-1.0, -2.0, 0.1], "η[2] = 0.1"),
+    (F.InverseGaussian(), [-1.0, 0.0], "η[1] = 0.0"),
+    (F.Poisson(), [1.0, np.nan], "η[1] = nan"),
+    (F.Poisson(), 800.0, "η = 800.0"),
+    (F.Bernoulli(), [[0.0, np.nan]], "η[0, 1] = nan"),
+    (F.Dirichlet(n_components=3), [[1.0, 2.0, 3.0], [1.0, 2.0, -1.0]], "η[1] = [ 1.  2. -1.]"),
+])
+def test_sampling_outside_the_natural_domain(family, eta, at):
+    # the draws would be invalid (a negative rate, NaN probabilities) without a word
+    with pytest.raises(ValueError, match=re.escape(f"{family.name}: A(η) is not finite at {at}: "
+                                                   "η is outside the natural domain")):
+        family.sample(jax.random.key(0), jnp.asarray(eta))
+    sample = jax.jit(lambda e: family.sample(jax.random.key(0), e))
+    with pytest.raises(Exception, match=re.escape(f"{family.name}: A(η) is not finite")):
+        jax.block_until_ready(sample(jnp.asarray(eta)))
+
+
+def test_sampling_with_a_dispersion_that_is_not_positive():
+    with pytest.raises(ValueError, match="Gamma: the dispersion φ must be positive; got 0.0"):
+        F.Gamma().sample(jax.random.key(0), jnp.array([-1.0]), dispersion=0.0)
+    sample = jax.jit(lambda phi: F.Gaussian().sample(jax.random.key(0), jnp.zeros(3), (),
+                                                     dispersion=phi))
+    assert np.all(np.isfinite(sample(2.0)))
+    with pytest.raises(Exception, match="Gaussian: the dispersion φ must be positive"):
+        jax.block_until_ready(sample(-1.0))

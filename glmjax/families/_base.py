@@ -20,10 +20,12 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
 from glmjax import links as _links
+from glmjax.compilation import is_tracer
 
 
 def softplus(eta: ArrayLike) -> Array:
@@ -216,6 +218,37 @@ class AbstractFamily(eqx.Module):
     def in_natural_domain(self, eta: ArrayLike) -> Array:
         """A boolean per observation: is A(η) finite?"""
         return jnp.isfinite(self.log_partition(eta))
+
+    def checked_natural(self, eta: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
+        """η as an array, for a sampler: an error where A(η) is not finite (η outside the
+        natural domain, NaN, or so large that A overflows) or φ <= 0, which would otherwise
+        give invalid draws silently. ``ValueError`` naming the first such η; inside ``jit`` or
+        ``vmap`` the error is raised through ``equinox.error_if``.
+
+        Example:
+            >>> import glmjax as gj
+            >>> gj.families.Exponential().checked_natural([-1.0, 0.5])  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            ValueError: Exponential: A(η) is not finite at η[1] = 0.5: η is outside ...
+        """
+        eta, dispersion = jnp.asarray(eta), jnp.asarray(dispersion)
+        inside = self.in_natural_domain(eta)
+        domain = (f"η is outside the natural domain of the {self.name} family, NaN, or so "
+                  "large that A(η) overflows.")
+        positive = f"{self.name}: the dispersion φ must be positive"
+        if is_tracer(inside) or is_tracer(dispersion):
+            eta = eqx.error_if(eta, ~inside, f"{self.name}: A(η) is not finite: {domain}")
+            return eqx.error_if(eta, ~(dispersion > 0), positive + ".")
+        if not np.all(np.asarray(dispersion) > 0):
+            raise ValueError(f"{positive}; got {np.asarray(dispersion)}.")
+        outside = ~np.asarray(inside)
+        if outside.any():
+            index = tuple(int(i) for i in np.unravel_index(np.argmax(outside), outside.shape))
+            at = f"η{list(index)}" if index else "η"
+            raise ValueError(f"{self.name}: A(η) is not finite at {at} = "
+                             f"{np.asarray(eta)[index]}: {domain}")
+        return eta
 
     # ---- data preparation (used by ``fit``) ----------------------------------------------
     def prepare(self, y: Array, weights: Array) -> tuple[AbstractFamily, Array, Array]:

@@ -42,6 +42,6 @@ class Bernoulli(AbstractScalarFamily):
         return jax.scipy.special.logit(mu)
 
     def sample(self, key, eta, shape=()) -> Array:
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta)
         draw = jax.random.bernoulli(key, jax.nn.sigmoid(eta), self.sample_shape(eta, shape))
         return draw.astype(eta.dtype)

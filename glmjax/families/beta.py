@@ -72,6 +72,6 @@ class Beta(AbstractFamily):
         return eta[..., 0] / jnp.sum(eta, axis=-1)
 
     def sample(self, key, eta, shape=()) -> Array:
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta)
         out_shape = tuple(shape) + eta.shape[:-1]
         return jax.random.beta(key, eta[..., 0], eta[..., 1], out_shape, eta.dtype)

@@ -67,7 +67,7 @@ class Binomial(AbstractScalarFamily):
         return n * shrunk_mean(p, weights * n)
 
     def sample(self, key, eta, shape=()) -> Array:
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta)
         n = jnp.broadcast_to(self.n_trials, eta.shape).astype(eta.dtype)
         p = jax.nn.sigmoid(eta)
         return jax.random.binomial(key, n, p, self.sample_shape(eta, shape), eta.dtype)

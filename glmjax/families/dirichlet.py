@@ -70,7 +70,7 @@ class Dirichlet(AbstractFamily):
         return eta / jnp.sum(eta, axis=-1, keepdims=True)
 
     def sample(self, key, eta, shape=()) -> Array:
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta)
         out_shape = tuple(shape) + eta.shape[:-1]
         return jax.random.dirichlet(key, eta, out_shape, eta.dtype)
 

@@ -49,7 +49,7 @@ class Gamma(AbstractScalarFamily):
         return -1.0 / jnp.asarray(mu)
 
     def sample(self, key, eta, shape=(), dispersion=1.0) -> Array:
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta, dispersion)
         k = 1.0 / jnp.asarray(dispersion, eta.dtype)
         draw = jax.random.gamma(key, k, self.sample_shape(eta, shape), eta.dtype)
         return draw / (-k * eta)

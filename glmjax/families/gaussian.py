@@ -43,6 +43,6 @@ class Gaussian(AbstractScalarFamily):
         return jnp.asarray(mu)
 
     def sample(self, key, eta, shape=(), dispersion=1.0) -> Array:
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta, dispersion)
         noise = jax.random.normal(key, self.sample_shape(eta, shape), eta.dtype)
         return eta + jnp.sqrt(dispersion) * noise

@@ -56,7 +56,7 @@ class InverseGaussian(AbstractScalarFamily):
 
     def sample(self, key, eta, shape=(), dispersion=1.0) -> Array:
         """Michael, Schucany & Haas (1976): a χ²₁ draw and one uniform per sample."""
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta, dispersion)
         mu = self.mean(eta)
         lam = 1.0 / jnp.asarray(dispersion, eta.dtype)
         key_n, key_u = jax.random.split(key)

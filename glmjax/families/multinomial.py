@@ -79,7 +79,7 @@ class Multinomial(AbstractFamily):
 
     def sample(self, key, eta, shape=()) -> Array:
         """Integer labels of shape ``shape + batch shape``."""
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta)
         return jax.random.categorical(key, eta, axis=-1, shape=tuple(shape) + eta.shape[:-1])
 
     def check_response_shape(self, y: Array, n_obs: int) -> None:

@@ -51,7 +51,7 @@ class NegativeBinomial(AbstractScalarFamily):
 
     def sample(self, key, eta, shape=()) -> Array:
         """The gamma–Poisson mixture: λ ~ Gamma(r, μ/r), y ~ Poisson(λ)."""
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta)
         r = 1.0 / self.alpha
         key_g, key_p = jax.random.split(key)
         out_shape = self.sample_shape(eta, shape)

@@ -44,6 +44,6 @@ class Poisson(AbstractScalarFamily):
         return jnp.log(mu)
 
     def sample(self, key, eta, shape=()) -> Array:
-        eta = jnp.asarray(eta)
+        eta = self.checked_natural(eta)
         draw = jax.random.poisson(key, jnp.exp(eta), self.sample_shape(eta, shape))
         return draw.astype(eta.dtype)
