@@ -115,7 +115,7 @@ def main() -> None:
                 s = PoissonRegressor(alpha=0, fit_intercept=False, solver="newton-cholesky",
                                      tol=1e-10, max_iter=1000).fit(X, y)
             else:
-                s = LogisticRegression(penalty=None, fit_intercept=False,
+                s = LogisticRegression(C=np.inf, fit_intercept=False,
                                        solver="newton-cholesky", tol=1e-10).fit(X, y)
             return s.coef_, np.max(s.n_iter_)
 
