@@ -7,7 +7,7 @@ import pytest
 
 import glmjax as gj
 from glmjax import fitting, parametrizations
-from glmjax.row_blocks import default_block_rows, sum_over_blocks, weighted_gram
+from glmjax.row_blocks import default_block_rows, gram, sum_over_blocks, weighted_gram
 
 jax.config.update("jax_enable_x64", True)
 RNG = np.random.default_rng(3)
@@ -24,6 +24,23 @@ def test_weighted_gram_in_blocks(q):
     for block_rows in (0, 64, 250):
         np.testing.assert_allclose(weighted_gram(jnp.asarray(X), jnp.asarray(W), block_rows),
                                    expected, rtol=1e-12)
+
+
+def test_small_X_is_transposed_once_for_the_product():
+    # on the CPU a small X (fit_many's fits) enters the product as a copy laid out as Xᵀ, kept
+    # from XLA's folding by an optimisation barrier; a row block or a large X does not
+    def barriers(rows):
+        X, w = jnp.ones((rows, 10)), jnp.ones(rows)
+        jaxpr = jax.make_jaxpr(lambda X, w: gram(X, w, w[:, None]))(X, w)
+        return sum(eqn.primitive.name == "optimization_barrier" for eqn in jaxpr.eqns)
+
+    expected = 1 if jax.default_backend() == "cpu" else 0
+    assert barriers(500) == expected
+    assert barriers(8192) == 0  # 640 kB: a row block's size
+    X, w = RNG.normal(size=(500, 10)), RNG.uniform(size=500)
+    G, Xr = gram(jnp.asarray(X), jnp.asarray(w), jnp.asarray(w[:, None]))
+    np.testing.assert_allclose(G, X.T @ (w[:, None] * X), rtol=1e-13)
+    np.testing.assert_allclose(Xr[:, 0], X.T @ w, rtol=1e-13)
 
 
 def test_sum_over_blocks_of_a_pytree():
