@@ -142,11 +142,11 @@ def _transposed(X: Array) -> Array:
     """Xᵀ, the left operand of ``gram``'s product; for a small X on the CPU (at most a
     quarter of a row block, so never a block of a large X), a copy laid out as Xᵀ.
 
-    Under ``vmap`` (``fit_many``) XLA's CPU backend reads the batched product's left operand
-    faster that way: 250 fits of 500 × 10, five products each, 12.5 against 20 ms
+    Under ``vmap`` (``fit_many``) XLA's CPU backend multiplies the batch about twice as fast
+    that way: 250 fits of 500 × 10, five products each, 7.8–8.1 against 17–19 ms
     (benchmarks/RESULTS.md, twelfth pass). XLA would fold a plain transpose into the product;
     the optimisation barrier keeps the copy. For the blocks of a large X a copy per block
-    made the pass slower, and on an accelerator the products read either layout.
+    made the pass slower; accelerators keep the plain product (not measured there).
     """
     if jax.default_backend() == "cpu" and X.size * X.dtype.itemsize <= _BLOCK_BYTES // 4:
         return jax.lax.optimization_barrier(X.T)
