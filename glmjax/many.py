@@ -44,7 +44,7 @@ def fit_many(
     offset: ArrayLike | None = None,
     l2: ArrayLike = 0.0,
     l1: ArrayLike = 0.0,
-    chunk_size: int = 256,
+    chunk_size: int | None = None,
     **fit_kwargs,
 ) -> FitResult:
     """Fit B independent GLMs at once; the result's arrays have a leading axis of length B.
@@ -56,11 +56,14 @@ def fit_many(
     kept once in the result, not B times.
 
     The fits run as ``lax.map`` over chunks of ``chunk_size`` vmapped fits, one compiled
-    program per shape. The chunk size hardly matters for speed on the CPU (1,000 fits of
-    500 × 10: 0.26–0.29 s for chunks of 1 to 250, benchmarks/RESULTS.md). Chunks of 256 were
-    chosen when a vmapped program of more than ~500 fits hung jax 0.10.2's CPU runtime
-    (with an earlier version of the fit program; not reproduced since, in 5 runs each of
-    chunks of 512 and 1,000). Other keyword arguments go to ``fit``.
+    program per shape. By default (None) a chunk holds at most 256 fits, and on the CPU only
+    as many as keep its working data, m × (p·q + 1) numbers per fit, within 8 MB, near the
+    cache for its IRLS passes: 1,000 fits of 500 × 10 took 0.87 of the time of chunks of 250,
+    and fits of 2,000 × 20 0.72 (benchmarks/RESULTS.md, twelfth pass). A size from half the
+    chunk size up that divides B is preferred, so the fit compiles once. The cap of 256 dates
+    from when a vmapped program of more than ~500 fits hung jax 0.10.2's CPU runtime (with an
+    earlier version of the fit program; not reproduced since, in 5 runs each of chunks of 512
+    and 1,000). Other keyword arguments go to ``fit``.
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -95,11 +98,14 @@ def fit_many(
     if len(set(sizes.values())) > 1:
         raise ValueError(f"the batch axes differ in length: {sizes}.")
     n_fits = next(iter(sizes.values()))
-    parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
+    param = parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
     mapped = {name: args[name] for name in args if batched[name]}
     shared = {name: args[name] for name in args if not batched[name]}
     if batched["y"]:
         _check_response_batch(family, y, m)
+    if chunk_size is None:
+        fit_bytes = m * (X.shape[-1] * param.n_linear(family) + 1) * X.dtype.itemsize
+        chunk_size = _default_chunk(fit_bytes)
     result, ones = _map_fits(family, link, fit_kwargs, mapped, shared,
                              _even_chunks(n_fits, chunk_size))
     if names is None:  # found in the program: names never change what it compiles
@@ -132,11 +138,30 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
     return jax.lax.map(one, mapped, batch_size=chunk_size), ones_columns(X)
 
 
+_CHUNK_BYTES = 8 << 20  # a chunk's working data on the CPU, at most (``fit_many``)
+
+
+def _default_chunk(fit_bytes: int) -> int:
+    """Fits per chunk: 256, and on the CPU at most ``_CHUNK_BYTES`` of working data."""
+    if jax.default_backend() != "cpu":
+        return 256
+    return int(np.clip(_CHUNK_BYTES // max(fit_bytes, 1), 1, 256))
+
+
 def _even_chunks(n_fits: int, chunk_size: int) -> int:
-    """The size of ⌈n_fits/chunk_size⌉ equal chunks when they divide n_fits (then the stacked
-    inputs are reshaped, not copied, into chunks), else ``chunk_size``."""
-    n_chunks = -(-n_fits // chunk_size)
-    return n_fits // n_chunks if n_fits % n_chunks == 0 else chunk_size
+    """The largest divisor of n_fits from ``chunk_size``/2 to ``chunk_size`` (then the fit
+    compiles once and the stacked inputs are reshaped, not copied, into chunks), else
+    ``chunk_size``.
+
+    Example:
+        >>> _even_chunks(1000, 190), _even_chunks(1000, 256), _even_chunks(997, 100)
+        (125, 250, 100)
+    """
+    chunk_size = min(chunk_size, n_fits)
+    for size in range(chunk_size, (chunk_size - 1) // 2, -1):
+        if n_fits % size == 0:
+            return size
+    return chunk_size
 
 
 def _is_single_response(family: AbstractFamily, y, m: int) -> bool:

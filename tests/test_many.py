@@ -112,3 +112,22 @@ def test_a_batch_is_indexed_fit_by_fit(data):
     with pytest.raises(ValueError, match=re.escape("index a batched result first (res[k])")):
         res.summary()
     assert res[0]  # a result is true even where len() fails
+
+
+def test_default_chunks_keep_a_chunk_near_the_cache(data):
+    import jax
+
+    from glmjax.many import _default_chunk
+
+    if jax.default_backend() == "cpu":  # at most 8 MB of working data, at most 256 fits
+        assert _default_chunk(500 * 11 * 8) == 190
+        assert _default_chunk(2000 * 21 * 8) == 24
+        assert _default_chunk(10**9) == 1
+    assert _default_chunk(100) == 256
+    # chunks that do not divide the fits: the same answers as one chunk of all of them
+    rng, X, Y = data
+    Ys = np.concatenate([Y, Y[::-1], Y[:1]])  # 7 fits
+    one_chunk = gj.fit_many(X, Ys, family=F.Poisson(), chunk_size=7)
+    for size in (None, 3):
+        res = gj.fit_many(X, Ys, family=F.Poisson(), chunk_size=size)
+        np.testing.assert_allclose(res.coef, one_chunk.coef, rtol=1e-10)
