@@ -159,6 +159,21 @@ def test_non_convergence_warns_and_reports(X, counts):
     assert "DID NOT CONVERGE" in res.summary()
 
 
+@pytest.mark.parametrize("p", [3, 4096])
+def test_a_diverged_first_order_fit_is_not_converged(p):
+    # a step far too long: the gradient overflows after one update. With 4,096 coefficients
+    # jnp.max under jit drops NaN on jaxlib 0.10.2's CPU backend, and such a fit once
+    # reported convergence.
+    import optax
+
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(60, p)), rng.poisson(1.0, size=60).astype(float)
+    with pytest.warns(gj.ConvergenceWarning, match="optax did not converge in 1 iterations"):
+        res = gj.fit(X, y, family=F.Poisson(), l2=1.0, solver=optax.sgd(1e3), max_iter=50)
+    assert not bool(res.converged) and int(res.n_iter) == 1
+    assert np.all(np.isfinite(res.params))  # it stops at the last finite iterate
+
+
 def test_errors_inside_jit_raise_instead_of_returning_nan(X, counts):
     bad = counts.copy()
     bad[0] = -3.0
