@@ -58,8 +58,8 @@ def fit_many(
     The fits run as ``lax.map`` over chunks of ``chunk_size`` vmapped fits, one compiled
     program per shape. By default (None) a chunk holds at most 256 fits, and on the CPU only
     as many as keep its working data, m × (p·q + 1) numbers per fit, within 8 MB, near the
-    cache for its IRLS passes: 1,000 fits of 500 × 10 took 0.87 of the time of chunks of 250,
-    and fits of 2,000 × 20 0.72 (benchmarks/RESULTS.md, twelfth pass). A size from half the
+    cache for its IRLS passes: 1,000 fits of 500 × 10 took 0.86 of the time of chunks of 250,
+    and fits of 2,000 × 20 0.69 (benchmarks/RESULTS.md, twelfth pass). A size from half the
     chunk size up that divides B is preferred, so the fit compiles once. The cap of 256 dates
     from when a vmapped program of more than ~500 fits hung jax 0.10.2's CPU runtime (with an
     earlier version of the fit program; not reproduced since, in 5 runs each of chunks of 512
@@ -106,8 +106,10 @@ def fit_many(
     if chunk_size is None:
         fit_bytes = m * (X.shape[-1] * param.n_linear(family) + 1) * X.dtype.itemsize
         chunk_size = _default_chunk(fit_bytes)
+    elif not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}.")
     result, ones = _map_fits(family, link, fit_kwargs, mapped, shared,
-                             _even_chunks(n_fits, chunk_size))
+                             _even_chunks(n_fits, int(chunk_size)))
     if names is None:  # found in the program: names never change what it compiles
         result = dataclasses.replace(result, feature_names=default_names(to_host(ones)))
     # X goes back in here: an input returned from a compiled program would be copied

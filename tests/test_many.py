@@ -131,3 +131,5 @@ def test_default_chunks_keep_a_chunk_near_the_cache(data):
     for size in (None, 3):
         res = gj.fit_many(X, Ys, family=F.Poisson(), chunk_size=size)
         np.testing.assert_allclose(res.coef, one_chunk.coef, rtol=1e-10)
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer or None; got 0"):
+        gj.fit_many(X, Ys, family=F.Poisson(), chunk_size=0)
