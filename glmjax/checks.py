@@ -74,10 +74,10 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
 
     def block_terms(rows):
         x, w, r = rows
-        # a column differs from its first entry where max |x − x₀| > 0: one float reduction,
-        # without a byte per entry of X (NaN compares False; non-finite X fails anyway)
+        # a column differs from its first entry where Σ|x − x₀| ≠ 0 (NaN counts as a
+        # difference, as x != x₀ did): one float reduction, without a byte per entry of X
         return (*gram(x, w, r), any_true(~jnp.isfinite(x)),
-                jnp.max(jnp.abs(x - first), 0) > 0)  # + is "or"
+                jnp.sum(jnp.abs(x - first), 0) != 0)  # + is "or"
 
     def take(start, size, keep):  # "or" needs no keep: a row seen twice changes nothing
         x, w, r = (jax.lax.dynamic_slice_in_dim(a, start, size)

@@ -133,3 +133,15 @@ def test_default_chunks_keep_a_chunk_near_the_cache(data):
         np.testing.assert_allclose(res.coef, one_chunk.coef, rtol=1e-10)
     with pytest.raises(ValueError, match="chunk_size must be a positive integer or None; got 0"):
         gj.fit_many(X, Ys, family=F.Poisson(), chunk_size=0)
+
+
+def test_ones_columns_under_jit_with_nan():
+    # jnp.max drops NaN from long axes under jit on jaxlib 0.10.2's CPU: a sum does not
+    import jax
+    import jax.numpy as jnp
+
+    from glmjax.fitting import ones_columns
+
+    X = np.ones((5000, 3))
+    X[10, 1], X[:, 2] = np.nan, 2.0
+    assert jax.jit(ones_columns)(jnp.asarray(X)).tolist() == [True, False, False]
