@@ -8,7 +8,9 @@ penalties (l2 of shape (B,)).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import warnings
 
 import equinox as eqx
@@ -108,8 +110,9 @@ def fit_many(
         chunk_size = _default_chunk(fit_bytes)
     elif not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}.")
-    result, ones = _map_fits(family, link, fit_kwargs, mapped, shared,
-                             _even_chunks(n_fits, int(chunk_size)))
+    with _one_batch_at_a_time():
+        result, ones = _map_fits(family, link, fit_kwargs, mapped, shared,
+                                 _even_chunks(n_fits, int(chunk_size)))
     if names is None:  # found in the program: names never change what it compiles
         result = dataclasses.replace(result, feature_names=default_names(to_host(ones)))
     # X goes back in here: an input returned from a compiled program would be copied
@@ -119,7 +122,8 @@ def fit_many(
     converged = to_host(result.converged)
     suspects = np.flatnonzero(~converged)
     if suspects.size:
-        _check_fits(args, batched, n_fits, family, link, suspects)
+        with _one_batch_at_a_time():
+            _check_fits(args, batched, n_fits, family, link, suspects)
     _warn_many(converged, to_host(result.n_boundary), n_fits)
     return result
 
@@ -138,6 +142,26 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
 
     X = shared["X"] if "X" in shared else mapped["X"]
     return jax.lax.map(one, mapped, batch_size=chunk_size), ones_columns(X)
+
+
+_BATCH_LOCK = threading.Lock()
+
+
+def _one_batch_at_a_time():
+    """On the CPU, a lock held while a batch of fits runs: calls from several threads take
+    turns.
+
+    The batch's Cholesky factorisations, triangular solves and eigendecompositions are
+    batched LAPACK calls, and jaxlib 0.10.2's CPU kernels for them (``ParallelBatchMap``)
+    split a batch into tasks on XLA's pool of worker threads, one per core, and block the
+    worker that runs them until the tasks are done. Two such programs at once on two cores
+    blocked both workers, with the tasks queued behind them: ``fit_many`` called from two
+    threads hung on its first call (native stacks in benchmarks/RESULTS.md, thirteenth
+    pass). ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`` did not help. One batched
+    program at a time leaves a worker free for the tasks. A user's own ``jax.vmap(fit)``
+    runs outside this lock (see ``fit``).
+    """
+    return _BATCH_LOCK if jax.default_backend() == "cpu" else contextlib.nullcontext()
 
 
 _CHUNK_BYTES = 8 << 20  # a chunk's working data on the CPU, at most (``fit_many``)

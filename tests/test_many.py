@@ -1,6 +1,10 @@
 """fit_many: batches of independent fits over responses, data sets and penalties."""
 
+import os
 import re
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -145,3 +149,33 @@ def test_ones_columns_under_jit_with_nan():
     X = np.ones((5000, 3))
     X[10, 1], X[:, 2] = np.nan, 2.0
     assert jax.jit(ones_columns)(jnp.asarray(X)).tolist() == [True, False, False]
+
+
+THREADS_SCRIPT = textwrap.dedent("""
+    import faulthandler, os, sys
+    from concurrent.futures import ThreadPoolExecutor
+    faulthandler.dump_traceback_later(60, exit=True)  # a hang prints the stacks and fails
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np
+    import glmjax as gj
+    rng = np.random.default_rng(0)
+    X = np.concatenate([np.ones((128, 100, 1)), rng.normal(size=(128, 100, 9))], axis=2)
+    Y = (rng.random((128, 100)) < 0.5).astype(float)
+    fam = gj.families.Bernoulli()
+    alone = np.asarray(gj.fit_many(X, Y, fam).coef)
+    n = max(2, os.cpu_count() or 2)  # XLA's CPU pool has a worker per core
+    with ThreadPoolExecutor(n) as pool:
+        for _ in range(5):
+            for coef in pool.map(lambda _: np.asarray(gj.fit_many(X, Y, fam).coef), range(n)):
+                np.testing.assert_array_equal(coef, alone)
+    print("threads agree")
+""")
+
+
+def test_fit_many_from_several_threads_at_once():
+    # two batched programs at once hung jaxlib 0.10.2's CPU pool (many._one_batch_at_a_time)
+    out = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], capture_output=True,
+                         text=True, timeout=300, env=os.environ)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "threads agree" in out.stdout
