@@ -33,7 +33,7 @@ def test_the_gpu_benchmark_runs_on_the_cpu_and_records_device_and_numbers(tmp_pa
     assert results["device"].startswith("cpu") and "jax " in results["machine"]
     assert set(results["numbers"]) == {"float32", "float64"}
     for dtype, numbers in results["numbers"].items():
-        assert len(numbers) == 20 and numbers["poisson fit converged"], numbers
+        assert len(numbers) == 22 and numbers["poisson fit converged"], numbers
         gaps = {k: v for k, v in numbers.items() if "θ32" in k}
         timings = {k: v for k, v in numbers.items() if k not in gaps}
         assert len(gaps) == 3
@@ -43,6 +43,7 @@ def test_the_gpu_benchmark_runs_on_the_cpu_and_records_device_and_numbers(tmp_pa
         else:
             assert all(math.isnan(v) for v in gaps.values()), gaps
     assert "| 1000 logistic fits (s) |" in table and "| minibatch / bound |" in table
+    assert "| 1000 logistic fits: speed-up over statsmodels |" in table
 
 
 @pytest.mark.slow
