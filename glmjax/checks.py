@@ -215,9 +215,7 @@ def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...]) -> None:
     evals = np.asarray(scan.spectrum.evals)
     if evals[0] <= _rank_threshold(evals.dtype) * evals[-1]:
         v = np.asarray(scan.spectrum.evecs)[:, 0]
-        involved = [names[j] for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max())]
-        raise ValueError(
-            "X is rank deficient (or nearly so): columns "
-            + ", ".join(repr(n) for n in involved)
-            + " are linearly dependent. Drop one of them, or pass l2 > 0."
-        )
+        involved = [repr(names[j]) + (f" (column {j})" if names.count(names[j]) > 1 else "")
+                    for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max())]
+        raise ValueError("X is rank deficient (or nearly so): columns " + ", ".join(involved)
+                         + " are linearly dependent. Drop one of them, or pass l2 > 0.")

@@ -343,8 +343,9 @@ class _Source:
         m = X.shape[0]
         self.on_device = isinstance(X, jax.Array)
         xp = jnp if self.on_device else np
-        self.dtype = jnp.result_type(X.dtype if jnp.issubdtype(X.dtype, jnp.floating)
-                                     else float)
+        # float64 data without jax_enable_x64 computes in float32, without JAX's warning
+        self.dtype = (jax.dtypes.canonicalize_dtype(X.dtype)
+                      if jnp.issubdtype(X.dtype, jnp.floating) else jnp.result_type(float))
         if len(arrays) < 3 or arrays[2] is None:
             arrays = [*arrays[:2], xp.ones(m, self.dtype), *arrays[3:]]
         if len(arrays) < 4 or arrays[3] is None:

@@ -136,6 +136,10 @@ def test_rank_deficient_design_names_the_columns(X, counts):
         gj.fit(np.column_stack([X[:, 0], np.zeros(M)]), counts, family=F.Poisson())
     with pytest.raises(ValueError, match="fewer rows with positive weight"):
         gj.fit(X, counts, family=F.Poisson(), weights=np.r_[1.0, 1.0, np.zeros(M - 2)])
+    # two columns of ones (an estimator adding an intercept to X that has one) are told apart
+    with pytest.raises(ValueError, match=r"columns '\(Intercept\)' \(column 0\), "
+                       r"'\(Intercept\)' \(column 1\) are linearly dependent"):
+        gj.fit(np.column_stack([X[:, 0], X]), counts, family=F.Poisson())
 
 
 def test_perfect_separation_warns_and_is_reported(X):
