@@ -33,7 +33,7 @@ from glmjax.fitting import (
     ones_columns,
 )
 from glmjax.results import FitResult
-from glmjax.transfer import as_float_array, to_device, to_host
+from glmjax.transfer import as_float_array, check_numeric, to_device, to_host
 
 
 def fit_many(
@@ -78,7 +78,7 @@ def fit_many(
     names = fit_kwargs.get("feature_names") or column_names(X)
     if names is not None:
         fit_kwargs["feature_names"] = names  # checked by fit
-    X, y = as_float_array(X), to_device(y)
+    X, y = as_float_array(X), to_device(check_numeric(y, "y"))
     args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2),
             "l1": jnp.asarray(l1)}
     m = X.shape[-2]

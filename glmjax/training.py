@@ -50,6 +50,7 @@ from glmjax.families import AbstractFamily
 from glmjax.model import Problem, constant_columns
 from glmjax.results import predict, shaped
 from glmjax.sharding import shard_rows
+from glmjax.transfer import check_numeric
 
 
 class TrainResult(eqx.Module):
@@ -337,7 +338,8 @@ class _Source:
                              ".npy paths, or a callable epoch -> iterable of such batches.")
         arrays = [np.load(a, mmap_mode="r") if isinstance(a, str | FilePath) else a
                   for a in data]
-        X = arrays[0]
+        X = check_numeric(arrays[0], "X")
+        check_numeric(arrays[1], "y")
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-D (m, p) array; got shape {X.shape}.")
         m = X.shape[0]

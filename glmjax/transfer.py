@@ -53,6 +53,29 @@ def to_device(a) -> Array:
     return jax.device_put(own)
 
 
+def check_numeric(a, name: str):
+    """``a`` itself; a TypeError naming ``name`` when it holds strings, objects or dates (JAX's
+    own message names neither the argument nor the remedy).
+
+    Example:
+        >>> check_numeric(np.array(["yes", "no"]), "y")
+        Traceback (most recent call last):
+        ...
+        TypeError: y has dtype <U3; glmjax needs numbers. ...
+    """
+    dtype = getattr(a, "dtype", None)
+    if dtype is None and not isinstance(a, int | float | bool):
+        dtype = np.asarray(a).dtype  # lists
+    if dtype is not None and np.dtype(dtype).kind in "USOMm":
+        hint = ("encode class labels as integers 0..K-1 (`classes, y = np.unique(y, "
+                "return_inverse=True)`; GLMClassifier does this itself)" if name == "y" else
+                "encode categorical columns as indicator columns (a formula through "
+                "gj.glm does this, or pandas.get_dummies)")
+        raise TypeError(f"{name} has dtype {np.dtype(dtype)}; glmjax needs numbers. Convert "
+                        f"numbers stored as text or objects with .astype(float), and {hint}.")
+    return a
+
+
 def to_host(a) -> np.ndarray:
     """``a`` as a NumPy array; one spread over several processes is gathered from all of them
     (a collective: every process must call it, as ``fit``'s error paths do)."""
@@ -63,7 +86,7 @@ def to_host(a) -> np.ndarray:
 
 def as_float_array(X) -> Array:
     """``to_device(X)`` as floating point: integers and booleans become the default float."""
-    X = to_device(X)
+    X = to_device(check_numeric(X, "X"))
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.result_type(float))
     return X

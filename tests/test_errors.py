@@ -5,6 +5,7 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 import glmjax as gj
@@ -222,3 +223,16 @@ def test_sampling_with_a_dispersion_that_is_not_positive():
     assert np.all(np.isfinite(sample(2.0)))
     with pytest.raises(Exception, match="Gaussian: the dispersion φ must be positive"):
         jax.block_until_ready(sample(-1.0))
+
+
+def test_text_in_y_or_X_says_how_to_encode_it(X, counts):
+    labels = np.where(counts > 1, "many", "few")
+    with pytest.raises(TypeError, match=r"y has dtype <U4; glmjax needs numbers.*np.unique"):
+        gj.fit(X, labels, family=F.Multinomial(2))
+    with pytest.raises(TypeError, match="y has dtype <U4"):
+        gj.fit_many(X, np.stack([labels, labels]), family=F.Multinomial(2))
+    with pytest.raises(TypeError, match="y has dtype <U4"):
+        gj.fit_path(X, labels, family=F.Multinomial(2))
+    frame = pd.DataFrame({"x": X[:, 1], "group": np.where(X[:, 2] > 0, "a", "b")})
+    with pytest.raises(TypeError, match="X has dtype object.*indicator columns"):
+        gj.fit(frame, counts, family=F.Poisson())
