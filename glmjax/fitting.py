@@ -96,8 +96,8 @@ def fit(
       names the failing one, and its calls from several threads take turns. On jaxlib
       0.10.2's CPU backend two programs of vmapped fits running at once, from two threads,
       can hang: their batched LAPACK calls block XLA's worker threads
-      (``many._one_batch_at_a_time``); run your own ``jax.vmap(fit)`` from one thread at a
-      time. (A hang under ``vmap`` with ~1,000 fits in one thread, with an earlier version
+      (``many._one_batch_at_a_time``); do not run your own ``jax.vmap(fit)`` while another
+      batch of fits (yours or ``fit_many``) runs in another thread. (A hang under ``vmap`` with ~1,000 fits in one thread, with an earlier version
       of the fit program, was not reproduced since in runs of 1,000 and 2,000 fits.)
 
     Example:
