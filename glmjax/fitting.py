@@ -93,12 +93,13 @@ def fit(
       A ``FitResult``. Inputs are checked before the solver runs; with concrete inputs a bad
       value raises ``ValueError``, inside ``jit`` it raises through ``equinox.error_if``. For
       batches prefer ``fit_many`` to ``jax.vmap(fit)``: it checks each fit on the host and
-      names the failing one, and its calls from several threads take turns. On jaxlib
-      0.10.2's CPU backend two programs of vmapped fits running at once, from two threads,
-      can hang: their batched LAPACK calls block XLA's worker threads
-      (``many._one_batch_at_a_time``); do not run your own ``jax.vmap(fit)`` while another
-      batch of fits (yours or ``fit_many``) runs in another thread. (A hang under ``vmap`` with ~1,000 fits in one thread, with an earlier version
-      of the fit program, was not reproduced since in runs of 1,000 and 2,000 fits.)
+      names the failing one, and its calls from several threads take turns. On jaxlib 0.10.2's
+      CPU backend two programs of vmapped fits running at once, from two threads, can hang:
+      their batched LAPACK calls block XLA's worker threads (``many._one_batch_at_a_time``);
+      do not run your own ``jax.vmap(fit)`` while another batch of fits (yours or
+      ``fit_many``) runs in another thread. (A hang under ``vmap`` with ~1,000 fits in one
+      thread, with an earlier version of the fit program, was not reproduced since in runs of
+      1,000 and 2,000 fits.)
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
