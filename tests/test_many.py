@@ -1,6 +1,5 @@
 """fit_many: batches of independent fits over responses, data sets and penalties."""
 
-import os
 import re
 import subprocess
 import sys
@@ -152,7 +151,7 @@ def test_ones_columns_under_jit_with_nan():
 
 
 THREADS_SCRIPT = textwrap.dedent("""
-    import faulthandler, os, sys
+    import faulthandler, os
     from concurrent.futures import ThreadPoolExecutor
     faulthandler.dump_traceback_later(60, exit=True)  # a hang prints the stacks and fails
     import jax
@@ -176,6 +175,6 @@ THREADS_SCRIPT = textwrap.dedent("""
 def test_fit_many_from_several_threads_at_once():
     # two batched programs at once hung jaxlib 0.10.2's CPU pool (many._one_batch_at_a_time)
     out = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], capture_output=True,
-                         text=True, timeout=300, env=os.environ)
+                         text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "threads agree" in out.stdout
