@@ -55,7 +55,8 @@ def to_device(a) -> Array:
 
 def check_numeric(a, name: str):
     """``a`` itself; a TypeError naming ``name`` when it holds strings, objects or dates (JAX's
-    own message names neither the argument nor the remedy).
+    own message names neither the argument nor the remedy), or complex numbers (whose
+    imaginary parts a cast to float would drop without a word).
 
     Example:
         >>> check_numeric(np.array(["yes", "no"]), "y")
@@ -66,6 +67,9 @@ def check_numeric(a, name: str):
     dtype = getattr(a, "dtype", None)
     if dtype is None and not isinstance(a, int | float | bool):
         dtype = np.asarray(a).dtype  # lists
+    if dtype is not None and np.dtype(dtype).kind == "c":
+        raise TypeError(f"{name} has dtype {np.dtype(dtype)}; glmjax needs real numbers (take "
+                        f"{name}.real if the imaginary parts are all zero).")
     if dtype is not None and np.dtype(dtype).kind in "USOMm":
         hint = ("encode class labels as integers 0..K-1 (`classes, y = np.unique(y, "
                 "return_inverse=True)`; GLMClassifier does this itself)" if name == "y" else

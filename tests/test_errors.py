@@ -225,7 +225,7 @@ def test_sampling_with_a_dispersion_that_is_not_positive():
         jax.block_until_ready(sample(-1.0))
 
 
-def test_text_in_y_or_X_says_how_to_encode_it(X, counts):
+def test_text_or_complex_numbers_in_y_or_X_say_what_to_do(X, counts):
     labels = np.where(counts > 1, "many", "few")
     with pytest.raises(TypeError, match=r"y has dtype <U4; glmjax needs numbers.*np.unique"):
         gj.fit(X, labels, family=F.Multinomial(2))
@@ -233,6 +233,10 @@ def test_text_in_y_or_X_says_how_to_encode_it(X, counts):
         gj.fit_many(X, np.stack([labels, labels]), family=F.Multinomial(2))
     with pytest.raises(TypeError, match="y has dtype <U4"):
         gj.fit_path(X, labels, family=F.Multinomial(2))
+    with pytest.raises(TypeError, match=r"X has dtype complex128; glmjax needs real numbers"):
+        gj.fit(X + 1j, counts, family=F.Poisson())
+    with pytest.raises(TypeError, match=r"y has dtype complex128.*take y.real"):
+        gj.fit(X, counts.astype(complex), family=F.Poisson())
     frame = pd.DataFrame({"x": X[:, 1], "group": np.where(X[:, 2] > 0, "a", "b")})
     with pytest.raises(TypeError, match="X has dtype object.*indicator columns"):
         gj.fit(frame, counts, family=F.Poisson())
