@@ -332,7 +332,7 @@ def as_vector(v, name: str, m: int, dtype, fill: float) -> Array:
     # and on the host (a device op would compile on first use)
     if v is None:
         return np.full((m,), fill, dtype)
-    v = jnp.asarray(v, dtype)
+    v = jnp.asarray(check_numeric(v, name), dtype)
     if v.shape != (m,):
         raise ValueError(f"{name} must have shape ({m},), one value per row of X; got {v.shape}.")
     return v

@@ -237,6 +237,8 @@ def test_text_or_complex_numbers_in_y_or_X_say_what_to_do(X, counts):
         gj.fit(X + 1j, counts, family=F.Poisson())
     with pytest.raises(TypeError, match=r"y has dtype complex128.*take y.real"):
         gj.fit(X, counts.astype(complex), family=F.Poisson())
+    with pytest.raises(TypeError, match=r"weights has dtype complex128"):
+        gj.fit(X, counts, family=F.Poisson(), weights=np.ones(M) + 1j)
     frame = pd.DataFrame({"x": X[:, 1], "group": np.where(X[:, 2] > 0, "a", "b")})
     with pytest.raises(TypeError, match="X has dtype object.*indicator columns"):
         gj.fit(frame, counts, family=F.Poisson())
