@@ -53,6 +53,14 @@ def to_device(a) -> Array:
     return jax.device_put(own)
 
 
+_HINTS = {
+    "y": "; encode class labels as integers 0..K-1 (`classes, y = np.unique(y, "
+         "return_inverse=True)`; GLMClassifier does this itself)",
+    "X": "; encode categorical columns as indicator columns (a formula through gj.glm does "
+         "this, or pandas.get_dummies)",
+}
+
+
 def check_numeric(a, name: str):
     """``a`` itself; a TypeError naming ``name`` when it holds strings, objects or dates (JAX's
     own message names neither the argument nor the remedy), or complex numbers (whose
@@ -64,19 +72,18 @@ def check_numeric(a, name: str):
         ...
         TypeError: y has dtype <U3; glmjax needs numbers. ...
     """
-    dtype = getattr(a, "dtype", None)
-    if dtype is None and not isinstance(a, int | float | bool):
-        dtype = np.asarray(a).dtype  # lists
-    if dtype is not None and np.dtype(dtype).kind == "c":
-        raise TypeError(f"{name} has dtype {np.dtype(dtype)}; glmjax needs real numbers (take "
+    if isinstance(a, int | float | bool):
+        return a
+    try:
+        dtype = np.dtype(a.dtype)
+    except (AttributeError, TypeError):  # lists, data frames, pandas' own dtypes (categorical)
+        dtype = np.asarray(a).dtype
+    if dtype.kind == "c":
+        raise TypeError(f"{name} has dtype {dtype}; glmjax needs real numbers (take "
                         f"{name}.real if the imaginary parts are all zero).")
-    if dtype is not None and np.dtype(dtype).kind in "USOMm":
-        hint = ("encode class labels as integers 0..K-1 (`classes, y = np.unique(y, "
-                "return_inverse=True)`; GLMClassifier does this itself)" if name == "y" else
-                "encode categorical columns as indicator columns (a formula through "
-                "gj.glm does this, or pandas.get_dummies)")
-        raise TypeError(f"{name} has dtype {np.dtype(dtype)}; glmjax needs numbers. Convert "
-                        f"numbers stored as text or objects with .astype(float), and {hint}.")
+    if dtype.kind in "USOMm":
+        raise TypeError(f"{name} has dtype {dtype}; glmjax needs numbers. Convert numbers "
+                        f"stored as text or objects with .astype(float){_HINTS.get(name, '')}.")
     return a
 
 

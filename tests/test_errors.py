@@ -239,6 +239,8 @@ def test_text_or_complex_numbers_in_y_or_X_say_what_to_do(X, counts):
         gj.fit(X, counts.astype(complex), family=F.Poisson())
     with pytest.raises(TypeError, match=r"weights has dtype complex128"):
         gj.fit(X, counts, family=F.Poisson(), weights=np.ones(M) + 1j)
+    with pytest.raises(TypeError, match="y has dtype object.*np.unique"):  # a pandas category
+        gj.fit(X, pd.Series(labels, dtype="category"), family=F.Multinomial(2))
     frame = pd.DataFrame({"x": X[:, 1], "group": np.where(X[:, 2] > 0, "a", "b")})
     with pytest.raises(TypeError, match="X has dtype object.*indicator columns"):
         gj.fit(frame, counts, family=F.Poisson())
