@@ -154,7 +154,9 @@ def _one_batch_at_a_time():
     The batch's Cholesky factorisations, triangular solves and eigendecompositions are
     batched LAPACK calls, and jaxlib 0.10.2's CPU kernels for them (``ParallelBatchMap``)
     split a batch into tasks on XLA's pool of worker threads, one per core, and block the
-    worker that runs them until the tasks are done. Two such programs at once on two cores
+    worker that runs them until the tasks are done. They split it when its cost reaches
+    200,000, counted as 5n³ per n × n eigendecomposition and n³/3 per Cholesky
+    factorisation: the rank check of 40 fits of 10 columns. Two such programs at once on two cores
     blocked both workers, with the tasks queued behind them: ``fit_many`` called from two
     threads hung on its first call (native stacks in benchmarks/RESULTS.md, thirteenth
     pass). ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`` did not help. One batched
