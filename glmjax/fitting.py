@@ -22,7 +22,7 @@ from glmjax.results import FitResult
 from glmjax.row_blocks import any_true, count_true
 from glmjax.solvers import SolverResult, gradient_ascent, implicit, irls, lbfgs, optax_minimize
 from glmjax.solvers.irls import default_tol as default_irls_tol
-from glmjax.transfer import as_float_array, check_numeric, to_device
+from glmjax.transfer import as_float_array, as_response, check_numeric
 
 SOLVERS = ("irls", "lbfgs", "gradient_ascent")
 
@@ -114,7 +114,7 @@ def fit(
         feature_names = column_names(X)
     X = _as_float_matrix(X)
     m, p = X.shape
-    y = to_device(check_numeric(y, "y"))
+    y = as_response(y)
     family.check_response_shape(y, m)
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)
     offset = as_vector(offset, "offset", m, X.dtype, 0.0)

@@ -33,7 +33,7 @@ from glmjax.fitting import (
     ones_columns,
 )
 from glmjax.results import FitResult
-from glmjax.transfer import as_float_array, check_numeric, to_device, to_host
+from glmjax.transfer import as_float_array, as_response, to_host
 
 
 def fit_many(
@@ -78,7 +78,7 @@ def fit_many(
     names = fit_kwargs.get("feature_names") or column_names(X)
     if names is not None:
         fit_kwargs["feature_names"] = names  # checked by fit
-    X, y = as_float_array(X), to_device(check_numeric(y, "y"))
+    X, y = as_float_array(X), as_response(y)
     args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2),
             "l1": jnp.asarray(l1)}
     m = X.shape[-2]
@@ -154,11 +154,11 @@ def _one_batch_at_a_time():
     The batch's Cholesky factorisations, triangular solves and eigendecompositions are
     batched LAPACK calls, and jaxlib 0.10.2's CPU kernels for them (``ParallelBatchMap``)
     split a batch into tasks on XLA's pool of worker threads, one per core, and block the
-    worker that runs them until the tasks are done. They split it when its cost reaches
+    worker that runs them until the tasks are done. They split a batch whose cost reaches
     200,000, counted as 5n³ per n × n eigendecomposition and n³/3 per Cholesky
-    factorisation: the rank check of 40 fits of 10 columns. Two such programs at once on two cores
-    blocked both workers, with the tasks queued behind them: ``fit_many`` called from two
-    threads hung on its first call (native stacks in benchmarks/RESULTS.md, thirteenth
+    factorisation (the rank check of 40 fits of 10 columns). Two such programs at once on two
+    cores blocked both workers, with the tasks queued behind them: ``fit_many`` called from
+    two threads hung on its first call (native stacks in benchmarks/RESULTS.md, thirteenth
     pass). ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`` did not help. One batched
     program at a time leaves a worker free for the tasks. A user's own ``jax.vmap(fit)``
     runs outside this lock (see ``fit``).

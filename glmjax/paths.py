@@ -35,7 +35,7 @@ from glmjax.fitting import (
 )
 from glmjax.model import Problem
 from glmjax.results import FitResult
-from glmjax.transfer import as_float_array, check_numeric, to_device, to_host
+from glmjax.transfer import as_float_array, as_response, to_host
 
 
 class Path(eqx.Module):
@@ -118,7 +118,7 @@ def fit_path(
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D (m, p) design matrix; got shape {X.shape}.")
     m = X.shape[0]
-    y = to_device(check_numeric(y, "y"))
+    y = as_response(y)
     family.check_response_shape(y, m)
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)
     offset = as_vector(offset, "offset", m, X.dtype, 0.0)

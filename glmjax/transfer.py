@@ -95,6 +95,12 @@ def to_host(a) -> np.ndarray:
     return np.asarray(a)
 
 
+def as_response(y) -> Array:
+    """``to_device(y)``, checked to hold real numbers (``check_numeric``); ``as_float_array``'s
+    counterpart for the response, whose integer labels stay integers."""
+    return to_device(check_numeric(y, "y"))
+
+
 def as_float_array(X) -> Array:
     """``to_device(X)`` as floating point: integers and booleans become the default float."""
     X = to_device(check_numeric(X, "X"))
