@@ -136,7 +136,7 @@ def fit(
         if init.shape != (n_params,):
             raise ValueError(f"init must have {n_params} values; got {init.size}.")
     scale = None if scale is None else float(scale)
-    l2, l1 = (_penalty(v, name, X.dtype) for v, name in ((l2, "l2"), (l1, "l1")))
+    l2, l1 = (as_penalty(v, name, X.dtype) for v, name in ((l2, "l2"), (l1, "l1")))
     if l1 is not None and solver_name != "irls":
         raise ValueError(f"l1 > 0 needs solver='irls' (proximal Newton); got {solver_name!r}.")
     result, scan, ok = _fit_compiled(
@@ -277,7 +277,7 @@ def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Arra
     return count_true(edge & (weights > 0))
 
 
-def _penalty(value, name: str, dtype) -> Array | np.ndarray | None:
+def as_penalty(value, name: str, dtype) -> Array | np.ndarray | None:
     """The penalty as a scalar of ``dtype`` (a NumPy scalar when concrete); None for a
     concrete zero of l1 (no term compiled)."""
     if is_tracer(value):

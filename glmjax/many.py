@@ -25,6 +25,7 @@ from glmjax.families import AbstractFamily
 from glmjax.fitting import (
     ConvergenceWarning,
     SeparationWarning,
+    as_penalty,
     as_vector,
     checked_problem,
     column_names,
@@ -90,6 +91,8 @@ def fit_many(
         "l2": args["l2"].ndim == 1,
         "l1": args["l1"].ndim == 1,
     }
+    for name in ("l2", "l1"):
+        _check_penalty(args[name], name)
     if not batched["l1"] and not np.any(np.asarray(l1)):
         args["l1"] = 0.0  # a constant zero: no L1 step compiled
     sizes = {name: jnp.shape(args[name])[0] for name, b in batched.items() if b}
@@ -100,6 +103,9 @@ def fit_many(
     if len(set(sizes.values())) > 1:
         raise ValueError(f"the batch axes differ in length: {sizes}.")
     n_fits = next(iter(sizes.values()))
+    if n_fits == 0:
+        raise ValueError(f"fit_many needs at least one fit; the batch axes have length 0: "
+                         f"{sizes}.")
     param = parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
     mapped = {name: args[name] for name in args if batched[name]}
     shared = {name: args[name] for name in args if not batched[name]}
@@ -208,6 +214,23 @@ def _check_response_batch(family: AbstractFamily, y, m: int) -> None:
         raise ValueError(f"y of shape {tuple(y.shape)} is read as {y.shape[0]} responses of "
                          f"shape {tuple(y.shape[1:])}, one per fit, and X has {m} rows: "
                          f"{err}") from None
+
+
+def _check_penalty(value, name: str) -> None:
+    """``l2`` or ``l1`` of ``fit_many``: a number, or one per fit (B,), each finite and ≥ 0
+    (``fit`` checks a concrete penalty; inside the batch it is traced, so it is checked here,
+    naming the first bad fit)."""
+    values = np.asarray(value)
+    if values.ndim > 1:
+        raise ValueError(f"{name} must be a number or a vector of one value per fit (B,); "
+                         f"got shape {values.shape}.")
+    bad = np.flatnonzero(~(np.isfinite(values) & (values >= 0)).reshape(-1))
+    if bad.size:
+        try:
+            as_penalty(values.reshape(-1)[bad[0]], name, values.dtype)  # fit's own message
+        except ValueError as err:
+            where = f"fit {bad[0]} of {values.shape[0]}: " if values.ndim else ""
+            raise ValueError(f"{where}{err}") from None
 
 
 def _slice(value, index: int):

@@ -88,10 +88,30 @@ def test_bad_values_name_the_fit(data):
         gj.fit_many(X, Y[0], family=F.Poisson())
     with pytest.raises(ValueError, match="batch axes differ in length"):
         gj.fit_many(X, Y, family=F.Poisson(), l2=np.zeros(2))
+    with pytest.raises(ValueError, match=re.escape("needs at least one fit; the batch axes "
+                                                   "have length 0: {'y': 0}")):
+        gj.fit_many(X, Y[:0], family=F.Poisson())
     with pytest.raises(ValueError, match=re.escape(
             "y of shape (3, 10) is read as 3 responses of shape (10,), one per fit, and X has "
             "120 rows: Poisson expects y of shape (120,)")):
         gj.fit_many(X, Y[:, :10], family=F.Poisson())
+
+
+def test_bad_penalties_name_the_fit(data):
+    # inside the batch the penalties are traced, where fit cannot check them: a negative or
+    # NaN one used to run (a negative ridge converged, silently) or fail without a message
+    _, X, Y = data
+    with pytest.raises(ValueError, match=re.escape("fit 1 of 3: l2 must be a finite number "
+                                                   "≥ 0; got -0.1.")):
+        gj.fit_many(X, Y, family=F.Poisson(), l2=np.array([0.0, -0.1, 0.2]))
+    with pytest.raises(ValueError, match=re.escape("fit 2 of 3: l1 must be a finite number "
+                                                   "≥ 0; got nan.")):
+        gj.fit_many(X, Y, family=F.Poisson(), l1=[0.1, 0.2, np.nan])
+    with pytest.raises(ValueError, match=re.escape("l2 must be a finite number ≥ 0; got -1.0")):
+        gj.fit_many(X, Y, family=F.Poisson(), l2=-1.0)
+    with pytest.raises(ValueError, match=re.escape("l2 must be a number or a vector of one "
+                                                   "value per fit (B,); got shape (3, 2).")):
+        gj.fit_many(X, Y, family=F.Poisson(), l2=np.zeros((3, 2)))
 
 
 def test_a_batch_is_indexed_fit_by_fit(data):
