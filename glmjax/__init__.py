@@ -14,7 +14,7 @@ Example:
 
 from glmjax import datasets, families, links, parametrizations, sharding
 from glmjax.cross_validation import CVResult, fit_cv
-from glmjax.fitting import ConvergenceWarning, SeparationWarning, fit
+from glmjax.fitting import ConvergenceWarning, RankDeficiencyWarning, SeparationWarning, fit
 from glmjax.formula import glm
 from glmjax.identity import IdentityCheck, check_identity
 from glmjax.many import fit_many
@@ -31,6 +31,7 @@ __all__ = [
     "FitResult",
     "IdentityCheck",
     "Path",
+    "RankDeficiencyWarning",
     "SeparationWarning",
     "TrainResult",
     "check_identity",

@@ -212,10 +212,21 @@ def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...]) -> None:
     if n_rows < len(names):
         raise ValueError(f"X has fewer rows with positive weight ({n_rows}) than columns "
                          f"({len(names)}): the coefficients are not identifiable.")
-    evals = np.asarray(scan.spectrum.evals)
-    if evals[0] <= _rank_threshold(evals.dtype) * evals[-1]:
-        v = np.asarray(scan.spectrum.evecs)[:, 0]
-        involved = [repr(names[j]) + (f" (column {j})" if names.count(names[j]) > 1 else "")
-                    for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max())]
-        raise ValueError("X is rank deficient (or nearly so): columns " + ", ".join(involved)
+    if rank_deficient(scan.spectrum):
+        raise ValueError("X is rank deficient (or nearly so): columns "
+                         + dependent_columns(scan.spectrum, names)
                          + " are linearly dependent. Drop one of them, or pass l2 > 0.")
+
+
+def rank_deficient(spectrum: GramSpectrum) -> bool:
+    """On the host: whether the Gram matrix of ``spectrum`` is numerically singular."""
+    evals = np.asarray(spectrum.evals)
+    return bool(evals[0] <= _rank_threshold(evals.dtype) * evals[-1])
+
+
+def dependent_columns(spectrum: GramSpectrum, names: tuple[str, ...]) -> str:
+    """The columns that the eigenvector of the smallest eigenvalue involves, named (with
+    their position where a name repeats)."""
+    v = np.asarray(spectrum.evecs)[:, 0]
+    return ", ".join(repr(names[j]) + (f" (column {j})" if names.count(names[j]) > 1 else "")
+                     for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max()))

@@ -35,6 +35,11 @@ class SeparationWarning(UserWarning):
     """Fitted means reached the boundary of the mean space: the MLE does not exist."""
 
 
+class RankDeficiencyWarning(UserWarning):
+    """Columns of X are (nearly) linearly dependent where only part of X was seen (the
+    first batch of ``fit_minibatch``); ``fit`` raises instead."""
+
+
 def fit(
     X: ArrayLike,
     y: ArrayLike,

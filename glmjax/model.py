@@ -297,16 +297,19 @@ class Problem(eqx.Module):
             W, R = w, w[:, None] * target
         return jnp.where(finite, W, 0), jnp.where(finite[:, None], R, 0), extra0
 
+    def start(self) -> tuple[GramSpectrum, Array, Array]:
+        """(the spectrum of XᵀW₀X, XᵀR₀, extra₀) from ``start_rows``: what ``initial``
+        solves, and the spectrum the rank check reads."""
+        W0, R0, extra0 = self.start_rows()
+        return GramSpectrum.of(weighted_gram(self.X, W0)), self.X.T @ R0, extra0
+
     def initial(self, start: tuple[GramSpectrum, Array, Array] | None = None) -> Array:
         """Starting coefficients from ``start_rows``: Θ₀ = (XᵀW₀X)⁻¹ XᵀR₀ and extra₀.
 
         ``start`` = (the spectrum of XᵀW₀X, XᵀR₀, extra₀) when already at hand
         (``checks.scan``); ``GramSpectrum.solve``'s ridge guards against rank deficiency.
         """
-        if start is None:
-            W0, R0, extra0 = self.start_rows()
-            start = GramSpectrum.of(weighted_gram(self.X, W0)), self.X.T @ R0, extra0
-        spectrum, X_rhs, extra0 = start
+        spectrum, X_rhs, extra0 = self.start() if start is None else start
         theta0 = spectrum.solve(X_rhs)
         return jnp.concatenate([theta0.ravel(), extra0]).astype(self.X.dtype)
 

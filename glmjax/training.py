@@ -31,6 +31,7 @@ import functools
 import itertools
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path as FilePath
 
@@ -47,6 +48,7 @@ from tqdm.auto import tqdm
 from glmjax import checks, parametrizations, streaming
 from glmjax.compilation import filter_jit, full_precision
 from glmjax.families import AbstractFamily
+from glmjax.fitting import RankDeficiencyWarning, default_names
 from glmjax.model import Problem, constant_columns
 from glmjax.results import predict, shaped
 from glmjax.sharding import shard_rows
@@ -268,8 +270,11 @@ def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, nor
 @eqx.filter_jit
 @full_precision
 def _initial(family, param, batch, l2, mask):
+    """(starting values, failed checks, the spectrum of XᵀW₀X for the rank check) from a
+    batch."""
     problem, row_flags = batch_problem(family, param, batch, l2, mask)
-    return problem.initial(), checks.failed(row_flags)
+    start = problem.start()
+    return problem.initial(start), checks.failed(row_flags), start[0]
 
 
 @eqx.filter_jit
@@ -294,8 +299,17 @@ def _initial_params(family, param, source, mask, l2, init, mesh) -> Array:
     batch = source.first_batch()
     batch = (shard_rows(*batch, mesh=mesh) if mesh is not None
              else tuple(jnp.asarray(a) for a in batch))
-    params, flags = _initial(family, param, batch, l2, mask)
+    params, flags, spectrum = _initial(family, param, batch, l2, mask)
     _raise_for_bad_batch(np.asarray(flags)[None], np.zeros(1), 0, family, None)
+    if float(l2) == 0 and checks.rank_deficient(spectrum):
+        X = np.asarray(source.first_batch()[0])  # this process's rows: enough for the names
+        names = default_names(np.all(X == 1, axis=0))
+        warnings.warn(
+            f"the first batch's design ({X.shape[0]} rows) is rank deficient (or nearly so): "
+            f"columns {checks.dependent_columns(spectrum, names)} are linearly dependent "
+            "there. If they are in all of X, the coefficients are not identified and the fit "
+            "ends at one of many equally good points; drop one of them, or pass l2 > 0.",
+            RankDeficiencyWarning, stacklevel=3)
     return params
 
 

@@ -2,11 +2,13 @@
 checkpoint/resume (including a killed process), bad batches and the progress bar."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -231,6 +233,25 @@ def test_bad_batches_and_divergence_raise(data):
         _train((X, y[:10]))
     with pytest.raises(ValueError, match=r"data must be a tuple \(X, y"):
         _train(X)
+
+
+def test_rank_deficient_first_batch_warns(data):
+    # fit raises on a rank-deficient X; the loop sees one batch before it starts, so it warns
+    # (a batch can lack what the whole X has), names the columns, and keeps training
+    X, y = data
+    twice = np.column_stack([X, 2 * X[:, 2]])
+    message = ("the first batch's design (500 rows) is rank deficient (or nearly so): columns "
+               "'x2', 'x4' are linearly dependent there")
+    for arrays in ((twice, y), (jnp.asarray(twice), jnp.asarray(y))):
+        with pytest.warns(gj.RankDeficiencyWarning, match=re.escape(message)):
+            res = _train(arrays, n_epochs=1)
+        assert np.all(np.isfinite(np.asarray(res.coef)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gj.RankDeficiencyWarning)
+        _train((twice, y), n_epochs=1, l2=1e-3)  # identified: no warning
+        _train(data, n_epochs=1)
+    with pytest.raises(ValueError, match=r"columns 'x2', 'x4' are linearly dependent"):
+        gj.fit(twice, y, F.Poisson())
 
 
 def test_progress_bar_shows_loss_and_throughput(data, capsys):
