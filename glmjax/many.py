@@ -20,7 +20,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from glmjax import parametrizations
-from glmjax.compilation import filter_jit
+from glmjax.compilation import filter_jit, is_tracer
 from glmjax.families import AbstractFamily
 from glmjax.fitting import (
     ConvergenceWarning,
@@ -219,7 +219,9 @@ def _check_response_batch(family: AbstractFamily, y, m: int) -> None:
 def _check_penalty(value, name: str) -> None:
     """``l2`` or ``l1`` of ``fit_many``: a number, or one per fit (B,), each finite and ≥ 0
     (``fit`` checks a concrete penalty; inside the batch it is traced, so it is checked here,
-    naming the first bad fit)."""
+    naming the first bad fit). A traced penalty (``jax.grad`` through ``fit_many``) is not."""
+    if is_tracer(value):
+        return
     values = np.asarray(value)
     if values.ndim > 1:
         raise ValueError(f"{name} must be a number or a vector of one value per fit (B,); "

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -112,6 +114,16 @@ def test_bad_penalties_name_the_fit(data):
     with pytest.raises(ValueError, match=re.escape("l2 must be a number or a vector of one "
                                                    "value per fit (B,); got shape (3, 2).")):
         gj.fit_many(X, Y, family=F.Poisson(), l2=np.zeros((3, 2)))
+
+
+def test_gradient_through_a_grid_of_penalties(data):
+    # d(Σ coef)/dλ₂ for each fit of the batch, as for each fit alone (1e-10)
+    _, X, Y = data
+    l2 = jnp.array([0.01, 0.1, 1.0])
+    batched = jax.grad(lambda l: gj.fit_many(X, Y[0], family=F.Poisson(), l2=l).coef.sum())(l2)
+    single = [jax.grad(lambda l: gj.fit(X, Y[0], F.Poisson(), l2=l).coef.sum())(v) for v in l2]
+    np.testing.assert_allclose(batched, single, rtol=1e-10)
+    assert np.all(np.abs(np.asarray(single)) > 1e-3)
 
 
 def test_a_batch_is_indexed_fit_by_fit(data):
