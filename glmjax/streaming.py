@@ -64,23 +64,26 @@ def index_groups(firsts: np.ndarray, block: int, n_rows: int, batch_size: int,
         yield starts[first:stop], valid[first:stop]
 
 
-def gather(arrays: tuple, starts: np.ndarray, valid: np.ndarray) -> Batch:
+def gather(arrays: tuple, starts: np.ndarray, valid: np.ndarray, dtype=None) -> Batch:
     """The (X, y, weights, offset) rows of a group from host arrays (or memory maps): the blocks
     of ``valid.shape[-1] / starts.shape[-1]`` rows from ``starts``; weights zero where not
-    ``valid``. The results are aligned (``transfer.aligned_empty``): ``jax.device_put`` on the
-    CPU uses them in place instead of copying them slowly."""
+    ``valid``; X, weights and offset in ``dtype`` (None: their own; y keeps its own, labels
+    stay integers). The results are aligned (``transfer.aligned_empty``): ``jax.device_put``
+    on the CPU uses them in place instead of copying them slowly."""
     block = valid.shape[-1] // starts.shape[-1]
 
-    def take(a):
-        out = aligned_empty(valid.shape + a.shape[1:], a.dtype)
+    def take(a, dtype):
+        out = aligned_empty(valid.shape + a.shape[1:], a.dtype if dtype is None else dtype)
         flat = out.reshape((-1,) + a.shape[1:])
-        if block == 1:
-            np.take(a, starts.ravel(), axis=0, out=flat, mode="clip")  # "raise" buffers
-        else:  # a slice per block: a memory map is read in runs
+        if block != 1:  # a slice per block: a memory map is read in runs
             np.concatenate([a[s:s + block] for s in starts.ravel()], out=flat)
+        elif out.dtype == a.dtype:
+            np.take(a, starts.ravel(), axis=0, out=flat, mode="clip")  # "raise" buffers
+        else:  # np.take writes only its own dtype
+            flat[...] = np.take(a, starts.ravel(), axis=0, mode="clip")
         return out
 
-    X, y, weights, offset = (take(a) for a in arrays)
+    X, y, weights, offset = (take(a, None if k == 1 else dtype) for k, a in enumerate(arrays))
     np.copyto(weights, 0, where=~valid)
     return X, y, weights, offset
 
@@ -88,21 +91,33 @@ def gather(arrays: tuple, starts: np.ndarray, valid: np.ndarray) -> Batch:
 def iterator_batches(source: Iterable, batch_size: int, dtype) -> Iterator[Batch]:
     """Batches from an iterable yielding (X, y), (X, y, weights) or (X, y, weights, offset)
     tuples (or dicts with those keys) of at most ``batch_size`` rows."""
-    for item in source:
+    first = None  # the first batch's shapes past the rows: every batch must have them
+    for k, item in enumerate(source):
         if isinstance(item, dict):
             item = tuple(item.get(k) for k in ("X", "y", "weights", "offset"))
         if not isinstance(item, tuple | list) or not 2 <= len(item) <= 4:
             raise ValueError("an iterator must yield (X, y[, weights[, offset]]) tuples or "
                              f"dicts with those keys; got {type(item).__name__}.")
         X, y, weights, offset = (*item, None, None)[:4]
-        X = np.asarray(X, dtype)
+        X, y = np.asarray(X, dtype), np.asarray(y)
         m = X.shape[0]
         if X.ndim != 2 or m > batch_size:
             raise ValueError(f"a batch's X must be 2-D with at most batch_size={batch_size} "
                              f"rows; got shape {X.shape}.")
         weights = np.ones(m, dtype) if weights is None else np.asarray(weights, dtype)
         offset = np.zeros(m, dtype) if offset is None else np.asarray(offset, dtype)
-        yield pad((X, np.asarray(y), weights, offset), batch_size)
+        for name, a in (("y", y), ("weights", weights), ("offset", offset)):
+            if a.ndim == 0 or a.shape[0] != m:
+                raise ValueError(f"batch {k} of the iterator: {name} has shape {a.shape} but "
+                                 f"X has {m} rows.")
+        if first is None:
+            first = X.shape[1:], y.shape[1:]
+        elif (X.shape[1:], y.shape[1:]) != first:
+            tail = "".join(f", {d}" for d in first[1])
+            raise ValueError(f"batch {k} of the iterator has X of shape {X.shape} and y of "
+                             f"shape {y.shape}; every batch must have the first one's columns: "
+                             f"X (rows, {first[0][0]}) and y (rows{tail}).")
+        yield pad((X, y, weights, offset), batch_size)
 
 
 def pad(batch: Batch, batch_size: int) -> Batch:

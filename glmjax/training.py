@@ -32,6 +32,7 @@ import itertools
 import os
 import time
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path as FilePath
 
@@ -370,6 +371,9 @@ class _Source:
             if a.shape[0] != m:
                 raise ValueError(f"{name} has {a.shape[0]} rows but X has {m}.")
         family.check_response_shape(jnp.zeros(arrays[1].shape), m)
+        if self.on_device:  # the steps read these: in the fit's dtype (host batches are cast
+            # as they are gathered, so a memory map is never converted whole)
+            arrays = [a if k == 1 else a.astype(self.dtype) for k, a in enumerate(arrays)]
         self.arrays = tuple(arrays)
         self.n_rows = m
         self.block = streaming.block_rows(batch_size, m, shuffle_block if shuffle
@@ -407,7 +411,8 @@ class _Source:
                                          self.steps_per_call, start_batch)
         if self.on_device:  # the steps read the rows themselves
             return indices
-        return (streaming.gather(self.arrays, starts, valid) for starts, valid in indices)
+        return (streaming.gather(self.arrays, starts, valid, self.dtype)
+                for starts, valid in indices)
 
     @property
     def device_arrays(self) -> tuple | None:
@@ -491,16 +496,34 @@ def _save(path, params, opt_state, position, losses, settings) -> None:
     os.replace(tmp, path)
 
 
+_SAVED = ("params", "position", "settings", "losses", "group_sizes")
+
+
 def _load(path, params, opt_state, settings):
-    with np.load(path) as saved:
-        if saved["params"].shape != params.shape or not np.array_equal(saved["settings"],
-                                                                       settings):
-            raise ValueError(f"the checkpoint {path} was written by a different run (other "
-                             "model, batch_size, steps_per_call, seed or shuffle); remove it "
-                             "or pass another checkpoint path.")
-        leaves, treedef = jax.tree.flatten(opt_state)
-        restored = [jnp.asarray(saved[f"opt_{i}"], leaf.dtype) for i, leaf in enumerate(leaves)]
-        splits = np.cumsum(saved["group_sizes"])[:-1]
-        losses = list(np.split(saved["losses"], splits)) if saved["losses"].size else []
-        return (jnp.asarray(saved["params"], params.dtype), jax.tree.unflatten(treedef, restored),
-                tuple(int(v) for v in saved["position"]), losses)
+    """The state a checkpoint holds; a file that is not one, or one another run wrote
+    (other model, settings or optimizer), raises ``ValueError``."""
+    remedy = "remove it or pass another checkpoint path."
+    try:
+        with np.load(path) as file:
+            saved = {name: file[name] for name in file.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"the checkpoint {path} is not a checkpoint file (.npz) that "
+                         f"fit_minibatch wrote ({type(err).__name__}); {remedy}") from None
+    missing = [name for name in _SAVED if name not in saved]
+    if missing:
+        raise ValueError(f"the checkpoint {path} has no {missing[0]!r}: fit_minibatch did not "
+                         f"write it; {remedy}")
+    leaves, treedef = jax.tree.flatten(opt_state)
+    opt_saved = [saved.get(f"opt_{i}") for i in range(len(leaves))]
+    if (saved["params"].shape != params.shape or not np.array_equal(saved["settings"], settings)
+            or sum(name.startswith("opt_") for name in saved) != len(leaves)
+            or any(a is None or a.shape != jnp.shape(b) for a, b in zip(opt_saved, leaves,
+                                                                       strict=True))):
+        raise ValueError(f"the checkpoint {path} was written by a different run (other "
+                         "model, optimizer, batch_size, steps_per_call, seed or shuffle); "
+                         + remedy)
+    restored = [jnp.asarray(a, leaf.dtype) for a, leaf in zip(opt_saved, leaves, strict=True)]
+    splits = np.cumsum(saved["group_sizes"])[:-1]
+    losses = list(np.split(saved["losses"], splits)) if saved["losses"].size else []
+    return (jnp.asarray(saved["params"], params.dtype), jax.tree.unflatten(treedef, restored),
+            tuple(int(v) for v in saved["position"]), losses)

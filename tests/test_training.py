@@ -151,6 +151,20 @@ def test_resume_from_checkpoint_equals_uninterrupted(data, tmp_path):
     np.testing.assert_array_equal(resumed.losses, straight.losses)
     with pytest.raises(ValueError, match="written by a different run"):
         _train(data, n_epochs=4, steps_per_call=5, seed=9, checkpoint=path)
+    with pytest.raises(ValueError, match="written by a different run"):  # adam's state saved
+        _train(data, n_epochs=4, steps_per_call=5, checkpoint=path, optimizer=optax.sgd(0.01))
+
+
+def test_a_file_that_is_no_checkpoint_is_named(data, tmp_path):
+    path = tmp_path / "run.npz"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=re.escape(
+            f"the checkpoint {path} is not a checkpoint file (.npz) that fit_minibatch wrote "
+            "(ValueError); remove it or pass another checkpoint path.")):
+        _train(data, checkpoint=path)
+    np.savez(path, params=np.zeros(4))
+    with pytest.raises(ValueError, match="has no 'position': fit_minibatch did not write it"):
+        _train(data, checkpoint=path)
 
 
 KILLED_RUN = textwrap.dedent("""
@@ -233,6 +247,33 @@ def test_bad_batches_and_divergence_raise(data):
         _train((X, y[:10]))
     with pytest.raises(ValueError, match=r"data must be a tuple \(X, y"):
         _train(X)
+
+
+def test_iterator_batches_must_keep_their_columns(data):
+    X, y = data
+
+    def batches(epoch):
+        yield X[:500], y[:500]
+        yield X[500:1000, :3], y[500:1000]
+
+    with pytest.raises(ValueError, match=re.escape(
+            "batch 1 of the iterator has X of shape (500, 3) and y of shape (500,); every batch "
+            "must have the first one's columns: X (rows, 4) and y (rows).")):
+        _train(batches)
+    with pytest.raises(ValueError, match=re.escape("batch 0 of the iterator: weights has shape "
+                                                   "(3,) but X has 500 rows.")):
+        _train(lambda epoch: iter([(X[:500], y[:500], np.ones(3))]))
+
+
+def test_integer_data_is_fitted_in_floating_point(data):
+    # integer X (counts, indicators) as fit takes it: cast batch by batch, never in full
+    X, y = data
+    counts = np.column_stack([np.ones(M, int), np.round(2 * X[:, 1:]).astype(int)])
+    want = _train((counts.astype(float), y))
+    for arrays in ((counts, y), (jnp.asarray(counts), jnp.asarray(y))):
+        got = _train(arrays)
+        assert got.params.dtype == jnp.float64
+        np.testing.assert_array_equal(got.params, want.params)
 
 
 def test_rank_deficient_first_batch_warns(data):
