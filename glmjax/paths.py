@@ -128,13 +128,19 @@ def fit_path(
         fit(X, y, family, link, weights=weights, offset=offset, l2=1.0)
     beta_null = _null_params(problem, X, y, family, link, weights, offset)
     if alphas is None:
+        if not isinstance(n_alphas, int | np.integer) or n_alphas < 1:
+            raise ValueError(f"n_alphas must be a positive integer; got {n_alphas!r}.")
+        if min_alpha_ratio is not None and not 0 < min_alpha_ratio <= 1:
+            raise ValueError(f"min_alpha_ratio must be in (0, 1]; got {min_alpha_ratio}.")
         if min_alpha_ratio is None:
             min_alpha_ratio = 1e-4 if m > problem.n_params else 1e-2
         alpha_max = max_alpha(problem, beta_null, l1_ratio)
         alphas = np.geomspace(alpha_max, alpha_max * min_alpha_ratio, n_alphas)
     alphas = np.asarray(alphas, X.dtype)  # on the host: no program compiled for these checks
-    if alphas.ndim != 1 or not np.all(alphas > 0) or not np.all(np.isfinite(alphas)):
-        raise ValueError("alphas must be a 1-D array of positive, finite penalties.")
+    if (alphas.ndim != 1 or alphas.size == 0 or not np.all(alphas > 0)
+            or not np.all(np.isfinite(alphas))):
+        raise ValueError("alphas must be a 1-D array of positive, finite penalties, at least "
+                         f"one; got {alphas!r}.")
     l1 = None if l1_ratio == 0 else alphas * l1_ratio  # pure ridge compiles no L1 step
     fits, ones = _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1,
                             alphas * (1 - l1_ratio), beta_null)

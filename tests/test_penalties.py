@@ -124,6 +124,12 @@ def test_penalty_errors(data):
         gj.fit_path(data["Xi"], data["poisson"], F.Poisson(), l1_ratio=1.5)
     with pytest.raises(ValueError, match="alphas must be a 1-D array of positive"):
         gj.fit_path(data["Xi"], data["poisson"], F.Poisson(), alphas=[0.1, -1.0])
+    with pytest.raises(ValueError, match=r"penalties, at least one; got array\(\[\]"):
+        gj.fit_path(data["Xi"], data["poisson"], F.Poisson(), alphas=[])
+    with pytest.raises(ValueError, match="n_alphas must be a positive integer; got 0"):
+        gj.fit_cv(data["Xi"], data["poisson"], F.Poisson(), n_alphas=0)
+    with pytest.raises(ValueError, match=r"min_alpha_ratio must be in \(0, 1\]; got 0.0"):
+        gj.fit_path(data["Xi"], data["poisson"], F.Poisson(), min_alpha_ratio=0.0)
     bad = data["poisson"].copy()
     bad[7] = -1.0
     with pytest.raises(ValueError, match=r"outside the support of the Poisson.*index \(7,\)"):
