@@ -92,7 +92,7 @@ def iterator_batches(source: Iterable, batch_size: int, dtype) -> Iterator[Batch
     """Batches from an iterable yielding (X, y), (X, y, weights) or (X, y, weights, offset)
     tuples (or dicts with those keys) of at most ``batch_size`` rows."""
     first = None  # the first batch's shapes past the rows: every batch must have them
-    for k, item in enumerate(source):
+    for number, item in enumerate(source):
         if isinstance(item, dict):
             item = tuple(item.get(k) for k in ("X", "y", "weights", "offset"))
         if not isinstance(item, tuple | list) or not 2 <= len(item) <= 4:
@@ -108,13 +108,13 @@ def iterator_batches(source: Iterable, batch_size: int, dtype) -> Iterator[Batch
         offset = np.zeros(m, dtype) if offset is None else np.asarray(offset, dtype)
         for name, a in (("y", y), ("weights", weights), ("offset", offset)):
             if a.ndim == 0 or a.shape[0] != m:
-                raise ValueError(f"batch {k} of the iterator: {name} has shape {a.shape} but "
-                                 f"X has {m} rows.")
+                raise ValueError(f"batch {number} of the iterator: {name} has shape {a.shape} "
+                                 f"but X has {m} rows.")
         if first is None:
             first = X.shape[1:], y.shape[1:]
         elif (X.shape[1:], y.shape[1:]) != first:
             tail = "".join(f", {d}" for d in first[1])
-            raise ValueError(f"batch {k} of the iterator has X of shape {X.shape} and y of "
+            raise ValueError(f"batch {number} of the iterator has X of shape {X.shape} and y of "
                              f"shape {y.shape}; every batch must have the first one's columns: "
                              f"X (rows, {first[0][0]}) and y (rows{tail}).")
         yield pad((X, y, weights, offset), batch_size)

@@ -297,13 +297,13 @@ def _initial_params(family, param, source, mask, l2, init, mesh) -> Array:
     """``init``, or the starting values of the first batch (of every process's rows)."""
     if init is not None:
         return jnp.asarray(init, source.dtype).ravel()
-    batch = source.first_batch()
-    batch = (shard_rows(*batch, mesh=mesh) if mesh is not None
-             else tuple(jnp.asarray(a) for a in batch))
+    first = source.first_batch()
+    batch = (shard_rows(*first, mesh=mesh) if mesh is not None
+             else tuple(jnp.asarray(a) for a in first))
     params, flags, spectrum = _initial(family, param, batch, l2, mask)
     _raise_for_bad_batch(np.asarray(flags)[None], np.zeros(1), 0, family, None)
     if float(l2) == 0 and checks.rank_deficient(spectrum):
-        X = np.asarray(source.first_batch()[0])  # this process's rows: enough for the names
+        X = np.asarray(first[0])  # this process's rows: enough for the names
         names = default_names(np.all(X == 1, axis=0))
         warnings.warn(
             f"the first batch's design ({X.shape[0]} rows) is rank deficient (or nearly so): "
@@ -373,7 +373,8 @@ class _Source:
         family.check_response_shape(jnp.zeros(arrays[1].shape), m)
         if self.on_device:  # the steps read these: in the fit's dtype (host batches are cast
             # as they are gathered, so a memory map is never converted whole)
-            arrays = [a if k == 1 else a.astype(self.dtype) for k, a in enumerate(arrays)]
+            arrays = [a if k == 1 or a.dtype == self.dtype else a.astype(self.dtype)
+                      for k, a in enumerate(arrays)]
         self.arrays = tuple(arrays)
         self.n_rows = m
         self.block = streaming.block_rows(batch_size, m, shuffle_block if shuffle
