@@ -89,6 +89,33 @@ def is_tracer(x) -> bool:
 _TRACER = getattr(jax.core, "Tracer", None) or importlib.import_module("jax._src.core").Tracer
 
 
+class NotTraceableError(TypeError):
+    """A ``host_driven`` function (``fit_many``, ``fit_path``, ``fit_cv``) was called on
+    traced values."""
+
+
+def host_driven(why: str) -> Callable[[Callable], Callable]:
+    """Mark a function that reads its inputs' values on the host (to check them, choose a
+    grid, warn): under ``jax.jit`` or ``jax.vmap`` (or ``jax.grad``, where it reads a
+    value that depends on the input) JAX's concretization error becomes a ``TypeError``
+    that says so and what to use instead (``why``)."""
+    errors = (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+              jax.errors.TracerBoolConversionError, jax.errors.TracerIntegerConversionError,
+              NotTraceableError)  # the last: one such function calling another names the outer
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except errors:
+                raise NotTraceableError(f"{fn.__name__} {why}") from None
+
+        return call
+
+    return wrap
+
+
 def full_precision(fn: Callable) -> Callable:
     """``fn`` traced with float32 matrix products at full float32 precision ("highest"),
     unless the caller has set ``jax.default_matmul_precision`` themselves.

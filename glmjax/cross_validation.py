@@ -20,11 +20,11 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from glmjax.compilation import filter_jit
+from glmjax.compilation import filter_jit, host_driven
 from glmjax.families import AbstractFamily
 from glmjax.fitting import as_vector, column_names
 from glmjax.model import Problem
-from glmjax.paths import Path, fit_path
+from glmjax.paths import GRID_ON_THE_HOST, Path, fit_path
 from glmjax.results import FitResult
 from glmjax.transfer import as_float_array, to_host
 
@@ -118,6 +118,7 @@ class CVResult(eqx.Module):
                 f"alpha_1se={self.alpha_1se:.4g})")
 
 
+@host_driven(GRID_ON_THE_HOST)
 def fit_cv(
     X: ArrayLike,
     y: ArrayLike,

@@ -20,7 +20,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from glmjax import parametrizations
-from glmjax.compilation import filter_jit, is_tracer
+from glmjax.compilation import filter_jit, host_driven, is_tracer
 from glmjax.families import AbstractFamily
 from glmjax.fitting import (
     ConvergenceWarning,
@@ -37,6 +37,9 @@ from glmjax.results import FitResult
 from glmjax.transfer import as_float_array, as_response, to_host
 
 
+@host_driven("checks and warns about its fits on the host, so it cannot run inside jax.jit "
+             "or jax.vmap (jax.grad through it works); inside a traced function use "
+             "jax.vmap(gj.fit) instead.")
 def fit_many(
     X: ArrayLike,
     y: ArrayLike,

@@ -23,7 +23,7 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from glmjax import parametrizations
-from glmjax.compilation import filter_jit
+from glmjax.compilation import filter_jit, host_driven
 from glmjax.families import AbstractFamily
 from glmjax.fitting import (
     as_vector,
@@ -80,6 +80,13 @@ class Path(eqx.Module):
         return coefficient_path(self, ax)
 
 
+GRID_ON_THE_HOST = (
+    "chooses its grid of α and checks its inputs on the host, so it cannot run inside "
+    "jax.jit, jax.vmap or jax.grad; to differentiate, call gj.fit at a chosen penalty "
+    "(l1=α·l1_ratio, l2=α·(1 − l1_ratio)).")
+
+
+@host_driven(GRID_ON_THE_HOST)
 def fit_path(
     X: ArrayLike,
     y: ArrayLike,

@@ -126,6 +126,17 @@ def test_gradient_through_a_grid_of_penalties(data):
     assert np.all(np.abs(np.asarray(single)) > 1e-3)
 
 
+def test_under_jit_a_clear_error(data):
+    # fit_many reads its fits' flags on the host: inside jit, JAX's concretization error
+    # became a TypeError that says what to use instead
+    _, X, Y = data
+    with pytest.raises(TypeError, match=re.escape(
+            "fit_many checks and warns about its fits on the host, so it cannot run inside "
+            "jax.jit or jax.vmap (jax.grad through it works); inside a traced function use "
+            "jax.vmap(gj.fit) instead.")):
+        jax.jit(lambda Y: gj.fit_many(X, Y, family=F.Poisson()).coef)(jnp.asarray(Y))
+
+
 def test_a_batch_is_indexed_fit_by_fit(data):
     _, X, Y = data
     res = gj.fit_many(X, Y, family=F.Poisson())

@@ -136,6 +136,17 @@ def test_penalty_errors(data):
         gj.fit_path(data["Xi"], bad, F.Poisson())
 
 
+def test_paths_and_cv_under_transformations_say_what_to_use(data):
+    X, y = data["Xi"], data["poisson"]
+    message = ("chooses its grid of α and checks its inputs on the host, so it cannot run "
+               "inside jax.jit, jax.vmap or jax.grad; to differentiate, call gj.fit")
+    with pytest.raises(TypeError, match="fit_path " + message):
+        jax.vmap(lambda y: gj.fit_path(X, y, F.Poisson(), n_alphas=3).coef)(jnp.stack([y, y]))
+    with pytest.raises(TypeError, match="fit_cv " + message):  # not fit_path, which it calls
+        jax.grad(lambda w: gj.fit_cv(X, y, F.Poisson(), weights=w, n_folds=3).best.coef.sum())(
+            jnp.ones(len(y)))
+
+
 def test_derivative_in_the_lasso_strength_matches_finite_differences(data):
     X, y = data["Xi"], data["binomial"]
 
