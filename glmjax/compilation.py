@@ -98,7 +98,20 @@ def host_driven(why: str) -> Callable[[Callable], Callable]:
     """Mark a function that reads its inputs' values on the host (to check them, choose a
     grid, warn): under ``jax.jit`` or ``jax.vmap`` (or ``jax.grad``, where it reads a
     value that depends on the input) JAX's concretization error becomes a ``TypeError``
-    that says so and what to use instead (``why``)."""
+    that says so and what to use instead (``why``).
+
+    Example:
+        >>> @host_driven("reads x on the host; call it outside jit.")
+        ... def positive(x):
+        ...     return bool(x > 0)
+        >>> positive(1.0)
+        True
+        >>> try:
+        ...     jax.jit(positive)(1.0)
+        ... except TypeError as err:
+        ...     print(err)
+        positive reads x on the host; call it outside jit.
+    """
     errors = (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
               jax.errors.TracerBoolConversionError, jax.errors.TracerIntegerConversionError,
               NotTraceableError)  # the last: one such function calling another names the outer
