@@ -151,6 +151,10 @@ def fit(
     if is_tracer(ok):
         if _traced_checks:
             checked = checks.error_if_bad(scan, family, result.params)
+            for name, value in (("l2", l2), ("l1", l1)):  # traced, as_penalty could not look
+                if is_tracer(value):
+                    checked = eqx.error_if(checked, ~(jnp.isfinite(value) & (value >= 0)),
+                                           f"{name} must be a finite number ≥ 0.")
             result = eqx.tree_at(lambda r: r.params, result, checked)
         else:  # the caller checks the fits flagged here on the host
             result = eqx.tree_at(lambda r: r.converged, result, result.converged & ok)

@@ -136,6 +136,19 @@ def test_penalty_errors(data):
         gj.fit_path(data["Xi"], bad, F.Poisson())
 
 
+def test_traced_penalties_are_checked(data):
+    # a user's own vmap or jit of fit: the penalty is traced, so it is checked in the program
+    # (a negative ridge used to converge silently, a NaN lasso strength to fail to converge)
+    X, y = data["Xi"], data["poisson"]
+    ridge = jax.vmap(lambda l: gj.fit(X, y, F.Poisson(), l2=l).coef)
+    single = gj.fit(X, y, F.Poisson(), l2=0.1).coef
+    np.testing.assert_allclose(ridge(jnp.array([0.1]))[0], single, rtol=1e-10)
+    with pytest.raises(Exception, match="l2 must be a finite number ≥ 0"):
+        jax.block_until_ready(ridge(jnp.array([0.1, -0.1])))
+    with pytest.raises(Exception, match="l1 must be a finite number ≥ 0"):
+        jax.block_until_ready(jax.jit(lambda l: gj.fit(X, y, F.Poisson(), l1=l).coef)(jnp.nan))
+
+
 def test_paths_and_cv_under_transformations_say_what_to_use(data):
     X, y = data["Xi"], data["poisson"]
     message = ("chooses its grid of α and checks its inputs on the host, so it cannot run "
