@@ -166,11 +166,20 @@ class FitResult(eqx.Module):
         Without an intercept column, the model η = η(offset) with no coefficients (R). For
         families without a saturated model, −2ℓ of that model.
         """
-        return null_model(self.problem)[0]
+        return self._null_model()[0]
 
     @compiled_property
     def df_null(self) -> Array:
-        return null_model(self.problem)[1]
+        return self._null_model()[1]
+
+    def _null_model(self) -> tuple[Array, Array]:
+        """``model.null_model`` of each fit: one for a single fit, (B,) each for a batch."""
+        if jnp.ndim(self.params) < 2:
+            return null_model(self.problem)
+        X = self.problem.X  # fit_many keeps a shared X once, unbatched; the rest is batched
+        rest = eqx.tree_at(lambda pr: pr.X, self.problem, jnp.zeros((len(self), 0), X.dtype))
+        return jax.vmap(lambda pr, X: null_model(eqx.tree_at(lambda q: q.X, pr, X)),
+                        in_axes=(0, None if jnp.ndim(X) == 2 else 0))(rest, X)
 
     @compiled_property
     def aic(self) -> Array:
@@ -393,6 +402,9 @@ def predict(family: AbstractFamily, param: AbstractParametrization, params: Arra
 
 @filter_jit
 def _predict(family, param, params, n_linear, X, offset, which):
+    if params.ndim == 2:  # a batch of fits: each one's prediction for the same rows
+        return jax.vmap(lambda b: _predict(family, param, b, n_linear, X, offset, which))(
+            params)
     X = jnp.asarray(X, params.dtype)
     p = X.shape[1]
     linear = X @ params[: p * n_linear].reshape(p, n_linear)

@@ -137,6 +137,24 @@ def test_under_jit_a_clear_error(data):
         jax.jit(lambda Y: gj.fit_many(X, Y, family=F.Poisson()).coef)(jnp.asarray(Y))
 
 
+def test_a_batch_predicts_and_has_null_deviances(data):
+    # each fit's prediction for the same rows, (B, m); the null deviances and their df, (B,),
+    # for a shared X, a stacked one with weights, and a user's own vmap of fit (1e-10)
+    _, X, Y = data
+    W = np.ones_like(Y)
+    W[1, :40] = 3.0
+    for res in (gj.fit_many(X, Y, family=F.Poisson()),
+                gj.fit_many(np.stack([X, 2 * X, X]), Y, family=F.Poisson(), weights=W),
+                jax.vmap(lambda y: gj.fit(X, y, F.Poisson()))(jnp.asarray(Y))):
+        assert res.predict(X[:5]).shape == (3, 5)
+        assert res.null_deviance.shape == res.df_null.shape == (3,)
+        for b, one in enumerate(res):
+            np.testing.assert_allclose(res.predict(X[:5])[b], one.predict(X[:5]), rtol=1e-10)
+            np.testing.assert_allclose(res.null_deviance[b], one.null_deviance, rtol=1e-10)
+            assert res.df_null[b] == one.df_null
+    assert len(set(np.round(np.asarray(res.null_deviance), 6))) == 3  # not one fit's, thrice
+
+
 def test_a_batch_is_indexed_fit_by_fit(data):
     _, X, Y = data
     res = gj.fit_many(X, Y, family=F.Poisson())
