@@ -85,10 +85,10 @@ def _steps_only(X, y, batch: int, n_steps: int = 32) -> float:
     import optax
 
     import glmjax as gj
-    from glmjax import parametrizations, training
+    from glmjax import training
 
     family = gj.families.Poisson()
-    param = parametrizations.resolve(family, None)
+    param = family.parametrization(None)
     rows = n_steps * batch
     group = (jnp.asarray(X[:rows].reshape(n_steps, batch, -1)),
              jnp.asarray(y[:rows].reshape(n_steps, batch)),

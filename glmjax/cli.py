@@ -64,11 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--formula", required=True, help='e.g. "y ~ x1 + C(group)"')
     fit.add_argument("--family", required=True,
                      help="gaussian, bernoulli, binomial, poisson, negative_binomial, "
-                          "exponential, gamma, inverse_gaussian, multinomial, beta, dirichlet")
+                          "exponential, gamma, inverse_gaussian, tweedie, multinomial, beta, "
+                          "dirichlet")
     fit.add_argument("--link", help="identity, log, logit, probit, cloglog, cauchit, inverse, "
-                                    "inverse_squared, sqrt (default: canonical)")
-    fit.add_argument("--alpha", type=float, default=1.0,
-                     help="the negative binomial's α (variance μ + αμ²)")
+                                    "inverse_squared, sqrt, canonical (default: the family's, "
+                                    "as R)")
+    fit.add_argument("--alpha", type=float, default=None,
+                     help="the negative binomial's α (variance μ + αμ²; default 1)")
+    fit.add_argument("--power", type=float, default=None,
+                     help="the Tweedie power p, 1 < p < 2 (variance φμᵖ; default 1.5)")
     fit.add_argument("--weights", help="column of prior weights")
     fit.add_argument("--offset", help="column of offsets")
     fit.add_argument("--l2", type=float, default=0.0, help="ridge strength")
@@ -117,27 +121,33 @@ def _read(path: Path):
 
 
 def _family(args, frame):
-    from formulaic import Formula, model_matrix
+    import dataclasses
 
-    import glmjax as gj
-    from glmjax.estimators import family_from_name
+    from glmjax import families
 
-    name = args.family.lower().replace("-", "_")
-    if name in ("multinomial", "dirichlet"):  # K from the response's levels or columns
+    table = families.family_names()
+    cls = table.get(args.family.lower().replace("-", "_").replace(" ", "_"))
+    if cls is None:
+        raise _UsageError(f"unknown family {args.family!r}; use one of {sorted(table)}.")
+    params = {}
+    if cls.size_parameter is not None:  # K from the response's levels or columns
+        from formulaic import Formula, model_matrix
+
         try:
-            k = model_matrix(Formula(args.formula).lhs, frame).shape[1]
+            params[cls.size_parameter] = model_matrix(Formula(args.formula).lhs, frame).shape[1]
         except Exception as err:
             raise InputError(f"cannot read the response of {args.formula!r}: {err}") from None
-        return (gj.families.Multinomial(n_classes=k) if name == "multinomial"
-                else gj.families.Dirichlet(n_components=k))
-    if name == "binomial":
-        return gj.families.Binomial()
-    if name == "negative_binomial":
-        return gj.families.NegativeBinomial(alpha=args.alpha)
+    fields = {field.name for field in dataclasses.fields(cls)}
+    for name in ("alpha", "power"):
+        value = getattr(args, name)
+        if value is not None:
+            if name not in fields:
+                raise _UsageError(f"--{name} is not a parameter of the {cls.__name__} family.")
+            params[name] = value
     try:
-        return family_from_name(name)
+        return cls(**params)
     except ValueError as err:
-        raise _UsageError(str(err).replace("glmjax.families instance", "--family name")) from None
+        raise _UsageError(str(err)) from None
 
 
 def _link(name: str | None):
@@ -146,8 +156,10 @@ def _link(name: str | None):
     if name is None:
         return None
     key = name.lower().replace("-", "_")
+    if key == "canonical":
+        return key
     if key not in LINKS:
-        raise _UsageError(f"unknown link {name!r}; use one of {sorted(LINKS)}.")
+        raise _UsageError(f"unknown link {name!r}; use one of {sorted(LINKS) + ['canonical']}.")
     return getattr(gj.links, LINKS[key])()
 
 
@@ -202,7 +214,7 @@ def check_table(names: list[str] | None = None) -> tuple[list[tuple], bool]:
         (F.Binomial(n_trials=8.0), [-1.0, 0.3, 2.0]), (F.Poisson(), [-1.0, 0.5, 2.0]),
         (F.NegativeBinomial(alpha=0.5), [-2.0, -0.7, -0.2]),
         (F.Exponential(), [-3.0, -1.0, -0.4]), (F.Gamma(), [-3.0, -1.0, -0.4]),
-        (F.InverseGaussian(), [-3.0, -1.0, -0.3]),
+        (F.InverseGaussian(), [-3.0, -1.0, -0.3]), (F.Tweedie(power=1.5), [-3.0, -1.0, -0.4]),
         (F.Multinomial(n_classes=3), [[0.1, -0.5, 0.8], [1.0, 0.0, -1.0]]),
         (F.Beta(), [[2.0, 3.0], [0.8, 1.5]]),
         (F.Dirichlet(n_components=3), [[2.0, 3.0, 1.5], [1.2, 0.9, 2.5]]),

@@ -21,23 +21,6 @@ from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.fitting import fit
 
-FAMILIES = {
-    "gaussian": F.Gaussian, "normal": F.Gaussian, "poisson": F.Poisson, "gamma": F.Gamma,
-    "exponential": F.Exponential, "inverse_gaussian": F.InverseGaussian,
-    "negative_binomial": F.NegativeBinomial, "beta": F.Beta, "bernoulli": F.Bernoulli,
-}
-
-
-def family_from_name(family: str | AbstractFamily) -> AbstractFamily:
-    """A family instance from a name ("poisson", "gamma", ...) or the instance itself."""
-    if isinstance(family, AbstractFamily):
-        return family
-    try:
-        return FAMILIES[str(family).lower().replace("-", "_").replace(" ", "_")]()
-    except KeyError:
-        raise ValueError(f"unknown family {family!r}; use one of {sorted(FAMILIES)} or a "
-                         "glmjax.families instance.") from None
-
 
 @filter_jit  # one program (op by op, each operation compiled a program of its own)
 def _deviance(family: AbstractFamily, y, w, mean):
@@ -134,7 +117,7 @@ class GLMRegressor(RegressorMixin, _GLMBase):
     def fit(self, X, y, sample_weight=None):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         sample_weight = self._weights(X, sample_weight)
-        return self._fit(X, y, family_from_name(self.family), sample_weight)
+        return self._fit(X, y, F.from_name(self.family), sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """E[y | x]."""
@@ -221,4 +204,4 @@ class GLMClassifier(ClassifierMixin, _GLMBase):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
-__all__ = ["GLMClassifier", "GLMRegressor", "family_from_name"]
+__all__ = ["GLMClassifier", "GLMRegressor"]

@@ -14,7 +14,7 @@ import optax
 from jax import Array
 from jax.typing import ArrayLike
 
-from glmjax import checks, parametrizations
+from glmjax import checks
 from glmjax.compilation import filter_jit, is_tracer
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, spd_solve
@@ -123,7 +123,7 @@ def fit(
     family.check_response_shape(y, m)
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)
     offset = as_vector(offset, "offset", m, X.dtype, 0.0)
-    param = parametrizations.resolve(family, link)
+    param = family.parametrization(link)
     design = getattr(param, "precision_design", None)
     if design is not None and (jnp.ndim(design) != 2 or jnp.shape(design)[0] != m):
         raise ValueError(f"precision_design must have shape ({m}, r), one row per row of X; "
@@ -234,14 +234,13 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
         unit_dev = jnp.zeros_like(w)
     # the dispersion: Pearson χ²/df for the families that have one (R), else 1
     df_resid = nobs - problem.n_params
+    phi, phi_ll = jnp.ones((), beta.dtype), 1.0
+    if fam.has_dispersion:
+        phi = jnp.sum(w * (problem.y - mean) ** 2 / variance) / df_resid  # Pearson's
+        # the log-likelihood at the family's choice of φ (R's deviance/Σw for Gaussian, Gamma)
+        phi_ll = fam.loglik_dispersion(jnp.sum(unit_dev), jnp.sum(w), phi)
     if scale is not None:
         phi = jnp.asarray(scale, beta.dtype)
-    elif fam.has_dispersion:
-        phi = jnp.sum(w * (problem.y - mean) ** 2 / variance) / df_resid
-    else:
-        phi = jnp.ones((), beta.dtype)
-    # the log-likelihood at the ML dispersion deviance/Σw, as R's logLik/AIC
-    phi_ll = jnp.sum(unit_dev) / jnp.sum(w) if fam.has_dispersion else 1.0
     loglik = jnp.sum(w * fam.log_prob(problem.y, eta, phi_ll))
     if not fam.has_saturated:
         deviance = -2 * loglik

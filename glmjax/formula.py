@@ -19,7 +19,6 @@ import dataclasses
 import numpy as np
 from formulaic import Formula, model_matrix
 
-from glmjax import families as F
 from glmjax import links as L
 from glmjax.families import AbstractFamily
 from glmjax.fitting import fit
@@ -90,7 +89,7 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
     if lhs is None or lhs.shape[1] == 0:
         raise ValueError(f"formula {formula!r} has no response on the left of '~'.")
     if precision is not None:
-        if not isinstance(family, F.Beta | F.Dirichlet):
+        if not family.has_precision_model:
             raise ValueError("a precision part after '|' is for Beta and Dirichlet regression; "
                              f"got the {family.name} family.")
         if link is not None and not isinstance(link, L.AbstractLink):
@@ -121,20 +120,4 @@ def _column(data, value, what: str):
 
 def _response(lhs, family: AbstractFamily) -> np.ndarray:
     """The left-hand side as ``fit`` takes it for ``family``."""
-    y = np.asarray(lhs, float)
-    columns = list(lhs.columns)
-    if isinstance(family, F.Multinomial):
-        if y.shape[1] != family.n_classes:
-            raise ValueError(f"the response has {y.shape[1]} levels {columns} but the family "
-                             f"has n_classes={family.n_classes}.")
-        return y  # one-hot rows, in the order of the levels
-    if isinstance(family, F.Binomial) and y.shape[1] == 2:
-        return y  # successes + failures
-    if isinstance(family, F.Dirichlet):
-        return y
-    if y.shape[1] == 2 and isinstance(family, F.Bernoulli):  # a two-level factor: the second
-        return y[:, 1]
-    if y.shape[1] != 1:
-        raise ValueError(f"the response expands to {y.shape[1]} columns {columns}; "
-                         f"{family.name} takes one.")
-    return y[:, 0]
+    return family.response_from_columns(np.asarray(lhs, float), list(lhs.columns))

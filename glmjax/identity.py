@@ -5,6 +5,7 @@ module checks it numerically for any family, independently of ``mean``:
 
 * counts: an exact sum Σ_y T(y) p(y | η) over 0..n, or 0..N far into the tail;
 * categories: an exact sum over the K classes;
+* y ≥ 0 with a point mass at 0 (Tweedie): p(0) plus the trapezoid rule on y = eᵘ;
 * continuous scalar y: the trapezoid rule on a fine grid after a change of variables that
   maps the support to ℝ (y = u, y = eᵘ or y = σ(u)), exponentially accurate for these
   smooth, fast-decaying integrands;
@@ -72,7 +73,7 @@ def check_identity(
     else:
         size = n_grid
         center = float(np.median(np.asarray(response_mean, np.float64)))
-        spread = float(np.max(np.sqrt(variance))) if kind == "real" else 1.0
+        spread = float(np.max(np.sqrt(variance))) if kind in ("real", "nonnegative") else 1.0
     return _sum_over_grid(family, eta, kind, size, np.asarray(center, eta.dtype),
                           np.asarray(spread, eta.dtype))
 
@@ -80,8 +81,8 @@ def check_identity(
 @filter_jit
 def _moments(family: AbstractFamily, eta: Array, kind: str):
     """(∂A/∂η, the variance where the grid needs it, E[y] where the grid needs it)."""
-    variance = family.variance(eta) if kind in ("count", "real") else None
-    response_mean = family.response_mean(eta) if kind in ("positive", "real") else None
+    variance = family.variance(eta) if kind in ("count", "real", "nonnegative") else None
+    response_mean = family.response_mean(eta) if kind != "count" else None
     return family.mean(eta), variance, response_mean
 
 
@@ -101,14 +102,13 @@ def _monte_carlo(family: AbstractFamily, eta: Array, key: Array, n_samples: int)
 def _sum_over_grid(family: AbstractFamily, eta: Array, kind: str, size: int, center: Array,
                    spread: Array) -> IdentityCheck:
     """Σ T(y) p(y | η) over the points of the grid (exact sums), or the trapezoid rule."""
-    y, log_jac, method = _grid(kind, size, center, spread, eta.dtype)
+    y, log_jac, step, method = _grid(kind, size, center, spread, eta.dtype)
     # p(y | η) on the grid for every η: y varies along the leading axis
     logp = family.log_prob(y.reshape(y.shape[:1] + (1,) * _batch_ndim(family, eta)), eta)
     dens = jnp.exp(logp + log_jac.reshape(logp.shape[:1] + (1,) * (logp.ndim - 1)))
     t = family.sufficient_stat(y)
     t = t.reshape(t.shape[:1] + (1,) * _batch_ndim(family, eta) + t.shape[1:])
     weight = dens.reshape(dens.shape + (1,) * (t.ndim - dens.ndim))
-    step = 1.0 if method == "exact sum" else 2 * _HALF_WIDTH[kind] / (size - 1)
     expected = jnp.sum(weight * t, axis=0) * step
     derivative = family.mean(eta)
     return IdentityCheck(
@@ -128,18 +128,27 @@ _HALF_WIDTH = {"real": 60.0, "positive": 60.0, "unit": 36.0}
 
 
 def _grid(kind: str, size: int, center: Array, spread: Array, dtype):
-    """Points y (leading axis), log |dy/du| there, and the method's name: 0..size−1 for
-    categories and counts; else y = g(u) on ``size`` points u centred on g⁻¹(``center``),
-    with log |g'(u)| the Jacobian."""
+    """Points y (leading axis), log |dy/du| there, the step in u and the method's name:
+    0..size−1 for categories and counts; else y = g(u) on ``size`` points u centred on
+    g⁻¹(``center``), with log |g'(u)| the Jacobian. For "nonnegative" the first point is the
+    atom y = 0, weighted 1/step so that the sum counts p(0) once."""
     if kind == "categorical":  # integer labels
-        return jnp.arange(size), jnp.zeros(size, dtype), "exact sum"
+        return jnp.arange(size), jnp.zeros(size, dtype), 1.0, "exact sum"
     if kind == "count":
-        return jnp.arange(size, dtype=dtype), jnp.zeros(size, dtype), "exact sum"
+        return jnp.arange(size, dtype=dtype), jnp.zeros(size, dtype), 1.0, "exact sum"
+    if kind == "nonnegative":  # log y from 30 below log μ to 60 standard deviations above μ
+        low, high = jnp.log(center) - 30, jnp.log(center + 60 * spread)
+        u = jnp.linspace(low, high, size - 1, dtype=dtype)
+        step = (high - low) / (size - 2)
+        y = jnp.concatenate([jnp.zeros(1, dtype), jnp.exp(u)])
+        return y, jnp.concatenate([-jnp.log(step)[None], u]), step, "atom and quadrature"
     half = _HALF_WIDTH[kind]
+    step = 2 * half / (size - 1)
     u = jnp.linspace(-half, half, size, dtype=dtype)
     if kind == "real":
-        return center + spread * u, jnp.full_like(u, jnp.log(spread)), "quadrature"
+        return center + spread * u, jnp.full_like(u, jnp.log(spread)), step, "quadrature"
     if kind == "positive":
         u = u + jnp.log(center)
-        return jnp.exp(u), u, "quadrature"
-    return jax.nn.sigmoid(u), jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u), "quadrature"
+        return jnp.exp(u), u, step, "quadrature"
+    return (jax.nn.sigmoid(u), jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u), step,
+            "quadrature")

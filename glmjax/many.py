@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from glmjax import parametrizations
 from glmjax.compilation import filter_jit, host_driven, is_tracer
 from glmjax.families import AbstractFamily
 from glmjax.fitting import (
@@ -109,7 +108,7 @@ def fit_many(
     if n_fits == 0:
         raise ValueError(f"fit_many needs at least one fit; the batch axes have length 0: "
                          f"{sizes}.")
-    param = parametrizations.resolve(family, link)  # a bad pairing fails once, not per fit
+    param = family.parametrization(link)  # a bad pairing fails once, not per fit
     mapped = {name: args[name] for name in args if batched[name]}
     shared = {name: args[name] for name in args if not batched[name]}
     if batched["y"]:
@@ -245,7 +244,7 @@ def _slice(value, index: int):
 def _check_fits(args, batched, n_fits, family, link, indices) -> None:
     """Scan the inputs of the fits ``indices`` in one vmapped pass; refit the first failing
     one alone, for its message."""
-    param = parametrizations.resolve(family, link)
+    param = family.parametrization(link)
 
     def scan(X, y, weights, offset, l2, l1):
         m = X.shape[0]

@@ -19,15 +19,22 @@ MeanPrecision(g)   η = α = μ φ, μ = g⁻¹(L), φ = e^ψ     Beta (betareg)
 from __future__ import annotations
 
 import abc
+from typing import TYPE_CHECKING
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jax import Array
 
 from glmjax import links as _links
-from glmjax.families import AbstractFamily, Beta, Dirichlet, Multinomial
-from glmjax.families._base import shrunk_mean
+
+if TYPE_CHECKING:
+    from glmjax.families import AbstractFamily
+
+
+def shrunk_mean(t: Array, weights: Array) -> Array:
+    """Each row of t halfway to the weighted mean of t: inside the mean space if t̄ is."""
+    w = weights.reshape(weights.shape + (1,) * (t.ndim - 1))
+    return 0.5 * (t + jnp.sum(w * t, axis=0) / jnp.sum(weights))
 
 
 class AbstractParametrization(eqx.Module):
@@ -54,7 +61,8 @@ class AbstractParametrization(eqx.Module):
 
 
 class Canonical(AbstractParametrization):
-    """η = L: the canonical link, the seed's η = θᵀx."""
+    """η = L: the canonical link, the seed's η = θᵀx; ``summary()`` names it as R does
+    (``family.canonical_link_name``: "log" for Poisson, "logit" for Bernoulli)."""
 
     def n_linear(self, family: AbstractFamily) -> int:
         return max(family.natural_dim, 1)
@@ -67,7 +75,7 @@ class Canonical(AbstractParametrization):
         return eta.reshape(eta.shape[0], -1), jnp.zeros((0,), eta.dtype)
 
     def describe(self, family: AbstractFamily) -> str:
-        return "canonical"
+        return family.canonical_link_name
 
 
 class MeanLink(AbstractParametrization):
@@ -127,11 +135,6 @@ def _moment_precision(y: Array, weights: Array) -> Array:
     return jnp.clip(phi, 1e-2, 1e6)
 
 
-def _composition(family: AbstractFamily, y: Array) -> Array:
-    """y as rows on the simplex: Beta's y becomes (y, 1 − y)."""
-    return jnp.stack([y, 1 - y], axis=1) if isinstance(family, Beta) else y
-
-
 class LogAlpha(AbstractParametrization):
     """The "common" Beta/Dirichlet model: log αₖ = Lₖ, one linear predictor per component."""
 
@@ -142,7 +145,7 @@ class LogAlpha(AbstractParametrization):
         return jnp.exp(linear)
 
     def initial(self, family, y, weights):
-        comp = _composition(family, y)
+        comp = family.composition(y)
         alpha = shrunk_mean(comp, weights) * _moment_precision(comp, weights)
         return jnp.log(alpha), jnp.zeros((0,), alpha.dtype)
 
@@ -155,8 +158,9 @@ class MeanPrecision(AbstractParametrization):
     log φᵢ = zᵢᵀγ for a precision design Z (``precision_design``, one row per row of X;
     betareg's ``y ~ x | z``), whose coefficients γ are then the extras.
 
-    Beta (R's betareg): μ = g⁻¹(L), α = μφ, β = (1 − μ)φ, one linear predictor.
-    Dirichlet (DirichletReg's "alternative"): μ = softmax(L with 0 at class 0), K − 1 of them.
+    The family maps the linear predictors to the mean composition μ (rows on the simplex):
+    Beta (R's betareg) μ = (g⁻¹(L), 1 − g⁻¹(L)) from one linear predictor, α = μφ; Dirichlet
+    (DirichletReg's "alternative") μ = softmax(L with 0 at class 0) from K − 1 of them.
     """
 
     link: _links.AbstractLink = _links.Logit()
@@ -164,16 +168,10 @@ class MeanPrecision(AbstractParametrization):
     precision_names: tuple[str, ...] = eqx.field(default=(), static=True)
 
     def n_linear(self, family: AbstractFamily) -> int:
-        return 1 if isinstance(family, Beta) else family.natural_dim - 1
+        return family.n_composition_predictors
 
     def n_extra(self, family: AbstractFamily) -> int:
         return 1 if self.precision_design is None else self.precision_design.shape[1]
-
-    def _mean(self, family, linear):
-        if isinstance(family, Beta):
-            mu = self.link.inverse(linear[:, 0])
-            return jnp.stack([mu, 1 - mu], axis=1)
-        return jax.nn.softmax(jnp.insert(linear, 0, 0.0, axis=1), axis=1)
 
     def log_precision(self, extra: Array) -> Array:
         """log φ: the scalar ψ, or Zγ (one value per row)."""
@@ -183,15 +181,11 @@ class MeanPrecision(AbstractParametrization):
 
     def natural(self, family, linear, extra):
         log_phi = self.log_precision(extra)
-        return self._mean(family, linear) * jnp.exp(log_phi)[..., None]
+        return family.composition_mean(self.link, linear) * jnp.exp(log_phi)[..., None]
 
     def initial(self, family, y, weights):
-        comp = _composition(family, y)
-        mu = shrunk_mean(comp, weights)
-        if isinstance(family, Beta):
-            linear = self.link(mu[:, :1])
-        else:
-            linear = jnp.log(mu[:, 1:]) - jnp.log(mu[:, :1])
+        comp = family.composition(y)
+        linear = family.composition_linear(self.link, shrunk_mean(comp, weights))
         log_phi = jnp.log(_moment_precision(comp, weights))
         if self.precision_design is None:
             return linear, log_phi[None]
@@ -201,56 +195,7 @@ class MeanPrecision(AbstractParametrization):
 
     def describe(self, family: AbstractFamily) -> str:
         kind = "mean-precision" if self.precision_design is None else "mean-precision, log phi ~ z"
-        if isinstance(family, Beta):
-            return f"{self.link.name} ({kind})"
-        return kind
-
-
-def resolve(family: AbstractFamily, link) -> AbstractParametrization:
-    """The parametrization ``fit`` uses for ``link`` (None, a link, or a parametrization)."""
-    if isinstance(link, AbstractParametrization):
-        param = link
-    elif link is None:
-        if isinstance(family, Multinomial):
-            param = Softmax()
-        elif isinstance(family, (Beta, Dirichlet)):
-            param = LogAlpha()
-        else:
-            param = Canonical()
-    elif isinstance(link, _links.AbstractLink):
-        if not isinstance(link, family.allowed_links):
-            allowed = ", ".join(cls.__name__ for cls in family.allowed_links) or "none"
-            raise ValueError(
-                f"link {type(link).__name__}() is not available for the {family.name} family; "
-                f"use link=None (canonical) or one of: {allowed}."
-            )
-        if isinstance(family, (Beta, Dirichlet)):
-            param = LogAlpha() if isinstance(link, _links.Log) else MeanPrecision(link)
-        else:
-            param = MeanLink(link)
-    else:
-        raise TypeError(
-            f"link must be None, a glmjax.links link or a glmjax.parametrizations "
-            f"parametrization; got {link!r}."
-        )
-    _check_pairing(family, param)
-    return param
-
-
-def _check_pairing(family: AbstractFamily, param: AbstractParametrization) -> None:
-    scalar = family.natural_dim == 0
-    ok = {
-        Canonical: scalar,
-        MeanLink: scalar,
-        Softmax: isinstance(family, Multinomial),
-        LogAlpha: isinstance(family, (Beta, Dirichlet)),
-        MeanPrecision: isinstance(family, (Beta, Dirichlet)),
-    }.get(type(param), True)
-    if not ok:
-        raise ValueError(
-            f"the {type(param).__name__} parametrization does not apply to the {family.name} "
-            "family."
-        )
+        return f"{family.composition_link_name(self.link)} ({kind})"
 
 
 __all__ = [
@@ -260,5 +205,5 @@ __all__ = [
     "MeanLink",
     "MeanPrecision",
     "Softmax",
-    "resolve",
+    "shrunk_mean",
 ]

@@ -22,7 +22,6 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from glmjax import parametrizations
 from glmjax.compilation import filter_jit, host_driven
 from glmjax.families import AbstractFamily
 from glmjax.fitting import (
@@ -129,7 +128,7 @@ def fit_path(
     family.check_response_shape(y, m)
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)
     offset = as_vector(offset, "offset", m, X.dtype, 0.0)
-    param = parametrizations.resolve(family, link)
+    param = family.parametrization(link)
     problem, _, ok = _checked(family, param, X, y, weights, offset)
     if not bool(ok):  # let fit say what is wrong
         fit(X, y, family, link, weights=weights, offset=offset, l2=1.0)

@@ -17,6 +17,29 @@ from jax.scipy.special import digamma
 from glmjax import families as F
 from glmjax.families import AbstractFamily
 
+_HAND_MEANS: dict[type, Callable[[AbstractFamily], Callable[[Array], Array]]] = {
+    F.Gaussian: lambda fam: lambda eta: eta,
+    F.Bernoulli: lambda fam: jax.nn.sigmoid,
+    F.Binomial: lambda fam: lambda eta: fam.n_trials * jax.nn.sigmoid(eta),
+    F.Poisson: lambda fam: jnp.exp,
+    # r = 1/α failures: r e^η / (1 − e^η)
+    F.NegativeBinomial: lambda fam: lambda eta: jnp.exp(eta) / -jnp.expm1(eta) / fam.alpha,
+    # E[y] = −1/η (Gamma: T(y) = y, η = −1/μ)
+    F.Exponential: lambda fam: lambda eta: -1 / eta,
+    F.Gamma: lambda fam: lambda eta: -1 / eta,
+    F.InverseGaussian: lambda fam: lambda eta: 1 / jnp.sqrt(-2 * eta),
+    # μ = ((1 − p)η)^{1/(1−p)}
+    F.Tweedie: lambda fam: lambda eta: ((1 - fam.power) * eta) ** (1 / (1 - fam.power)),
+    F.Multinomial: lambda fam: lambda eta: jax.nn.softmax(eta, axis=-1),
+    # T = log y: ψ(α_k) − ψ(Σα)
+    F.Beta: lambda fam: _log_y_mean,
+    F.Dirichlet: lambda fam: _log_y_mean,
+}
+
+
+def _log_y_mean(eta: Array) -> Array:
+    return digamma(eta) - digamma(jnp.sum(eta, axis=-1, keepdims=True))
+
 
 def hand_mean(family: AbstractFamily) -> Callable[[Array], Array]:
     """The closed-form E[T(y)] as a function of η for ``family`` (canonical parameters).
@@ -27,22 +50,6 @@ def hand_mean(family: AbstractFamily) -> Callable[[Array], Array]:
         >>> float(hand_mean(gj.families.Poisson())(jnp.array(0.0)))
         1.0
     """
-    if isinstance(family, F.Gaussian):
-        return lambda eta: eta
-    if isinstance(family, F.Bernoulli):
-        return jax.nn.sigmoid
-    if isinstance(family, F.Binomial):
-        return lambda eta: family.n_trials * jax.nn.sigmoid(eta)
-    if isinstance(family, F.Poisson):
-        return jnp.exp
-    if isinstance(family, F.NegativeBinomial):  # r = 1/α failures: r e^η / (1 − e^η)
-        return lambda eta: jnp.exp(eta) / -jnp.expm1(eta) / family.alpha
-    if isinstance(family, F.Exponential | F.Gamma):  # E[y] = −1/η (Gamma: T(y) = y, η = −1/μ)
-        return lambda eta: -1 / eta
-    if isinstance(family, F.InverseGaussian):
-        return lambda eta: 1 / jnp.sqrt(-2 * eta)
-    if isinstance(family, F.Multinomial):
-        return lambda eta: jax.nn.softmax(eta, axis=-1)
-    if isinstance(family, F.Beta | F.Dirichlet):  # T = log y: ψ(α_k) − ψ(Σα)
-        return lambda eta: digamma(eta) - digamma(jnp.sum(eta, axis=-1, keepdims=True))
-    raise ValueError(f"no hand-derived mean for {family.name}.")
+    if type(family) not in _HAND_MEANS:
+        raise ValueError(f"no hand-derived mean for {family.name}.")
+    return _HAND_MEANS[type(family)](family)

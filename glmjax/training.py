@@ -161,7 +161,7 @@ def fit_minibatch(
     if shuffle_block < 1 or batch_size % shuffle_block:
         raise ValueError(f"shuffle_block ({shuffle_block}) must be a positive divisor of "
                          f"batch_size ({batch_size}).")
-    param = parametrizations.resolve(family, link)
+    param = family.parametrization(link)
     optimizer = optax.with_extra_args_support(optimizer or optax.adam(1e-2))
     processes = 1 if mesh is None else len({d.process_index for d in mesh.devices.flat})
     if batch_size % processes:

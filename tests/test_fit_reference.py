@@ -22,6 +22,23 @@ SM = sm.families
 M = 250
 
 
+def _compound_poisson_gamma(rng, mu, phi, p):
+    """Tweedie draws by NumPy: N ~ Poisson(μ^{2−p}/(φ(2−p))) gamma summands."""
+    n = rng.poisson(mu ** (2 - p) / (phi * (2 - p)))
+    scale = phi * (p - 1) * mu ** (p - 1)
+    return np.where(n > 0, rng.gamma(np.maximum(n, 1) * (2 - p) / (p - 1), scale), 0.0)
+
+
+def _tweedie_logpdf(y, mu, phi, p):
+    """Σ log p(y), p(y) = Σₙ Poisson(n; λ) Gamma(y; n(2 − p)/(p − 1), φ(p − 1)μ^{p−1}),
+    by scipy.stats over n = 1..3000 (P(0) = e^{−λ})."""
+    lam, shape = mu ** (2 - p) / (phi * (2 - p)), (2 - p) / (p - 1)
+    n = np.arange(1, 3000)[:, None]
+    dens = stats.poisson.pmf(n, lam) * stats.gamma.pdf(y, n * shape, scale=phi * (p - 1) *
+                                                        mu ** (p - 1))
+    return np.sum(np.where(y > 0, np.log(np.sum(dens, 0) + (y == 0)), -lam))
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(7)
@@ -39,6 +56,7 @@ def data():
         gamma=rng.gamma(2.0, mu / 2.0),
         inverse_gaussian=rng.wald(1 / np.sqrt(X @ [1.0, 0.2, 0.3]), 3.0),
         negative_binomial=rng.negative_binomial(1 / 0.7, 1 / (1 + 0.7 * mu)).astype(float),
+        tweedie=_compound_poisson_gamma(rng, mu, phi=1.3, p=1.5),
         offset=rng.normal(size=M) * 0.1,
         weights=rng.uniform(0.5, 2.0, size=M),
     )
@@ -60,6 +78,9 @@ CASES = [
     ("inverse_gaussian", F.InverseGaussian(), L.InverseSquared(), SM.InverseGaussian()),
     ("inverse_gaussian", F.InverseGaussian(), L.Log(), SM.InverseGaussian(SM.links.Log())),
     ("negative_binomial", F.NegativeBinomial(alpha=0.7), L.Log(), SM.NegativeBinomial(alpha=0.7)),
+    ("tweedie", F.Tweedie(power=1.5), L.Log(), SM.Tweedie(var_power=1.5)),
+    ("tweedie", F.Tweedie(power=1.2), L.Identity(),
+     SM.Tweedie(SM.links.Identity(), var_power=1.2)),
 ]
 
 
@@ -96,6 +117,10 @@ def test_matches_statsmodels(data, case):
     assert int(res.df_resid) == ref.df_resid
     if not family.has_dispersion:  # statsmodels' llf scale differs from R's: see below
         np.testing.assert_allclose(res.loglik, ref.llf, rtol=1e-8)
+    if name == "tweedie":  # at the Pearson scale, as statsmodels' llf (whose series stops
+        # early: 5e-8 off at y = 5, μ = 2, p = 1.2), against the compound Poisson sum
+        want = _tweedie_logpdf(y, np.asarray(res.predict(X)), float(res.scale), family.power)
+        np.testing.assert_allclose(res.loglik, want, rtol=1e-10)
     np.testing.assert_allclose(res.resid_pearson, ref.resid_pearson, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(res.resid_deviance, ref.resid_deviance, rtol=1e-6, atol=1e-8)
 
@@ -154,11 +179,29 @@ def test_exponential_is_gamma_with_unit_dispersion(data):
                                rtol=1e-10)
 
 
+def test_default_links_are_rs(data):
+    """link=None is R's default: Gamma's inverse, inverse Gaussian's 1/mu^2, the negative
+    binomial's and Tweedie's log; summary() names it."""
+    X = data["X"]
+    for name, family, link, r_name in [
+        ("gamma", F.Gamma(), L.Inverse(), "inverse"),
+        ("inverse_gaussian", F.InverseGaussian(), L.InverseSquared(), "1/mu^2"),
+        ("negative_binomial", F.NegativeBinomial(alpha=0.7), L.Log(), "log"),
+        ("tweedie", F.Tweedie(), L.Log(), "log"),
+        ("poisson", F.Poisson(), L.Log(), "log"),
+        ("bernoulli", F.Bernoulli(), L.Logit(), "logit"),
+    ]:
+        default = gj.fit(X, data[name], family=family)
+        explicit = gj.fit(X, data[name], family=family, link=link)
+        np.testing.assert_allclose(default.coef, explicit.coef, rtol=1e-8, err_msg=name)
+        assert f"link: {r_name}" in default.summary(), name
+
+
 def test_gamma_canonical_is_minus_r_inverse(data):
     """η = −1/μ (canonical) and R's inverse link μ = 1/L give opposite coefficients."""
     X, y = data["X"], data["gamma"]
-    canonical = gj.fit(X, y, family=F.Gamma())
-    inverse = gj.fit(X, y, family=F.Gamma(), link=L.Inverse())
+    canonical = gj.fit(X, y, family=F.Gamma(), link="canonical")
+    inverse = gj.fit(X, y, family=F.Gamma())
     np.testing.assert_allclose(canonical.coef, -inverse.coef, rtol=1e-8)
     np.testing.assert_allclose(canonical.deviance, inverse.deviance, rtol=1e-10)
 

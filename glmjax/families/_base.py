@@ -25,7 +25,9 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from glmjax import links as _links
+from glmjax import parametrizations as _param
 from glmjax.compilation import is_tracer
+from glmjax.parametrizations import shrunk_mean
 
 
 def softplus(eta: ArrayLike) -> Array:
@@ -68,37 +70,124 @@ def log1mexp(eta: ArrayLike) -> Array:
     return jnp.where(near_zero, jnp.log(-jnp.expm1(safe_hi)), jnp.log1p(-jnp.exp(safe_lo)))
 
 
-def shrunk_mean(t: Array, weights: Array) -> Array:
-    """Each row of t halfway to the weighted mean of t: inside the mean space if t̄ is."""
-    w = weights.reshape(weights.shape + (1,) * (t.ndim - 1))
-    return 0.5 * (t + jnp.sum(w * t, axis=0) / jnp.sum(weights))
-
-
 class AbstractFamily(eqx.Module):
     """An exponential family p(y | η) = b(y) exp(ηᵀT(y) − A(η)).
 
+    A subclass must write (abstract methods):
+      ``log_partition(eta)``: A(η), elementwise over leading axes; +∞ (not NaN) outside the
+        natural domain, so that the solvers' step control can see the edge.
+      ``log_base_measure(y, dispersion=1.0)``: log b(y), or log b(y, φ) with a dispersion.
+      ``in_support(y)``: a boolean per observation.
+      ``mean_bounds()``: the open interval of the mean E[T(y)], e.g. ``(0.0, jnp.inf)``.
+      ``sample(key, eta, shape=())``: draws of y (call ``self.checked_natural(eta)`` first).
+
+    It may override (defaults in brackets):
+      ``sufficient_stat(y)`` [y]; ``natural_from_mean(mu)`` [Newton on ∂A/∂η = μ; a closed
+      form is faster and exact]; ``default_link()`` ["canonical"; R's default link];
+      ``prepare(y, weights)`` [as given; Binomial's trials]; ``check_response_shape``;
+      ``response_from_columns`` [how a formula's response columns become y].
+
     Class attributes (static configuration):
+      names: names for ``families.from_name`` ("poisson", ...).
       has_dispersion: whether a dispersion φ is estimated by ``fit`` (Pearson χ²/df).
       has_saturated: whether the saturated model exists (deviance = 2(ℓ_sat − ℓ)).
-      allowed_links: classical links on the mean accepted by ``fit`` (as in R).
+      allowed_links: classical links on the mean accepted by ``fit`` (as in R; any link for
+        a family that does not say).
+      parametrizations: the parametrization classes ``fit`` accepts for the family.
+      canonical_link_name: what ``summary()`` calls the canonical link ("log" for Poisson).
       support: a human-readable description of the support of y, used in errors.
-      support_kind: "real", "positive", "unit", "count", "categorical" or "simplex": how
-        ``check_identity`` integrates over y.
+      support_kind: "real", "positive", "nonnegative", "unit", "count", "categorical" or
+        "simplex": how ``check_identity`` integrates over y.
       unbounded_natural: whether A(η) is finite for every real η (the natural parameter
         space is all of ℝᵈ), so that no coefficients leave the domain.
+      size_parameter: the field that a response's number of columns sets (Multinomial's
+        ``n_classes``), for the CLI; None when there is none.
+      has_precision_model: whether a formula may have a precision part after ``|``.
+
+    Example (the geometric distribution, P(y) = (1 − e^η) e^{ηy}, y = 0, 1, ...):
+        >>> import jax, jax.numpy as jnp, glmjax as gj
+        >>> from glmjax.families import AbstractScalarFamily
+        >>> class Geometric(AbstractScalarFamily):
+        ...     support_kind = "count"
+        ...     def log_partition(self, eta):
+        ...         eta = jnp.asarray(eta)
+        ...         return jnp.where(eta < 0, -jnp.log1p(-jnp.exp(jnp.minimum(eta, 0))), jnp.inf)
+        ...     def log_base_measure(self, y, dispersion=1.0):
+        ...         return jnp.zeros(jnp.shape(y))
+        ...     def in_support(self, y):
+        ...         return (y >= 0) & (y == jnp.round(y))
+        ...     def mean_bounds(self):
+        ...         return 0.0, jnp.inf
+        ...     def sample(self, key, eta, shape=()):
+        ...         eta = self.checked_natural(eta)
+        ...         p = jnp.broadcast_to(-jnp.expm1(eta), self.sample_shape(eta, shape))
+        ...         return jax.random.geometric(key, p).astype(eta.dtype) - 1
+        >>> round(float(Geometric().mean(jnp.log(0.5))), 6)  # (e^η / (1 − e^η))
+        1.0
     """
 
     support_kind: ClassVar[str] = "real"
     has_dispersion: ClassVar[bool] = False
     has_saturated: ClassVar[bool] = True
-    allowed_links: ClassVar[tuple[type, ...]] = ()
+    allowed_links: ClassVar[tuple[type, ...]] = (_links.AbstractLink,)
+    parametrizations: ClassVar[tuple[type, ...]] = (_param.Canonical, _param.MeanLink)
+    canonical_link_name: ClassVar[str] = "canonical"
     support: ClassVar[str] = "the real line"
     unbounded_natural: ClassVar[bool] = False
+    names: ClassVar[tuple[str, ...]] = ()
+    size_parameter: ClassVar[str | None] = None
+    has_precision_model: ClassVar[bool] = False
 
     @property
     def natural_dim(self) -> int:
         """0 when η is a scalar per observation, else the length d of η."""
         return 0
+
+    # ---- links ---------------------------------------------------------------------------
+    def default_link(self) -> _links.AbstractLink | _param.AbstractParametrization | str:
+        """What ``link=None`` means: R's and statsmodels' default link; "canonical" here."""
+        return "canonical"
+
+    def canonical_parametrization(self) -> _param.AbstractParametrization:
+        """η = θᵀx (the seed's), or the family's identifiable form of it."""
+        return _param.Canonical()
+
+    def link_parametrization(self, link: _links.AbstractLink) -> _param.AbstractParametrization:
+        """The parametrization of a classical link on the mean."""
+        return _param.MeanLink(link)
+
+    def parametrization(self, link=None) -> _param.AbstractParametrization:
+        """How ``fit`` maps the linear predictors to η for ``link``: None (the family's
+        ``default_link()``), "canonical", a ``glmjax.links`` link the family allows, or a
+        ``glmjax.parametrizations`` instance.
+
+        Example:
+            >>> import glmjax as gj
+            >>> gj.families.Gamma().parametrization(None)
+            MeanLink(link=Inverse())
+        """
+        if link is None:
+            link = self.default_link()
+        if isinstance(link, str) and link == "canonical":
+            param = self.canonical_parametrization()
+        elif isinstance(link, _param.AbstractParametrization):
+            param = link
+        elif isinstance(link, _links.AbstractLink):
+            if not isinstance(link, self.allowed_links):
+                allowed = ", ".join(cls.__name__ for cls in self.allowed_links) or "none"
+                raise ValueError(
+                    f"link {type(link).__name__}() is not available for the {self.name} "
+                    f"family; use link='canonical' or one of: {allowed}.")
+            param = self.link_parametrization(link)
+        else:
+            raise TypeError(
+                "link must be None (the family's default), 'canonical', a glmjax.links link or "
+                f"a glmjax.parametrizations parametrization; got {link!r}.")
+        builtin = type(param).__module__ == _param.__name__  # a user's own: not checked
+        if builtin and not isinstance(param, self.parametrizations):
+            raise ValueError(f"the {type(param).__name__} parametrization does not apply to "
+                             f"the {self.name} family.")
+        return param
 
     # ---- what a family writes down -------------------------------------------------------
     @abc.abstractmethod
@@ -142,10 +231,13 @@ class AbstractFamily(eqx.Module):
     def natural_from_mean(self, mu: ArrayLike) -> Array:
         """The canonical link: solve ∇A(η) = μ for η (Newton's method on the convex A).
 
-        Scalar families override this with a closed form; the default serves vector
-        families, whose natural parameters have no closed form in the mean (Beta, Dirichlet).
+        Families with a closed form override this; the default serves the others (Beta,
+        Dirichlet, a user's own family). Each Newton step is halved until A stays finite, so
+        the iterates never leave the natural domain.
         """
         mu = jnp.asarray(mu)
+        if self.natural_dim == 0:
+            return _scalar_newton(self, mu)
         eta0 = jnp.ones(mu.shape, mu.dtype)
 
         def newton(eta, _):
@@ -263,9 +355,44 @@ class AbstractFamily(eqx.Module):
                 f"got shape {y.shape}."
             )
 
+    def response_from_columns(self, y: np.ndarray, columns: list[str]) -> np.ndarray:
+        """A formula's response, (m, c) with the column names formulaic gives, as ``fit``
+        takes it: one column for a scalar family."""
+        if y.shape[1] != 1:
+            raise ValueError(f"the response expands to {y.shape[1]} columns {columns}; "
+                             f"{self.name} takes one.")
+        return y[:, 0]
+
+    def loglik_dispersion(self, deviance: Array, total_weight: Array, pearson: Array) -> Array:
+        """The φ at which ``fit`` reports the log-likelihood and AIC of a family with a
+        dispersion: R's deviance/Σw (the ML estimate for Gaussian)."""
+        return deviance / total_weight
+
     @property
     def name(self) -> str:
         return type(self).__name__
+
+
+def _scalar_newton(family: AbstractFamily, mu: Array) -> Array:
+    """η with A'(η) = μ for a scalar family: 100 Newton steps from a start inside the domain
+    (the first of a few candidates where A and its derivatives are finite), each step the
+    largest of 1, ½, ..., 2⁻³⁰ that keeps A finite. Written without ``while_loop``, so
+    reverse-mode autodiff can pass through it."""
+    dtype = jnp.result_type(mu, float)
+    candidates = jnp.array([0.0, -1.0, 1.0, -0.1, 0.1, -10.0, 10.0], dtype)
+    var = family.variance(candidates)
+    good = jnp.isfinite(family.log_partition(candidates)) & jnp.isfinite(var) & (var > 0)
+    eta0 = jnp.broadcast_to(candidates[jnp.argmax(good)], mu.shape).astype(dtype)
+    fractions = 0.5 ** jnp.arange(31, dtype=dtype)
+
+    def newton(eta, _):
+        step = (family.mean(eta) - mu) / family.variance(eta)
+        trials = eta[..., None] - fractions * step[..., None]
+        inside = jnp.isfinite(family.log_partition(trials))
+        chosen = jnp.take_along_axis(trials, jnp.argmax(inside, axis=-1)[..., None], -1)[..., 0]
+        return jnp.where(jnp.any(inside, axis=-1) & jnp.isfinite(step), chosen, eta), None
+
+    return jax.lax.scan(newton, eta0, None, length=100)[0]
 
 
 class AbstractScalarFamily(AbstractFamily):

@@ -22,6 +22,8 @@ class Bernoulli(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "count"
+    names: ClassVar[tuple[str, ...]] = ("bernoulli", "logistic", "binary")
+    canonical_link_name: ClassVar[str] = "logit"
     unbounded_natural: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = ALL_BINARY_LINKS
     support: ClassVar[str] = "{0, 1}"
@@ -40,6 +42,11 @@ class Bernoulli(AbstractScalarFamily):
 
     def natural_from_mean(self, mu: ArrayLike) -> Array:
         return jax.scipy.special.logit(mu)
+
+    def response_from_columns(self, y, columns):
+        """A 0/1 column, or a two-level factor's two indicator columns: the second level
+        is the event (R's convention for a factor response)."""
+        return y[:, 1] if y.shape[1] == 2 else super().response_from_columns(y, columns)
 
     def sample(self, key, eta, shape=()) -> Array:
         eta = self.checked_natural(eta)

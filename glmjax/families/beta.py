@@ -11,7 +11,7 @@ from jax import Array
 from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
-from glmjax import links
+from glmjax import links, parametrizations
 from glmjax.families._base import AbstractFamily
 
 
@@ -34,6 +34,11 @@ class Beta(AbstractFamily):
     """
 
     support_kind: ClassVar[str] = "unit"
+    names: ClassVar[tuple[str, ...]] = ("beta",)
+    has_precision_model: ClassVar[bool] = True
+    parametrizations: ClassVar[tuple[type, ...]] = (parametrizations.LogAlpha,
+                                                    parametrizations.MeanPrecision)
+    n_composition_predictors: ClassVar[int] = 1
     has_saturated: ClassVar[bool] = False
     allowed_links: ClassVar[tuple[type, ...]] = (
         links.Log,
@@ -47,6 +52,32 @@ class Beta(AbstractFamily):
     @property
     def natural_dim(self) -> int:
         return 2
+
+    def canonical_parametrization(self):
+        """The "common" model log α = x·θ_α, log β = x·θ_β."""
+        return parametrizations.LogAlpha()
+
+    def link_parametrization(self, link):
+        """``Log()``: the common model; a link on the mean: betareg's mean–precision."""
+        if isinstance(link, links.Log):
+            return parametrizations.LogAlpha()
+        return parametrizations.MeanPrecision(link)
+
+    def composition(self, y: Array) -> Array:
+        """y as a row on the simplex, (y, 1 − y)."""
+        return jnp.stack([y, 1 - y], axis=1)
+
+    def composition_mean(self, link, linear: Array) -> Array:
+        """The mean composition (μ, 1 − μ) with μ = g⁻¹(L)."""
+        mu = link.inverse(linear[:, 0])
+        return jnp.stack([mu, 1 - mu], axis=1)
+
+    def composition_linear(self, link, mu: Array) -> Array:
+        """The linear predictor of a mean composition: g(μ₀)."""
+        return link(mu[:, :1])
+
+    def composition_link_name(self, link) -> str:
+        return link.name
 
     def log_partition(self, eta: ArrayLike) -> Array:
         eta = jnp.asarray(eta)

@@ -11,7 +11,8 @@ from jax import Array
 from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
-from glmjax.families._base import ALL_BINARY_LINKS, AbstractScalarFamily, shrunk_mean, softplus
+from glmjax.families._base import ALL_BINARY_LINKS, AbstractScalarFamily, softplus
+from glmjax.parametrizations import shrunk_mean
 
 
 class Binomial(AbstractScalarFamily):
@@ -29,6 +30,8 @@ class Binomial(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "count"
+    names: ClassVar[tuple[str, ...]] = ("binomial",)
+    canonical_link_name: ClassVar[str] = "logit"
     unbounded_natural: ClassVar[bool] = True
     n_trials: Array = eqx.field(default=1.0, converter=jnp.asarray)
     allowed_links: ClassVar[tuple[type, ...]] = ALL_BINARY_LINKS
@@ -78,6 +81,10 @@ class Binomial(AbstractScalarFamily):
                 f"Binomial expects y of shape ({n_obs}, 2) (successes, failures) or ({n_obs},) "
                 f"proportions with weights = trials; got shape {y.shape}."
             )
+
+    def response_from_columns(self, y, columns):
+        """``successes + failures`` (two columns), or one column of proportions."""
+        return y if y.shape[1] == 2 else super().response_from_columns(y, columns)
 
     def prepare(self, y: Array, weights: Array) -> tuple[Binomial, Array, Array]:
         """(successes, failures), or proportions of n_trials·weights trials (R's convention)

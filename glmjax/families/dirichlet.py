@@ -12,7 +12,7 @@ from jax import Array
 from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
-from glmjax import links
+from glmjax import links, parametrizations
 from glmjax.families._base import AbstractFamily
 from glmjax.families.beta import _positive_or_inf
 
@@ -30,6 +30,11 @@ class Dirichlet(AbstractFamily):
     """
 
     support_kind: ClassVar[str] = "simplex"
+    names: ClassVar[tuple[str, ...]] = ("dirichlet",)
+    size_parameter: ClassVar[str | None] = "n_components"
+    has_precision_model: ClassVar[bool] = True
+    parametrizations: ClassVar[tuple[type, ...]] = (parametrizations.LogAlpha,
+                                                    parametrizations.MeanPrecision)
     n_components: int = eqx.field(static=True)
     has_saturated: ClassVar[bool] = False
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log,)
@@ -45,6 +50,34 @@ class Dirichlet(AbstractFamily):
     @property
     def support(self) -> str:
         return f"rows of {self.n_components} positive values that sum to 1"
+
+    @property
+    def n_composition_predictors(self) -> int:
+        return self.n_components - 1
+
+    def canonical_parametrization(self):
+        """The "common" model log αₖ = x·θₖ."""
+        return parametrizations.LogAlpha()
+
+    def link_parametrization(self, link):
+        return parametrizations.LogAlpha()  # links.Log, the one allowed
+
+    def composition(self, y: Array) -> Array:
+        return y
+
+    def composition_mean(self, link, linear: Array) -> Array:
+        """softmax(L with 0 at class 0): the "alternative" model's mean composition."""
+        return jax.nn.softmax(jnp.insert(linear, 0, 0.0, axis=1), axis=1)
+
+    def composition_linear(self, link, mu: Array) -> Array:
+        return jnp.log(mu[:, 1:]) - jnp.log(mu[:, :1])
+
+    def composition_link_name(self, link) -> str:
+        return "softmax"
+
+    def response_from_columns(self, y, columns):
+        """The K component columns."""
+        return y
 
     def log_partition(self, eta: ArrayLike) -> Array:
         eta = jnp.asarray(eta)

@@ -21,6 +21,7 @@ class Exponential(Gamma):
     """
 
     has_dispersion: ClassVar[bool] = False
+    names: ClassVar[tuple[str, ...]] = ("exponential",)
 
     def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
         return jnp.zeros_like(jnp.asarray(y, float))

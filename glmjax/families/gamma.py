@@ -17,9 +17,9 @@ from glmjax.families._base import AbstractScalarFamily
 class Gamma(AbstractScalarFamily):
     """Positive responses with mean μ = −1/η and variance φμ².
 
-    log b(y, φ) = (k − 1) log y + k log k − log Γ(k) with k = 1/φ. The canonical link is
-    η = −1/μ; R's default ``inverse`` link (``links.Inverse()``) is μ = 1/L, so R's
-    coefficients are the negatives of the canonical ones.
+    log b(y, φ) = (k − 1) log y + k log k − log Γ(k) with k = 1/φ. The default link is R's
+    ``inverse``, μ = 1/L (``links.Inverse()``); the canonical one (``link="canonical"``) is
+    η = −1/μ, whose coefficients are the negatives of R's.
 
     Example:
         >>> import glmjax as gj
@@ -28,9 +28,14 @@ class Gamma(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "positive"
+    names: ClassVar[tuple[str, ...]] = ("gamma",)
+    canonical_link_name: ClassVar[str] = "canonical (-1/mu)"
     has_dispersion: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = (links.Inverse, links.Identity, links.Log)
     support: ClassVar[str] = "positive reals y > 0"
+
+    def default_link(self):
+        return links.Inverse()
 
     def log_partition(self, eta: ArrayLike) -> Array:
         return -jnp.log(-jnp.asarray(eta))

@@ -23,6 +23,8 @@ class Gaussian(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "real"
+    names: ClassVar[tuple[str, ...]] = ("gaussian", "normal")
+    canonical_link_name: ClassVar[str] = "identity"
     unbounded_natural: ClassVar[bool] = True
     has_dispersion: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = (links.Identity, links.Log, links.Inverse)

@@ -16,8 +16,8 @@ from glmjax.families._base import AbstractScalarFamily
 class InverseGaussian(AbstractScalarFamily):
     """Positive responses with mean μ = 1/√(−2η) and variance φμ³.
 
-    log b(y, φ) = −1/(2φy) − ½ log(2πφy³). The canonical link is η = −1/(2μ²); R's default
-    ``1/mu^2`` link is ``links.InverseSquared()``.
+    log b(y, φ) = −1/(2φy) − ½ log(2πφy³). The default link is R's ``1/mu^2``
+    (``links.InverseSquared()``); the canonical one (``link="canonical"``) is η = −1/(2μ²).
 
     Example:
         >>> import glmjax as gj
@@ -26,6 +26,8 @@ class InverseGaussian(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "positive"
+    names: ClassVar[tuple[str, ...]] = ("inverse_gaussian", "inversegaussian")
+    canonical_link_name: ClassVar[str] = "canonical (-1/(2 mu^2))"
     has_dispersion: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = (
         links.InverseSquared,
@@ -34,6 +36,9 @@ class InverseGaussian(AbstractScalarFamily):
         links.Log,
     )
     support: ClassVar[str] = "positive reals y > 0"
+
+    def default_link(self):
+        return links.InverseSquared()
 
     def log_partition(self, eta: ArrayLike) -> Array:
         return -jnp.sqrt(-2.0 * jnp.asarray(eta))

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from glmjax import parametrizations
 from glmjax.families._base import AbstractFamily
 
 
@@ -30,6 +31,10 @@ class Multinomial(AbstractFamily):
     """
 
     support_kind: ClassVar[str] = "categorical"
+    names: ClassVar[tuple[str, ...]] = ("multinomial", "softmax")
+    size_parameter: ClassVar[str | None] = "n_classes"
+    allowed_links: ClassVar[tuple[type, ...]] = ()
+    parametrizations: ClassVar[tuple[type, ...]] = (parametrizations.Softmax,)
     unbounded_natural: ClassVar[bool] = True
     n_classes: int = eqx.field(static=True)
 
@@ -44,6 +49,10 @@ class Multinomial(AbstractFamily):
     @property
     def support(self) -> str:
         return f"integer labels 0..{self.n_classes - 1} or one-hot rows of length {self.n_classes}"
+
+    def canonical_parametrization(self):
+        """Softmax with reference class 0 (R's ``nnet::multinom``): η with η₀ = 0."""
+        return parametrizations.Softmax()
 
     def log_partition(self, eta: ArrayLike) -> Array:
         return jax.nn.logsumexp(jnp.asarray(eta), axis=-1)
@@ -88,6 +97,13 @@ class Multinomial(AbstractFamily):
                 f"Multinomial(n_classes={self.n_classes}) expects y of shape ({n_obs},) "
                 f"(integer labels) or ({n_obs}, {self.n_classes}) (one-hot rows); got {y.shape}."
             )
+
+    def response_from_columns(self, y, columns):
+        """A factor's indicator columns, one per class, in the order of its levels."""
+        if y.shape[1] != self.n_classes:
+            raise ValueError(f"the response has {y.shape[1]} levels {columns} but the family "
+                             f"has n_classes={self.n_classes}.")
+        return y
 
     def prepare(self, y: Array, weights: Array) -> tuple[Multinomial, Array, Array]:
         """A fit's y, shape (n,) or (n, K), as one-hot rows. By shape, not dtype: a vector

@@ -19,7 +19,7 @@ class NegativeBinomial(AbstractScalarFamily):
     """Overdispersed counts: mean μ, variance μ + αμ² (NB2); r = 1/α, e^η = μ / (μ + r).
 
     log b(y) = log Γ(y + r) − log Γ(r) − log y!. As in R's ``MASS::negative.binomial`` and
-    statsmodels, α is fixed; the usual link is ``links.Log()``.
+    statsmodels, α is fixed; the default link is ``links.Log()``.
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -29,9 +29,14 @@ class NegativeBinomial(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "count"
+    names: ClassVar[tuple[str, ...]] = ("negative_binomial", "negativebinomial", "nb")
+    canonical_link_name: ClassVar[str] = "canonical (log(mu/(mu + 1/alpha)))"
     alpha: Array = eqx.field(default=1.0, converter=jnp.asarray)
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log, links.Sqrt, links.Identity)
     support: ClassVar[str] = "non-negative counts y >= 0"
+
+    def default_link(self):
+        return links.Log()
 
     def log_partition(self, eta: ArrayLike) -> Array:
         return -log1mexp(eta) / self.alpha

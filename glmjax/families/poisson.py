@@ -24,6 +24,8 @@ class Poisson(AbstractScalarFamily):
     """
 
     support_kind: ClassVar[str] = "count"
+    names: ClassVar[tuple[str, ...]] = ("poisson",)
+    canonical_link_name: ClassVar[str] = "log"
     unbounded_natural: ClassVar[bool] = True
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log, links.Identity, links.Sqrt)
     support: ClassVar[str] = "non-negative counts y >= 0"
