@@ -20,11 +20,8 @@ from glmjax.families import AbstractFamily
 from glmjax.model import Problem, spd_solve
 from glmjax.results import FitResult
 from glmjax.row_blocks import any_true, count_true
-from glmjax.solvers import SolverResult, gradient_ascent, implicit, irls, lbfgs, optax_minimize
-from glmjax.solvers.irls import default_tol as default_irls_tol
+from glmjax.solvers import AbstractSolver, ProximalNewton, SolverResult, Status, as_solver, implicit
 from glmjax.transfer import as_float_array, as_response, check_numeric
-
-SOLVERS = ("irls", "lbfgs", "gradient_ascent")
 
 
 class ConvergenceWarning(UserWarning):
@@ -50,12 +47,12 @@ def fit(
     offset: ArrayLike | None = None,
     l2: float = 0.0,
     l1: float = 0.0,
-    solver: str | optax.GradientTransformation = "irls",
+    solver: str | AbstractSolver | optax.GradientTransformation = "irls",
     init: ArrayLike | None = None,
     tol: float | None = None,
     max_iter: int | None = None,
     scale: float | None = None,
-    learning_rate: float = 1.0,
+    learning_rate: float | None = None,
     feature_names: Sequence[str] | None = None,
     _traced_checks: bool = True,
 ) -> FitResult:
@@ -78,9 +75,11 @@ def fit(
         solver takes proximal Newton steps (coordinate descent on the quadratic model, as
         glmnet and glum); coefficients it sets to zero get standard error 0, the others'
         come from the penalised information on the active set.
-      solver: "irls" (Fisher scoring, default), "lbfgs", "gradient_ascent" (the seed's
-        θ ← θ + (β/m) Xᵀ(T(y) − h(X)), β = ``learning_rate``), or any optax
-        ``GradientTransformation``.
+      solver: a ``glmjax.solvers`` instance (``IRLS()``, ``LBFGS()``, ``Optax(optimizer)``,
+        ``GradientAscent(learning_rate)``, ``ProximalNewton()`` or a user's own
+        ``AbstractSolver``), its name ("irls", Fisher scoring, the default; "lbfgs";
+        "gradient_ascent", the seed's θ ← θ + (β/m) Xᵀ(T(y) − h(X)) with step control), or
+        any optax ``GradientTransformation``.
       init: starting coefficients, flat (p·q + extras,) or shaped like ``coef``. By default
         ``Problem.initial``: R's first IRLS iterate for the canonical Gaussian, Bernoulli,
         Binomial and Poisson fits, else least squares of the starting linear predictor.
@@ -88,6 +87,8 @@ def fit(
         1e-10 in float32; see ``solvers.irls``); first-order solvers when ‖∇f‖∞ ≤ tol
         (1e-8 / 1e-5).
       max_iter: iteration limit (IRLS 100, L-BFGS 2000, others 20000).
+      learning_rate: the first β of ``solver="gradient_ascent"`` (default 1).
+      tol, max_iter, learning_rate: when given, they replace the solver's own settings.
       scale: fix the dispersion instead of estimating it (Pearson χ²/df_resid) or taking 1.
       feature_names: names of the columns of X for ``summary()``; by default a data frame's
         column names (pandas, polars), else "(Intercept)" for a column of ones and x0, x1, ...
@@ -130,7 +131,7 @@ def fit(
                          f"got {jnp.shape(design)}.")
     if design is not None and not is_tracer(design) and not bool(jnp.all(jnp.isfinite(design))):
         raise ValueError("precision_design contains NaN or infinite values.")
-    solver_name, run_solver = _solver(solver, X.dtype, tol, max_iter, learning_rate)
+    solver = as_solver(solver, tol=tol, max_iter=max_iter, learning_rate=learning_rate)
     if feature_names is not None:
         feature_names = tuple(str(n) for n in feature_names)
         if len(feature_names) != p:
@@ -142,10 +143,12 @@ def fit(
             raise ValueError(f"init must have {n_params} values; got {init.size}.")
     scale = None if scale is None else float(scale)
     l2, l1 = (as_penalty(v, name, X.dtype) for v, name in ((l2, "l2"), (l1, "l1")))
-    if l1 is not None and solver_name != "irls":
-        raise ValueError(f"l1 > 0 needs solver='irls' (proximal Newton); got {solver_name!r}.")
+    if l1 is not None:
+        if not solver.handles_l1:
+            raise ValueError(f"l1 > 0 needs solver='irls' (proximal Newton); got {solver.name!r}.")
+        solver = ProximalNewton(solver.tol, solver.max_iter, solver.max_halvings)
     result, scan, ok = _fit_compiled(
-        family, param, X, y, weights, offset, l2, l1, init, run_solver, scale
+        family, param, X, y, weights, offset, l2, l1, init, solver, scale
     )
     result = eqx.tree_at(lambda r: r.problem.X, result, X)
     if is_tracer(ok):
@@ -157,9 +160,10 @@ def fit(
                                            f"{name} must be a finite number ≥ 0.")
             result = eqx.tree_at(lambda r: r.params, result, checked)
         else:  # the caller checks the fits flagged here on the host
-            result = eqx.tree_at(lambda r: r.converged, result, result.converged & ok)
+            code = jnp.where(ok, result.status_code, Status.INVALID_INPUT).astype(jnp.int32)
+            result = eqx.tree_at(lambda r: r.status_code, result, code)
         names = feature_names or tuple(f"x{j}" for j in range(p))
-        return dataclasses.replace(result, solver=solver_name, feature_names=names)
+        return dataclasses.replace(result, solver=solver.name, feature_names=names)
     if not bool(ok):
         arrays = {"X": X, "weights": weights, "offset": offset}
         if jnp.issubdtype(y.dtype, jnp.floating):
@@ -168,7 +172,7 @@ def fit(
         checks.raise_for_rank_deficiency(scan, feature_names or default_names(scan.ones_columns))
     if feature_names is None:
         feature_names = default_names(scan.ones_columns)
-    result = dataclasses.replace(result, solver=solver_name, feature_names=feature_names)
+    result = dataclasses.replace(result, solver=solver.name, feature_names=feature_names)
     _warn(result)
     return result
 
@@ -194,7 +198,7 @@ _TRACE_COUNT = [0]
 
 
 @filter_jit
-def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, run_solver, scale):
+def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, scale):
     """Check the inputs and, when they pass, solve and compute the statistics.
 
     One program per input shape: the checks, the solver and the statistics compile together.
@@ -207,12 +211,14 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, run_solver
     def solve(problem):
         start = scan.spectrum, scan.X_rhs, scan.start_extra
         beta0 = problem.initial(start) if init is None else init
-        traced.append(implicit.solve(run_solver, problem, jax.lax.stop_gradient(beta0)))
+        traced.append(implicit.solve(solver, problem, jax.lax.stop_gradient(beta0)))
         return traced[-1]
 
     def skip(problem):  # bad input: zeros of the solver's output structure
         shapes = traced[-1] if traced else jax.eval_shape(solve, problem)  # not traced twice
-        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        return eqx.tree_at(lambda s: s.status, zeros,
+                           jnp.full(shapes.status.shape, Status.INVALID_INPUT, jnp.int32))
 
     solved = jax.lax.cond(ok, solve, skip, problem)
     result = _statistics(problem, solved, family, scale)
@@ -248,7 +254,7 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
     return FitResult(
         family=family, param=problem.param, params=beta, cov=cov, loglik=loglik,
         deviance=deviance, scale=phi, nobs=nobs, df_resid=df_resid,
-        n_iter=solved.n_iter, converged=solved.converged,
+        n_iter=solved.n_iter, status_code=solved.status,
         n_boundary=_count_boundary(fam, mean, w), mean=mean, variance=variance,
         unit_deviance=unit_dev, problem=problem,
         n_features=problem.n_features, n_linear=problem.n_linear,
@@ -299,31 +305,6 @@ def as_penalty(value, name: str, dtype) -> Array | np.ndarray | None:
     return None if value == 0 and name == "l1" else value
 
 
-# ---- solver choice -------------------------------------------------------------------------
-def _solver(solver, dtype, tol, max_iter, learning_rate):
-    """(name, run) with run(problem, beta0) -> SolverResult; settings bound as static leaves."""
-    Partial = jax.tree_util.Partial
-
-    def iterations(default: int) -> int:
-        return default if max_iter is None else max_iter
-
-    first_order_tol = (1e-8 if dtype == jnp.float64 else 1e-5) if tol is None else tol
-    if isinstance(solver, optax.GradientTransformation):
-        return "optax", Partial(optax_minimize, optimizer=solver, tol=first_order_tol,
-                                max_iter=iterations(20000))
-    if solver == "irls":
-        tol = default_irls_tol(dtype) if tol is None else tol
-        return solver, Partial(irls, tol=tol, max_iter=iterations(100))
-    if solver == "lbfgs":
-        return solver, Partial(lbfgs, tol=first_order_tol, max_iter=iterations(2000))
-    if solver == "gradient_ascent":
-        return solver, Partial(gradient_ascent, learning_rate=learning_rate,
-                               tol=first_order_tol, max_iter=iterations(20000))
-    raise ValueError(
-        f"solver must be one of {SOLVERS} or an optax GradientTransformation; got {solver!r}."
-    )
-
-
 # ---- input checks --------------------------------------------------------------------------
 def _as_float_matrix(X) -> Array:
     X = as_float_array(X)
@@ -372,9 +353,9 @@ def default_names(ones: ArrayLike) -> tuple[str, ...]:
 def _warn(result: FitResult) -> None:
     if not bool(result.converged):
         warnings.warn(
-            f"{result.solver} did not converge in {int(result.n_iter)} iterations; the "
-            "coefficients are those of the last iterate (result.converged is False). Raise "
-            "max_iter, loosen tol, or check the model.",
+            f"{result.solver} did not converge ({int(result.n_iter)} iterations, status "
+            f"{result.status.name}): {result.status.advice(result.solver)} The coefficients "
+            "are those of the last iterate (result.converged is False).",
             ConvergenceWarning,
             stacklevel=3,
         )

@@ -25,12 +25,10 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import AbstractParametrization, Canonical
 from glmjax.row_blocks import (
     any_true,
-    count_true,
     default_block_rows,
     gram,
     keep_rows,
@@ -312,27 +310,3 @@ class Problem(eqx.Module):
         spectrum, X_rhs, extra0 = self.start() if start is None else start
         theta0 = spectrum.solve(X_rhs)
         return jnp.concatenate([theta0.ravel(), extra0]).astype(self.X.dtype)
-
-
-@filter_jit
-def null_model(problem: Problem) -> tuple[Array, Array]:
-    """(deviance, residual df) of the intercept-only model with the same offset and extras.
-
-    Without a constant column in X, the model with no coefficients, η = η(offset) (as R).
-    Fitted by Fisher scoring; for families without a saturated model the "deviance" is −2ℓ.
-    """
-    from glmjax.solvers.irls import default_tol, irls  # solvers import this module
-
-    fam, w = problem.family, problem.weights
-    has_intercept = any_true(constant_columns(problem.X))
-    q, r = problem.n_linear, problem.n_extra
-    null = eqx.tree_at(
-        lambda pr: (pr.X, pr.penalized),
-        problem,
-        (jnp.ones((problem.X.shape[0], 1), problem.X.dtype), jnp.zeros(q + r, problem.X.dtype)),
-    )
-    beta = irls(null, null.initial(), default_tol(problem.X.dtype), 100).beta
-    beta = jnp.where(has_intercept, beta, beta.at[:q].set(0.0))
-    deviance = jnp.sum(w * fam.unit_deviance(null.y, null.eta(beta)))
-    n_obs = count_true(w > 0)
-    return deviance, n_obs - jnp.where(has_intercept, q, 0) - r

@@ -19,8 +19,10 @@ from jax.scipy.special import betainc, ndtr
 
 from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
-from glmjax.model import Problem, null_model
+from glmjax.model import Problem, constant_columns
 from glmjax.parametrizations import AbstractParametrization, MeanPrecision, Softmax
+from glmjax.row_blocks import any_true, count_true
+from glmjax.solvers import IRLS, Status
 
 
 def compiled_property(fn):
@@ -28,6 +30,27 @@ def compiled_property(fn):
     compile a program of its own on first use: ~30 ms each on the CPU)."""
     return property(filter_jit(fn))
 
+
+@filter_jit
+def null_model(problem: Problem) -> tuple[Array, Array]:
+    """(deviance, residual df) of the intercept-only model with the same offset and extras.
+
+    Without a constant column in X, the model with no coefficients, η = η(offset) (as R).
+    Fitted by Fisher scoring; for families without a saturated model the "deviance" is −2ℓ.
+    """
+    fam, w = problem.family, problem.weights
+    has_intercept = any_true(constant_columns(problem.X))
+    q, r = problem.n_linear, problem.n_extra
+    null = eqx.tree_at(
+        lambda pr: (pr.X, pr.penalized),
+        problem,
+        (jnp.ones((problem.X.shape[0], 1), problem.X.dtype), jnp.zeros(q + r, problem.X.dtype)),
+    )
+    beta = IRLS().minimize(null, null.initial()).beta
+    beta = jnp.where(has_intercept, beta, beta.at[:q].set(0.0))
+    deviance = jnp.sum(w * fam.unit_deviance(null.y, null.eta(beta)))
+    n_obs = count_true(w > 0)
+    return deviance, n_obs - jnp.where(has_intercept, q, 0) - r
 
 class FitResult(eqx.Module):
     """A fitted GLM. A pytree: results of ``jax.vmap``-ed fits stack along a leading axis,
@@ -51,7 +74,7 @@ class FitResult(eqx.Module):
     nobs: Array
     df_resid: Array
     n_iter: Array
-    converged: Array
+    status_code: Array
     n_boundary: Array
     mean: Array
     variance: Array
@@ -63,6 +86,19 @@ class FitResult(eqx.Module):
     feature_names: tuple[str, ...] = eqx.field(static=True)
     solver: str = eqx.field(static=True)
     model_spec: object = eqx.field(static=True, default=None)  # set by ``glmjax.glm``
+
+    @property
+    def converged(self) -> Array:
+        """Whether the solver met its stopping rule (one flag per fit in a batch)."""
+        return self.status_code == Status.SUCCESS
+
+    @property
+    def status(self) -> Status | np.ndarray:
+        """How the solver stopped: a ``glmjax.solvers.Status`` (SUCCESS, MAX_ITER, NONFINITE,
+        STEP_FAILED; INVALID_INPUT for a fit of ``fit_many`` that failed a check), or the
+        codes of a batch as an integer array."""
+        code = np.asarray(self.status_code)
+        return Status(int(code)) if code.ndim == 0 else code
 
     # ---- a batch of fits (``fit_many``, ``jax.vmap(fit)``) -----------------------------------
     def __len__(self) -> int:

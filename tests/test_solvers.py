@@ -52,7 +52,7 @@ def test_seed_gradient_ascent_is_the_seed_update(logistic_data):
     """One step of solver="gradient_ascent" is θ + (β/m) Xᵀ(y − σ(Xθ)) from θ = init."""
     X, y = logistic_data
     theta0 = np.zeros(X.shape[1])
-    with pytest.warns(gj.ConvergenceWarning, match="did not converge in 1 iterations"):
+    with pytest.warns(gj.ConvergenceWarning, match=r"converge \(1 iterations, status MAX_ITER"):
         res = gj.fit(X, y, family=F.Bernoulli(), solver="gradient_ascent", learning_rate=0.3,
                      init=theta0, max_iter=1)
     want = theta0 + 0.3 / M * X.T @ (y - 1 / (1 + np.exp(-X @ theta0)))

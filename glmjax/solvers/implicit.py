@@ -28,16 +28,16 @@ from glmjax.solvers._result import SolverResult
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(0,))
-def solve(run_solver, problem: Problem, beta0) -> SolverResult:
-    """``run_solver(problem, beta0)``, differentiable in ``problem`` at the solution."""
-    return run_solver(problem, beta0)
+def solve(solver, problem: Problem, beta0) -> SolverResult:
+    """``solver.minimize(problem, beta0)``, differentiable in ``problem`` at the solution."""
+    return solver.minimize(problem, beta0)
 
 
 @solve.defjvp
-def _solve_jvp(run_solver, primals, tangents):
+def _solve_jvp(solver, primals, tangents):
     problem, beta0 = primals
     d_problem, _ = tangents  # the solution does not depend on where the solver started
-    solved = solve(run_solver, problem, beta0)
+    solved = solve(solver, problem, beta0)
     beta = solved.beta
 
     def gradient(pr):
@@ -61,7 +61,7 @@ def _solve_jvp(run_solver, primals, tangents):
     d_solved = SolverResult(
         beta=d_beta,
         n_iter=np.zeros(jnp.shape(solved.n_iter), jax.dtypes.float0),
-        converged=np.zeros(jnp.shape(solved.converged), jax.dtypes.float0),
+        status=np.zeros(jnp.shape(solved.status), jax.dtypes.float0),
         information=d_information,
         information_inverse=d_inverse,
     )

@@ -22,31 +22,62 @@ includes the L1 term and the decrement is ½ δᵀ(I/Σw + λ₂M)δ, zero exact
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 from jax import Array
 
 from glmjax.model import Problem
+from glmjax.solvers._base import AbstractSolver, status_code
 from glmjax.solvers._result import SolverResult
 from glmjax.solvers.coordinate_descent import lasso_newton_step
 
 
-def default_tol(dtype) -> float:
-    """1e-20 in float64 (coefficients to ~1e-10), 1e-10 in float32 (its rounding level)."""
-    return 1e-20 if jnp.dtype(dtype) == jnp.float64 else 1e-10
+class _AbstractScoring(AbstractSolver):
+    """Fisher scoring with step halving; ``max_halvings`` bounds the halvings of one step."""
+
+    tol: float | None = None
+    max_iter: int | None = None
+    max_halvings: int = 40
+    default_max_iter: ClassVar[int] = 100
+    handles_l1: ClassVar[bool] = True
+
+    def default_tol(self, dtype) -> float:
+        """On the Newton decrement relative to |f| + 0.1: 1e-20 in float64 (coefficients to
+        ~1e-10), 1e-10 in float32 (its rounding level)."""
+        return 1e-20 if jnp.dtype(dtype) == jnp.float64 else 1e-10
+
+    def minimize(self, problem: Problem, beta0: Array) -> SolverResult:
+        return _scoring(problem, beta0, self.tolerance(beta0.dtype), self.iterations(),
+                        self.max_halvings)
 
 
-def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings: int = 40):
-    """Fisher scoring from ``beta0``; ``max_iter`` bounds the accepted steps.
+class IRLS(_AbstractScoring):
+    """Fisher scoring (iteratively reweighted least squares), ``fit``'s default; with an L1
+    term ``fit`` takes its settings to ``ProximalNewton``.
 
-    Example (``fit`` calls it with ``solver="irls"``, the default):
+    Example:
         >>> import jax.numpy as jnp, glmjax as gj
         >>> X = jnp.stack([jnp.ones(5), jnp.arange(5.0)], axis=1)
         >>> res = gj.fit(X, jnp.array([0.0, 1.0, 1.0, 3.0, 4.0]), family=gj.families.Poisson(),
-        ...              solver="irls", max_iter=30)
-        >>> int(res.n_iter) < 30
-        True
+        ...              solver=gj.solvers.IRLS(max_iter=30))
+        >>> int(res.n_iter) < 30, res.status.name
+        (True, 'SUCCESS')
     """
+
+    name: ClassVar[str] = "irls"
+
+
+class ProximalNewton(_AbstractScoring):
+    """IRLS with an L1 term: each step minimises the quadratic model plus λ₁‖Mβ‖₁ by
+    coordinate descent (glmnet's and glum's IRLS-CD)."""
+
+    name: ClassVar[str] = "proximal_newton"
+
+
+def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings: int):
+    """Fisher scoring from ``beta0``; ``max_iter`` bounds the accepted steps."""
     dtype = beta0.dtype
     if problem.has_l1:
         l1_weights = problem.l1 * problem.penalized
@@ -100,8 +131,9 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
         )
         done = converged | stuck | ~jnp.isfinite(decrement)
         t = jnp.where(accept, 1.0, 0.5 * t).astype(dtype)
+        status = status_code(converged, jnp.isfinite(decrement) & jnp.isfinite(value), stuck)
         return (beta, value, info, factor, delta, decrement, t, steps + accept, halvings, done,
-                converged)
+                status)
 
     # the first pass evaluates the start itself (t = 0) and computes the first step there
     inf = jnp.array(jnp.inf, dtype)
@@ -109,12 +141,12 @@ def irls(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings
     zeros = jnp.zeros((n, n), dtype)
     start = (beta0, inf, zeros, None if problem.has_l1 else zeros, jnp.zeros_like(beta0), inf,
              jnp.zeros((), dtype), jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32),
-             jnp.array(False), jnp.array(False))
-    beta, _, info, factor, *_, steps, _, _, converged = jax.lax.while_loop(cond, body, start)
+             jnp.array(False), jnp.array(1, jnp.int32))
+    beta, _, info, factor, *_, steps, _, _, status = jax.lax.while_loop(cond, body, start)
     # the information and its inverse at the returned β (the loop stops at an accepted
     # point, whose step factorised it): the statistics reuse them for the standard errors.
     # (Solving for I⁻¹ inside the loop, at every step, made the loop's Gram products slower.)
     inverse = None if factor is None else jax.scipy.linalg.cho_solve(
         (factor, True), jnp.eye(n, dtype=dtype))
-    return SolverResult(beta=beta, n_iter=jnp.maximum(steps, 0), converged=converged,
+    return SolverResult(beta=beta, n_iter=jnp.maximum(steps, 0), status=status,
                         information=info, information_inverse=inverse)
