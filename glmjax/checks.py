@@ -198,13 +198,31 @@ def _first_and_count(bad: np.ndarray) -> str:
     return f" (first at index {index}; {int(bad.sum())} in all)"
 
 
-def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...]) -> None:
-    """Raise when the design (rows with positive weight) is numerically rank deficient.
+def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...], X=None,
+                              weights=None) -> None:
+    """Raise when the design (rows with positive weight) is numerically rank deficient, or
+    when its Gram matrix XᵀW₀X at the starting values is not usable for another reason that
+    X and ``weights``, when given, let it name: a column so large that XᵀW₀X overflows, or a
+    response that gives every row zero starting weight.
 
     The eigenvector of the smallest eigenvalue of the column-normalised Gram matrix names the
     columns that are (nearly) linearly dependent.
     """
+    evals = np.asarray(scan.spectrum.evals)
+    if X is not None and not np.all(np.isfinite(evals)):
+        big = np.max(np.abs(to_host(X)), axis=0)
+        j = int(np.argmax(big))
+        raise ValueError(f"column {names[j]!r} of X has entries as large as {big[j]:.3g}: "
+                         "XᵀWX overflows the floating-point range. Rescale the columns of X.")
     zero = np.flatnonzero(np.asarray(scan.zero_columns))
+    if zero.size and X is not None:
+        positive = to_host(weights) > 0
+        if np.any(to_host(X)[positive][:, zero[0]] != 0):
+            raise ValueError(
+                "y gives no row a usable starting value: every starting mean is on the "
+                "boundary of the family's mean space (an all-zero count response, or a class "
+                "or category with no observations). The maximum-likelihood estimate does not "
+                "exist; check y (and, for Multinomial, n_classes).")
     if zero.size:
         raise ValueError(f"X is rank deficient: column {names[zero[0]]!r} is all zeros "
                          "(in the rows with positive weight). Drop it, or pass l2 > 0.")

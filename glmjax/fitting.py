@@ -141,7 +141,7 @@ def fit(
         init = jnp.asarray(init, X.dtype).ravel()
         if init.shape != (n_params,):
             raise ValueError(f"init must have {n_params} values; got {init.size}.")
-    scale = None if scale is None else float(scale)
+    scale = _as_scale(scale)
     l2, l1 = (as_penalty(v, name, X.dtype) for v, name in ((l2, "l2"), (l1, "l1")))
     if l1 is not None:
         if not solver.handles_l1:
@@ -169,7 +169,10 @@ def fit(
         if jnp.issubdtype(y.dtype, jnp.floating):
             arrays["y"] = y
         checks.raise_for_bad_values(scan, result.problem.family, arrays)
-        checks.raise_for_rank_deficiency(scan, feature_names or default_names(scan.ones_columns))
+        names = feature_names or default_names(scan.ones_columns)
+        checks.raise_for_rank_deficiency(scan, names, X, weights)
+        raise ValueError("the inputs failed a check that has no message of its own; please "
+                         "report this with the data's shapes.")
     if feature_names is None:
         feature_names = default_names(scan.ones_columns)
     result = dataclasses.replace(result, solver=solver.name, feature_names=feature_names)
@@ -289,6 +292,22 @@ def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Arra
     if edge.ndim > 1:
         edge = any_true(edge.reshape(edge.shape[0], -1), 1)
     return count_true(edge & (weights > 0))
+
+
+def _as_scale(scale) -> float | None:
+    """A fixed dispersion: None (estimated, or 1) or a finite number > 0."""
+    if scale is None:
+        return None
+    if is_tracer(scale):
+        return scale
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"scale must be None (estimated as R does) or a finite number > 0 "
+                         f"(a fixed dispersion); got {scale!r}.")
+    return value
 
 
 def as_penalty(value, name: str, dtype) -> Array | np.ndarray | None:

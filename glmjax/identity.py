@@ -57,7 +57,7 @@ def check_identity(
         >>> bool(jnp.all(chk.error < 1e-5 * (1 + chk.derivative)))  # float32 by default
         True
     """
-    eta = jnp.asarray(eta, jnp.result_type(float))
+    eta = family.checked_natural(jnp.asarray(eta, jnp.result_type(float)))
     kind = family.support_kind
     if kind == "simplex":
         key = jax.random.key(0) if key is None else key

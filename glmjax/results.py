@@ -177,7 +177,7 @@ class FitResult(eqx.Module):
 
     def conf_int(self, alpha: float = 0.05) -> Array:
         """Wald intervals coef ± z_{1−α/2}·stderr (R's ``confint.default``); shape (..., 2)."""
-        return _conf_int(self, np.asarray(_normal_quantile(1 - alpha / 2)))
+        return _conf_int(self, np.asarray(_normal_quantile(1 - _check_alpha(alpha) / 2)))
 
     @compiled_property
     def precision(self) -> Array | None:
@@ -302,11 +302,20 @@ class FitResult(eqx.Module):
         return self._coef_table(summary_numbers(self), alpha)
 
     def _coef_table(self, numbers: dict, alpha: float) -> dict[str, list]:
+        """Columns of plain lists; a coefficient held at zero by an L1 penalty (standard
+        error 0) has None for its statistic and p-value (not estimated)."""
         est, se = numbers["params"], numbers["bse"]
-        z = _normal_quantile(1 - alpha / 2)
+        z = _normal_quantile(1 - _check_alpha(alpha) / 2)
+        held = se == 0
+
+        def unless_held(values):
+            return [None if h else float(v) for v, h in zip(values, held, strict=True)]
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            statistic = est / se
         return {
             "name": self.param_names(), "estimate": est.tolist(), "stderr": se.tolist(),
-            "statistic": (est / se).tolist(), "pvalue": numbers["pvalue"].tolist(),
+            "statistic": unless_held(statistic), "pvalue": unless_held(numbers["pvalue"]),
             "conf_low": (est - z * se).tolist(), "conf_high": (est + z * se).tolist(),
         }
 
@@ -328,11 +337,20 @@ class FitResult(eqx.Module):
             "Coefficients:",
             f"{'':{width}}{'Estimate':>12}{'Std. Error':>12}{stat_name:>10}{p_name:>11}",
         ]
-        for name, b, s, p in zip(names, est, se, pv, strict=True):
-            lines.append(
-                f"{name:{width}}{b:>12.5g}{s:>12.5g}{b / s:>10.3f}{_pformat(p):>11} {_stars(p)}"
-            )
-        lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1", ""]
+        held = [p is None for p in pv]
+        est_text, se_text = _column(est), _column(se)
+        for name, b, s, z, p, h in zip(names, est_text, se_text, table["statistic"], pv, held,
+                                       strict=True):
+            if h:  # held at zero by the L1 term: no standard error, statistic or p-value
+                lines.append(f"{name:{width}}{b:>12}{'.':>12}{'.':>10}{'.':>11}")
+            else:
+                lines.append(f"{name:{width}}{b:>12}{s:>12}{z:>10.3f}{_pformat(p):>11} "
+                             f"{_stars(p)}".rstrip())
+        lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
+        if any(held):
+            lines.append(f"({sum(held)} coefficients held at zero by the L1 penalty: '.' "
+                         "marks what is not estimated)")
+        lines.append("")
         precision = numbers["precision"]
         if precision is not None and np.ndim(precision) == 0:
             lines.append(f"Precision parameter phi: {float(precision):.5g}")
@@ -386,6 +404,13 @@ def _conf_int(result: FitResult, z: Array) -> Array:
     return jnp.stack([coef - z * stderr, coef + z * stderr], axis=-1)
 
 
+def _check_alpha(alpha) -> float:
+    if not isinstance(alpha, int | float | np.floating) or not 0 < alpha < 1:
+        raise ValueError(f"alpha must be a number with 0 < alpha < 1 (0.05 for 95% "
+                         f"intervals); got {alpha!r}.")
+    return float(alpha)
+
+
 def _normal_quantile(p: float) -> float:
     return statistics.NormalDist().inv_cdf(p)
 
@@ -393,6 +418,25 @@ def _normal_quantile(p: float) -> float:
 @filter_jit  # one program for every leaf (indexed op by op, each shape compiled its own)
 def _take(tree, k: Array):
     return jax.tree.map(lambda leaf: leaf[k], tree)
+
+
+def _column(values, digits: int = 4) -> list[str]:
+    """Numbers with one number of decimals for the whole column, as R's ``printCoefmat``:
+    enough for ``digits`` significant digits of the smallest non-zero magnitude;
+    scientific notation when that would take more than 8 decimals.
+
+    Example:
+        >>> _column([0.21465, -0.0813, 12.5])
+        ['0.21465', '-0.08130', '12.50000']
+    """
+    values = np.asarray(values, float)
+    finite = np.abs(values[np.isfinite(values) & (values != 0)])
+    if finite.size == 0:
+        return [f"{v:.1f}" for v in values]
+    decimals = max(1, digits - 1 - int(np.floor(np.log10(finite.min()))))
+    if decimals > 8 or finite.max() >= 1e15:
+        return [f"{v:.{digits - 1}e}" for v in values]
+    return [f"{v:.{decimals}f}" for v in values]
 
 
 def _pformat(p: float) -> str:
@@ -433,6 +477,9 @@ def predict(family: AbstractFamily, param: AbstractParametrization, params: Arra
         raise ValueError(f"X must have shape (m, {p}); got {X.shape}.")
     if offset is not None and not isinstance(offset, jax.Array):
         offset = np.asarray(offset)
+    if offset is not None and jnp.shape(offset) != (X.shape[0],):
+        raise ValueError(f"offset must have shape ({X.shape[0]},), one value per row of X; "
+                         f"got {jnp.shape(offset)}.")
     return _predict(family, param, params, n_linear, X, offset, which)
 
 

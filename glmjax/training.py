@@ -351,7 +351,8 @@ class _Source:
         if not isinstance(data, tuple | list) or not 2 <= len(data) <= 4:
             raise ValueError("data must be a tuple (X, y[, weights[, offset]]) of arrays or "
                              ".npy paths, or a callable epoch -> iterable of such batches.")
-        arrays = [np.load(a, mmap_mode="r") if isinstance(a, str | FilePath) else a
+        arrays = [np.load(a, mmap_mode="r") if isinstance(a, str | FilePath)
+                  else np.asarray(a.to_numpy()) if hasattr(a, "to_numpy") else a  # frames
                   for a in data]
         X = check_numeric(arrays[0], "X")
         check_numeric(arrays[1], "y")

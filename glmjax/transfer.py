@@ -102,8 +102,11 @@ def as_response(y) -> Array:
 
 
 def as_float_array(X) -> Array:
-    """``to_device(X)`` as floating point: integers and booleans become the default float."""
+    """``to_device(X)`` as floating point: integers and booleans become the default float,
+    float16 and bfloat16 float32 (LAPACK, which the fits need, has no half precision)."""
     X = to_device(check_numeric(X, "X"))
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.result_type(float))
+    elif jnp.finfo(X.dtype).bits < 32:
+        X = X.astype(jnp.float32)
     return X

@@ -7,11 +7,13 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
 from glmjax import links
+from glmjax.compilation import is_tracer
 from glmjax.families._base import AbstractScalarFamily, log1mexp
 
 
@@ -34,6 +36,13 @@ class NegativeBinomial(AbstractScalarFamily):
     alpha: Array = eqx.field(default=1.0, converter=jnp.asarray)
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log, links.Sqrt, links.Identity)
     support: ClassVar[str] = "non-negative counts y >= 0"
+
+    def __check_init__(self):
+        if not is_tracer(self.alpha):
+            alpha = np.asarray(self.alpha)
+            if alpha.shape != () or not np.isfinite(alpha) or alpha <= 0:
+                raise ValueError("NegativeBinomial needs a finite scalar alpha > 0 (the NB2 "
+                                 f"overdispersion, variance μ + αμ²); got {alpha}.")
 
     def default_link(self):
         return links.Log()
