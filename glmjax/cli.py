@@ -1,5 +1,5 @@
-"""The ``glmjax`` command: ``fit`` a formula to a CSV or Parquet file, ``check`` the
-families' identities and gradients, run the ``demo``.
+"""The glmjax command: fit a formula to a CSV or Parquet file, check the families'
+identities and gradients, run the demo.
 
     glmjax fit data.csv --formula "y ~ x1 + C(g)" --family poisson [--link log]
                [--weights col] [--offset col] [--l2 0.1] [--l1 0] [--output summary|json|csv]
@@ -57,7 +57,9 @@ class _UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="glmjax", description=__doc__.splitlines()[0])
+    paragraphs = [" ".join(p.split()) for p in __doc__.split("\n\n")]
+    parser = argparse.ArgumentParser(prog="glmjax", description=paragraphs[0],
+                                     epilog=paragraphs[2])
     sub = parser.add_subparsers(dest="command")
     fit = sub.add_parser("fit", help="fit a GLM to a CSV or Parquet file")
     fit.add_argument("data", help="a .csv or .parquet file")
@@ -246,16 +248,42 @@ def check_table(names: list[str] | None = None) -> tuple[list[tuple], bool]:
 
 
 # ---- demo ----------------------------------------------------------------------------------
-def _demo(args) -> int:
-    from glmjax.__main__ import main as demo
+def demo() -> None:
+    """The main job: a Poisson regression of physician visits (RAND HIE), R-style summary."""
+    import time
 
+    import jax
+
+    import glmjax as gj
+
+    jax.config.update("jax_enable_x64", True)  # this program's own setting, not the library's
+    data = gj.datasets.load_randhie()
+    start = time.perf_counter()
+    res = gj.fit(data.X, data.y, family=gj.families.Poisson(), feature_names=data.feature_names)
+    res.params.block_until_ready()
+    seconds = time.perf_counter() - start
+    print(f"{data.description}: {data.response_name} ~ {' + '.join(data.feature_names[1:])}")
+    print(f"{data.X.shape[0]} observations, fitted in {seconds:.2f} s (compilation included)\n")
+    print(res.summary())
+
+
+def _demo(args) -> int:
     demo()
     return EXIT_OK
 
 
-def main_exit() -> None:
-    """The console script: ``main`` with its exit code."""
-    sys.exit(main())
+def main_exit(argv: list[str] | None = None, run=None) -> None:
+    """The console script: ``main`` (or ``run``) with its exit code. A reader that stops
+    early (``glmjax demo | head -1``) ends the output quietly, as other Unix tools do."""
+    try:
+        code = main(argv) if run is None else run()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        code = EXIT_OK
+    sys.exit(code)
 
 
 if __name__ == "__main__":
