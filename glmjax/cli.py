@@ -116,8 +116,9 @@ def _read(path: Path):
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
         return pd.read_csv(path)
-    except ImportError as err:
-        raise InputError(f"reading {path.suffix} files needs an extra package: {err}") from None
+    except ImportError:
+        raise InputError(f'reading {path.suffix} files needs pyarrow: pip install '
+                         '"glmjax[parquet]".') from None
     except Exception as err:
         raise InputError(f"cannot read {path}: {err}") from None
 

@@ -12,14 +12,20 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from glmjax import families as F
+from glmjax._optional import require
 from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
 from glmjax.fitting import fit
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+except ModuleNotFoundError:
+    require("sklearn", "glmjax.estimators")  # raises, naming the extra to install
+    raise
 
 
 @filter_jit  # one program (op by op, each operation compiled a program of its own)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from formulaic import Formula, model_matrix
 
 from glmjax import links as L
 from glmjax.families import AbstractFamily
@@ -71,6 +70,8 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
         >>> res.feature_names[:3], round(float(res.coef[1]), 4)
         (('(Intercept)', 'lncoins', 'idp'), -0.0525)
     """
+    from formulaic import Formula, model_matrix  # 0.8 s to import: only when used
+
     if not isinstance(formula, str) or "~" not in formula:
         raise ValueError(f"formula must be a string 'response ~ terms'; got {formula!r}.")
     try:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from jax.scipy.special import ndtri
 
+from glmjax._optional import require
+
 
 def diagnostics_data(result) -> dict[str, np.ndarray]:
     """Observed and fitted responses (flattened over components) and standardised residuals.
@@ -45,7 +47,7 @@ def diagnostics_data(result) -> dict[str, np.ndarray]:
 
 def _axes(ax):
     if ax is None:
-        import matplotlib.pyplot as plt
+        plt = require("matplotlib.pyplot", "plotting")
 
         _, ax = plt.subplots(figsize=(4.5, 3.5))
     return ax
@@ -96,7 +98,7 @@ def fitted_vs_observed(result, ax=None):
 
 def plot_diagnostics(result, title: str | None = None):
     """The three plots side by side; returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", "plotting")
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     fitted_vs_observed(result, axes[0])
