@@ -12,7 +12,7 @@ Example:
     True
 """
 
-from glmjax import datasets, families, links, parametrizations, sharding
+from glmjax import datasets, families, links, parametrizations, sharding, solvers
 from glmjax.cross_validation import CVResult, fit_cv
 from glmjax.fitting import ConvergenceWarning, RankDeficiencyWarning, SeparationWarning, fit
 from glmjax.formula import glm
@@ -47,4 +47,5 @@ __all__ = [
     "parametrizations",
     "shard_rows",
     "sharding",
+    "solvers",
 ]

@@ -59,6 +59,9 @@ from glmjax.transfer import check_numeric
 class TrainResult(eqx.Module):
     """The outcome of ``fit_minibatch``: coefficients, the per-step batch losses, timing.
 
+    ``losses[k]`` is step k's objective on its batch before the update, −ℓ/Σw of that batch
+    plus the ridge term: a short last batch reads on the same scale as the full ones.
+
     ``coef`` and ``predict`` read as on a ``FitResult``. For standard errors on data that
     fits in memory, refine with ``gj.fit(X, y, family, init=result.params)``.
     ``rows_per_second`` counts the calls of the compiled steps after the first of each number
@@ -163,6 +166,8 @@ def fit_minibatch(
                          f"batch_size ({batch_size}).")
     param = family.parametrization(link)
     optimizer = optax.with_extra_args_support(optimizer or optax.adam(1e-2))
+    if checkpoint is not None:
+        _check_writable(checkpoint)
     processes = 1 if mesh is None else len({d.process_index for d in mesh.devices.flat})
     if batch_size % processes:
         raise ValueError(f"batch_size ({batch_size}) must be divisible by the {processes} "
@@ -179,8 +184,10 @@ def fit_minibatch(
     losses: list[np.ndarray] = []
     settings = np.array([batch_size, steps_per_call, seed, int(shuffle),  # must match to resume
                          source.block])
+    model = _fingerprint(family, param, opt_state, l2)
     if checkpoint is not None and os.path.exists(checkpoint):
-        params, opt_state, position, losses = _load(checkpoint, params, opt_state, settings)
+        params, opt_state, position, losses = _load(checkpoint, params, opt_state, settings,
+                                                    model)
     if processes > 1:
         multihost_utils.assert_equal(np.array(position), "the processes' checkpoints differ; "
                                      "each must resume from the same one.")
@@ -212,11 +219,12 @@ def fit_minibatch(
                                 rows_per_s=f"{rows / elapsed:.3g}" if elapsed else "-")
                 if checkpoint is not None and step - last_saved >= checkpoint_every:
                     _save(checkpoint, params, opt_state, (epoch, start_batch, step), losses,
-                          settings)
+                          settings, model)
                     last_saved = step
             start_batch = 0
             if checkpoint is not None:
-                _save(checkpoint, params, opt_state, (epoch + 1, 0, step), losses, settings)
+                _save(checkpoint, params, opt_state, (epoch + 1, 0, step), losses, settings,
+                      model)
                 last_saved = step
     finally:
         bar.close()
@@ -262,7 +270,11 @@ def _run_steps(optimizer, family, param, params, opt_state, group, l2, mask, nor
         # whether a row failed a check; which one is found again for such a batch only
         # (``_which_checks``): one reduction per step instead of one per check
         bad = jnp.max(row_flags, initial=0)
-        return (optax.apply_updates(params, updates), opt_state), (loss, bad)
+        # reported per unit of the batch's own weight, so that a short last batch (divided by
+        # the full batch's normalizer for its gradient) reads on the same scale as the others
+        ridge, total = problem.ridge(params), jnp.sum(problem.weights)
+        reported = jnp.where(total > 0, (loss - ridge) * normalizer / total + ridge, loss)
+        return (optax.apply_updates(params, updates), opt_state), (reported, bad)
 
     (params, opt_state), (loss, bad) = jax.lax.scan(step, (params, opt_state), group)
     return params, opt_state, loss, bad
@@ -488,20 +500,45 @@ def _placer(mesh: Mesh | None, batch_size: int, on_device: bool) -> Callable:
 
 
 # ---- checkpoints ---------------------------------------------------------------------------
-def _save(path, params, opt_state, position, losses, settings) -> None:
+def _check_writable(path) -> None:
+    """Fail before training when the checkpoint cannot be written where it is asked for."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"the checkpoint's directory {directory} does not exist; create it "
+                         "or pass another checkpoint path.")
+    probe = os.path.join(directory, f".glmjax-write-test-{os.getpid()}")
+    try:
+        with open(probe, "wb"):
+            pass
+        os.remove(probe)
+    except OSError as err:
+        raise ValueError(f"cannot write the checkpoint in {directory}: {err.strerror}; pass "
+                         "another checkpoint path.") from None
+
+
+def _fingerprint(family, param, opt_state, l2) -> str:
+    """What must match for a checkpoint to resume: the family and its parameters, the
+    parametrization, the penalty and the optimizer's kind (its state's structure)."""
+    values = [np.asarray(leaf).tolist() for leaf in jax.tree.leaves(family)]
+    return (f"{type(family).__name__}{values} {param!r} l2={np.asarray(l2).tolist()} "
+            f"{jax.tree.structure(opt_state)}")
+
+
+def _save(path, params, opt_state, position, losses, settings, model) -> None:
     """Write the state to ``path`` atomically (a temporary file, then a rename)."""
     leaves = {f"opt_{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))}
     tmp = f"{path}.tmp{jax.process_index()}.npz"  # processes may share a file system
     np.savez(tmp, params=np.asarray(params), position=np.array(position), settings=settings,
+             model=np.array(model),
              losses=np.concatenate(losses) if losses else np.zeros(0),
              group_sizes=np.array([len(x) for x in losses]), **leaves)
     os.replace(tmp, path)
 
 
-_SAVED = ("params", "position", "settings", "losses", "group_sizes")
+_SAVED = ("params", "position", "settings", "losses", "group_sizes", "model")
 
 
-def _load(path, params, opt_state, settings):
+def _load(path, params, opt_state, settings, model):
     """The state a checkpoint holds; a file that is not one, or one another run wrote
     (other model, settings or optimizer), raises ``ValueError``."""
     remedy = "remove it or pass another checkpoint path."
@@ -517,6 +554,9 @@ def _load(path, params, opt_state, settings):
                          f"write it; {remedy}")
     leaves, treedef = jax.tree.flatten(opt_state)
     opt_saved = [saved.get(f"opt_{i}") for i in range(len(leaves))]
+    if str(saved["model"]) != model:
+        raise ValueError(f"the checkpoint {path} was written for another model: "
+                         f"{saved['model']} (this run: {model}); " + remedy)
     if (saved["params"].shape != params.shape or not np.array_equal(saved["settings"], settings)
             or sum(name.startswith("opt_") for name in saved) != len(leaves)
             or any(a is None or a.shape != jnp.shape(b) for a, b in zip(opt_saved, leaves,

@@ -120,7 +120,8 @@ def test_unknown_family_link_pairings(X, counts):
         gj.fit(X, np.arange(M) % 3, family=F.Multinomial(n_classes=3), link=L.Log())
     with pytest.raises(ValueError, match="Softmax parametrization does not apply to the Poisson"):
         gj.fit(X, counts, family=F.Poisson(), link=gj.parametrizations.Softmax())
-    with pytest.raises(TypeError, match="link must be None, a glmjax.links link"):
+    with pytest.raises(TypeError, match="link must be None .the family's default., "
+                       "'canonical', a glmjax.links link"):
         gj.fit(X, counts, family=F.Poisson(), link="log")
     with pytest.raises(TypeError, match="family must be a glmjax.families instance"):
         gj.fit(X, counts, family="poisson")
@@ -158,9 +159,11 @@ def test_perfect_separation_warns_and_is_reported(X):
 
 
 def test_non_convergence_warns_and_reports(X, counts):
-    with pytest.warns(gj.ConvergenceWarning, match="irls did not converge in 1 iterations"):
+    with pytest.warns(gj.ConvergenceWarning, match=r"irls did not converge \(1 iterations, "
+                      "status MAX_ITER\\): irls stopped at its iteration limit; raise max_iter"):
         res = gj.fit(X, counts, family=F.Poisson(), max_iter=1)
     assert not bool(res.converged) and int(res.n_iter) == 1
+    assert res.status == gj.solvers.Status.MAX_ITER
     assert "DID NOT CONVERGE" in res.summary()
 
 
@@ -173,9 +176,11 @@ def test_a_diverged_first_order_fit_is_not_converged(p):
 
     rng = np.random.default_rng(5)
     X, y = rng.normal(size=(60, p)), rng.poisson(1.0, size=60).astype(float)
-    with pytest.warns(gj.ConvergenceWarning, match="optax did not converge in 1 iterations"):
+    with pytest.warns(gj.ConvergenceWarning, match=r"optax did not converge \(1 iterations, "
+                      r"status NONFINITE\): optax diverged .* lower the learning rate"):
         res = gj.fit(X, y, family=F.Poisson(), l2=1.0, solver=optax.sgd(1e3), max_iter=50)
     assert not bool(res.converged) and int(res.n_iter) == 1
+    assert res.status == gj.solvers.Status.NONFINITE  # not told to "raise max_iter"
     assert np.all(np.isfinite(res.params))  # it stops at the last finite iterate
 
 
@@ -244,3 +249,117 @@ def test_text_or_complex_numbers_in_y_or_X_say_what_to_do(X, counts):
     frame = pd.DataFrame({"x": X[:, 1], "group": np.where(X[:, 2] > 0, "a", "b")})
     with pytest.raises(TypeError, match="X has dtype object.*indicator columns"):
         gj.fit(frame, counts, family=F.Poisson())
+
+
+def test_l1_fits_summarise_coefficients_held_at_zero(X, counts):
+    res = gj.fit(X, counts, family=F.Poisson(), l1=0.5)
+    assert float(res.coef[1]) == 0.0 and float(res.stderr[1]) == 0.0
+    text = res.summary()
+    assert re.search(r"\nx1 +0\.0+ +\. +\. +\.\n", text)
+    assert "held at zero by the L1 penalty" in text
+    table = res.coef_table()
+    assert table["statistic"][1] is None and table["pvalue"][1] is None
+
+
+def test_family_parameters_are_validated():
+    for alpha in (-1.0, 0.0, float("nan"), np.inf):
+        with pytest.raises(ValueError, match="NegativeBinomial needs a finite scalar alpha > 0"):
+            F.NegativeBinomial(alpha=alpha)
+    for power in (1.0, 2.0, 0.5, float("nan")):
+        with pytest.raises(ValueError, match="Tweedie needs a scalar power with 1 < power < 2"):
+            F.Tweedie(power=power)
+
+
+def test_settings_are_validated(X, counts):
+    for scale in (-1.0, 0.0, float("nan"), "pearson?"):
+        with pytest.raises(ValueError, match="scale must be None .* or a finite number > 0"):
+            gj.fit(X, counts, family=F.Poisson(), scale=scale)
+    with pytest.raises(ValueError, match="tol must be a number > 0; got 0"):
+        gj.fit(X, counts, family=F.Poisson(), tol=0)
+    for max_iter in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="max_iter must be an integer >= 1"):
+            gj.fit(X, counts, family=F.Poisson(), max_iter=max_iter)
+    res = gj.fit(X, counts, family=F.Poisson())
+    with pytest.raises(ValueError, match="alpha must be a number with 0 < alpha < 1"):
+        res.conf_int(alpha=2)
+    with pytest.raises(ValueError, match="alpha must be a number with 0 < alpha < 1"):
+        res.coef_table(alpha=1.5)
+
+
+def test_overflowing_columns_and_responses_without_information_are_named(X, counts):
+    big = X.copy()
+    big[:, 2] *= 1e160
+    with pytest.raises(ValueError, match="column 'x2' of X has entries as large as .*e\\+160: "
+                       "XᵀWX overflows"):
+        gj.fit(big, counts, family=F.Poisson())
+    with pytest.raises(ValueError, match="y gives no row a usable starting value.*all-zero "
+                       "count response"):
+        gj.fit(X, np.zeros(M), family=F.Poisson())
+    with pytest.raises(ValueError, match="a class or category with no observations"):
+        gj.fit(X, np.arange(M) % 2, family=F.Multinomial(n_classes=3))
+
+
+def test_half_precision_is_fitted_in_float32(X, counts):
+    want = gj.fit(X.astype(np.float32), counts.astype(np.float32), family=F.Poisson())
+    for dtype in (np.float16, jnp.bfloat16):
+        res = gj.fit(jnp.asarray(X, dtype), counts, family=F.Poisson())
+        assert res.coef.dtype == jnp.float32
+        np.testing.assert_allclose(res.coef, want.coef, atol=0.05)  # X rounded to 8-11 bits
+
+
+def test_predict_offset_and_identity_eta_are_checked(X, counts):
+    res = gj.fit(X, counts, family=F.Poisson())
+    with pytest.raises(ValueError, match=re.escape("offset must have shape (40,), one value "
+                                                   "per row of X; got (3,)")):
+        res.predict(X, offset=np.zeros(3))
+    with pytest.raises(ValueError, match=re.escape("A(η) is not finite at η[1] = nan")):
+        gj.check_identity(F.Poisson(), jnp.array([0.0, jnp.nan]))
+
+
+def test_minibatch_checkpoints_belong_to_one_model(tmp_path, X, counts):
+    import optax
+
+    path = tmp_path / "run.npz"
+    kw = dict(batch_size=10, n_epochs=1, verbose=False, checkpoint=path)
+    gj.fit_minibatch((X, counts), F.Poisson(), **kw)
+    for family, optimizer in [(F.Gaussian(), None), (F.Poisson(), optax.sgd(0.1))]:
+        with pytest.raises(ValueError, match="was written for another model"):
+            gj.fit_minibatch((X, counts), family, optimizer=optimizer, **kw)
+    with pytest.raises(ValueError, match="checkpoint's directory .* does not exist"):
+        gj.fit_minibatch((X, counts), F.Poisson(), **{**kw, "checkpoint": tmp_path / "no" / "c"})
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match="does not exist"):  # its parent is a file
+        gj.fit_minibatch((X, counts), F.Poisson(), **{**kw, "checkpoint": blocker / "c.npz"})
+
+
+def test_minibatch_takes_data_frames_and_reports_losses_per_row(X, counts):
+    frame = pd.DataFrame(X, columns=["one", "a", "b"])
+    res = gj.fit_minibatch((frame, pd.Series(counts)), F.Poisson(), batch_size=30, n_epochs=3,
+                           verbose=False, seed=0)
+    same = gj.fit_minibatch((X, counts), F.Poisson(), batch_size=30, n_epochs=3,
+                            verbose=False, seed=0)
+    np.testing.assert_array_equal(res.params, same.params)
+    # 40 rows in batches of 30: every second step has 10 rows, on the same scale as the others
+    full, short = res.losses[0::2], res.losses[1::2]
+    assert 0.5 < float(np.mean(short) / np.mean(full)) < 2
+
+
+def test_missing_optional_dependencies_name_the_extra(monkeypatch, X, counts, tmp_path):
+    import sys
+
+    res = gj.fit(X, counts, family=F.Poisson())
+    for name in ("matplotlib", "matplotlib.pyplot", "sklearn"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    with pytest.raises(ModuleNotFoundError, match=r'plotting needs matplotlib, which is not '
+                       r'installed: pip install "glmjax\[plots\]"'):
+        res.plot_diagnostics()
+    monkeypatch.delitem(sys.modules, "glmjax.estimators", raising=False)
+    with pytest.raises(ModuleNotFoundError, match=r'pip install "glmjax\[sklearn\]"'):
+        import glmjax.estimators  # noqa: F401
+    from glmjax import cli  # the command line needs no scikit-learn
+
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"y": counts, "a": X[:, 1]}).to_csv(path, index=False)
+    assert cli.main(["fit", str(path), "--formula", "y ~ a", "--family", "poisson",
+                     "--output", "json"]) == cli.EXIT_OK
