@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import glmjax as gj
-from glmjax import fitting, parametrizations
+from glmjax import fitting
 from glmjax.row_blocks import default_block_rows, gram, sum_over_blocks, weighted_gram
 
 jax.config.update("jax_enable_x64", True)
@@ -77,7 +77,7 @@ def test_default_block_rows():
 
 def _problem(family, y, link=None, precision_design=None, weights=None):
     X = np.column_stack([np.ones(M), RNG.normal(size=(M, 2))])
-    param = parametrizations.resolve(family, link)
+    param = family.parametrization(link)
     if precision_design is not None:
         param = gj.parametrizations.MeanPrecision(link, precision_design=precision_design)
     weights = np.ones(M) if weights is None else weights

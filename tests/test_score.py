@@ -8,7 +8,7 @@ import pytest
 import glmjax as gj
 from glmjax import families as F
 from glmjax.model import Problem
-from glmjax.parametrizations import Canonical, LogAlpha, resolve
+from glmjax.parametrizations import Canonical, LogAlpha
 
 M, P = 400, 5
 
@@ -57,7 +57,7 @@ def test_autodiff_score_equals_seed_formula_softmax(rng):
     """Multinomial: ∂ℓ/∂θ_k = Xᵀ(1{y = k} − softmax_k) for the K − 1 free classes."""
     fam = F.Multinomial(n_classes=4)
     X, y = _data(rng, fam)
-    problem = _problem(fam, resolve(fam, None), X, y)
+    problem = _problem(fam, fam.parametrization(None), X, y)
     theta = jnp.asarray(rng.normal(size=(P, 3)) * 0.3)
     probs = fam.mean(jnp.insert(X @ theta, 0, 0.0, axis=1))
     hand = X.T @ (fam.sufficient_stat(y) - probs)[:, 1:]
@@ -82,7 +82,7 @@ def test_score_and_fisher_against_finite_differences(rng, family, link):
     """Non-canonical links: the score is the gradient (central differences of ℓ) and the
     expected information is E[−∇²ℓ] = Jᵀ∇²A J (J by finite differences of η(θ))."""
     X, y = _data(rng, family)
-    problem = _problem(family, resolve(family, link), X, y)
+    problem = _problem(family, family.parametrization(link), X, y)
     theta = problem.initial()
     h = 1e-6
     basis = np.eye(P)

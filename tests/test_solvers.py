@@ -195,7 +195,7 @@ def test_start_is_r_first_irls_iterate_and_least_squares_elsewhere(poisson_data)
 
     def problem(family, y):
         return fitting.checked_problem(
-            family, gj.parametrizations.resolve(family, None), jnp.asarray(X), jnp.asarray(y),
+            family, family.parametrization("canonical"), jnp.asarray(X), jnp.asarray(y),
             jnp.asarray(w), jnp.asarray(offset), jnp.asarray(0.0))[0]
 
     def wls(W, z):

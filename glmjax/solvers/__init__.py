@@ -27,7 +27,7 @@ def as_solver(solver, *, tol=None, max_iter=None, learning_rate=None) -> Abstrac
     Example:
         >>> from glmjax.solvers import as_solver
         >>> as_solver("lbfgs", max_iter=50)
-        LBFGS(tol=None, max_iter=50, memory_size=10)
+        LBFGS(max_iter=50)
     """
     if isinstance(solver, optax.GradientTransformation):
         solver = Optax(solver)
