@@ -2,8 +2,10 @@
 
 Each notebook's cells live in ``notebooks/sources/<name>.py`` as a list ``CELLS`` of
 ("md" | "code", text); keeping them as plain Python keeps diffs readable. The .ipynb files are
-the executed output, committed with their figures. With ``--small`` (or the environment
-variable ``GLMJAX_NOTEBOOK_SMALL=1``) the notebooks run at the small sizes CI uses.
+the executed output, committed with their figures. The build writes to ``notebooks/build/``
+(ignored by git), so that trying it changes nothing committed; ``--out notebooks`` replaces
+the committed notebooks. With ``--small`` (or the environment variable
+``GLMJAX_NOTEBOOK_SMALL=1``) the notebooks run at the small sizes CI uses.
 
     python notebooks/build.py [--small] [--out DIR] [name ...]
 """
@@ -55,8 +57,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=list(NOTEBOOKS))
     parser.add_argument("--small", action="store_true")
-    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--out", type=Path, default=HERE / "build")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     if args.small:
         os.environ["GLMJAX_NOTEBOOK_SMALL"] = "1"  # inherited by the kernels
     for name in args.names:

@@ -109,7 +109,7 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     mine = slice(process * m // 2, (process + 1) * m // 2)  # this process's rows
     Xs, ys, ws = gj.shard_rows(X[mine], y[mine], w[mine])
     assert Xs.shape == (m, 5) and not Xs.is_fully_addressable
-    for solver in ("irls", "lbfgs"):
+    for solver in ("irls",):  # (L-BFGS over devices: the 8-device test)
         one = gj.fit(X, y, family=gj.families.Poisson(), weights=w, solver=solver)
         res = gj.fit(Xs, ys, family=gj.families.Poisson(), weights=ws, solver=solver)
         np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
