@@ -18,6 +18,7 @@ from glmjax import checks
 from glmjax.compilation import filter_jit, is_tracer
 from glmjax.families import AbstractFamily
 from glmjax.model import Problem, spd_solve
+from glmjax.parametrizations import AbstractParametrization
 from glmjax.results import FitResult
 from glmjax.row_blocks import any_true, count_true
 from glmjax.solvers import AbstractSolver, ProximalNewton, SolverResult, Status, as_solver, implicit
@@ -54,7 +55,6 @@ def fit(
     scale: float | None = None,
     learning_rate: float | None = None,
     feature_names: Sequence[str] | None = None,
-    _traced_checks: bool = True,
 ) -> FitResult:
     """Fit a GLM by maximum likelihood: θ̂ = argmax Σ wᵢ log p(yᵢ | η(xᵢᵀθ + offsetᵢ)).
 
@@ -92,8 +92,6 @@ def fit(
       scale: fix the dispersion instead of estimating it (Pearson χ²/df_resid) or taking 1.
       feature_names: names of the columns of X for ``summary()``; by default a data frame's
         column names (pandas, polars), else "(Intercept)" for a column of ones and x0, x1, ...
-      _traced_checks: internal: False inside ``fit_many`` and ``fit_path``, which check on
-        the host (a fit whose inputs fail a check comes back with ``converged`` False).
 
     Returns:
       A ``FitResult``. Inputs are checked before the solver runs; with concrete inputs a bad
@@ -113,6 +111,53 @@ def fit(
         >>> res = gj.fit(X, jnp.array([0.0, 1.0, 0.0, 1.0]), family=gj.families.Bernoulli())
         >>> res.coef.shape, bool(res.converged)
         ((2,), True)
+    """
+    inputs = prepare(X, y, family, link, weights=weights, offset=offset, l2=l2, l1=l1,
+                     solver=solver, init=init, tol=tol, max_iter=max_iter, scale=scale,
+                     learning_rate=learning_rate, feature_names=feature_names)
+    result, scan, ok = solve(inputs)
+    if is_tracer(ok):  # inside a user's jit or vmap: the checks raise through equinox
+        checked = checks.error_if_bad(scan, family, result.params)
+        for name, value in (("l2", inputs.l2), ("l1", inputs.l1)):  # as_penalty could not look
+            if is_tracer(value):
+                checked = eqx.error_if(checked, ~(jnp.isfinite(value) & (value >= 0)),
+                                       f"{name} must be a finite number ≥ 0.")
+        return eqx.tree_at(lambda r: r.params, result, checked)
+    if not bool(ok):
+        raise_for_inputs(inputs, scan)
+    if inputs.feature_names is None:
+        result = dataclasses.replace(result, feature_names=default_names(scan.ones_columns))
+    _warn(result)
+    return result
+
+
+class Inputs(eqx.Module):
+    """What ``prepare`` makes of a fit's arguments: checked shapes, arrays of the fit's dtype,
+    the parametrization and the solver; ``solve`` takes nothing else."""
+
+    family: AbstractFamily
+    param: AbstractParametrization
+    X: Array
+    y: Array
+    weights: Array
+    offset: Array
+    l2: Array
+    l1: Array | None
+    init: Array | None
+    solver: AbstractSolver
+    scale: float | Array | None
+    feature_names: tuple[str, ...] | None = eqx.field(static=True)
+
+
+def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=None, l2=0.0,
+            l1=0.0, solver="irls", init=None, tol=None, max_iter=None, scale=None,
+            learning_rate=None, feature_names=None) -> Inputs:
+    """Check the arguments of ``fit`` (shapes, types, settings: ``ValueError`` or
+    ``TypeError`` naming the argument) and bring them into the fit's dtype on the device.
+
+    The values (NaN, the support, rank) are checked by ``solve``, in the compiled program.
+    Every entry point (``fit``, ``fit_many``, ``fit_path``, ``fit_cv``) prepares its fits
+    here; it runs on concrete or traced arrays.
     """
     if not isinstance(family, AbstractFamily):
         raise TypeError(f"family must be a glmjax.families instance; got {family!r}")
@@ -141,43 +186,42 @@ def fit(
         init = jnp.asarray(init, X.dtype).ravel()
         if init.shape != (n_params,):
             raise ValueError(f"init must have {n_params} values; got {init.size}.")
-    scale = _as_scale(scale)
     l2, l1 = (as_penalty(v, name, X.dtype) for v, name in ((l2, "l2"), (l1, "l1")))
     if l1 is not None:
         if not solver.handles_l1:
             raise ValueError(f"l1 > 0 needs solver='irls' (proximal Newton); got {solver.name!r}.")
         solver = ProximalNewton(solver.tol, solver.max_iter, solver.max_halvings)
-    result, scan, ok = _fit_compiled(
-        family, param, X, y, weights, offset, l2, l1, init, solver, scale
-    )
-    result = eqx.tree_at(lambda r: r.problem.X, result, X)
-    if is_tracer(ok):
-        if _traced_checks:
-            checked = checks.error_if_bad(scan, family, result.params)
-            for name, value in (("l2", l2), ("l1", l1)):  # traced, as_penalty could not look
-                if is_tracer(value):
-                    checked = eqx.error_if(checked, ~(jnp.isfinite(value) & (value >= 0)),
-                                           f"{name} must be a finite number ≥ 0.")
-            result = eqx.tree_at(lambda r: r.params, result, checked)
-        else:  # the caller checks the fits flagged here on the host
-            code = jnp.where(ok, result.status_code, Status.INVALID_INPUT).astype(jnp.int32)
-            result = eqx.tree_at(lambda r: r.status_code, result, code)
-        names = feature_names or tuple(f"x{j}" for j in range(p))
-        return dataclasses.replace(result, solver=solver.name, feature_names=names)
-    if not bool(ok):
-        arrays = {"X": X, "weights": weights, "offset": offset}
-        if jnp.issubdtype(y.dtype, jnp.floating):
-            arrays["y"] = y
-        checks.raise_for_bad_values(scan, result.problem.family, arrays)
-        names = feature_names or default_names(scan.ones_columns)
-        checks.raise_for_rank_deficiency(scan, names, X, weights)
-        raise ValueError("the inputs failed a check that has no message of its own; please "
-                         "report this with the data's shapes.")
-    if feature_names is None:
-        feature_names = default_names(scan.ones_columns)
-    result = dataclasses.replace(result, solver=solver.name, feature_names=feature_names)
-    _warn(result)
-    return result
+    return Inputs(family=family, param=param, X=X, y=y, weights=weights, offset=offset, l2=l2,
+                  l1=l1, init=init, solver=solver, scale=_as_scale(scale),
+                  feature_names=feature_names)
+
+
+def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
+    """The pure kernel of every fit: (result, the scan of the inputs, ok). Traceable; when
+    ``ok`` is False (a value check failed) the solver was skipped and the result's status is
+    ``INVALID_INPUT``; ``raise_for_inputs`` says why on the host."""
+    a = inputs
+    result, scan, ok = _fit_compiled(a.family, a.param, a.X, a.y, a.weights, a.offset, a.l2,
+                                     a.l1, a.init, a.solver, a.scale)
+    code = jnp.where(ok, result.status_code, Status.INVALID_INPUT).astype(jnp.int32)
+    p = a.X.shape[1]
+    names = a.feature_names or tuple(f"x{j}" for j in range(p))
+    result = eqx.tree_at(lambda r: (r.problem.X, r.status_code), result, (a.X, code))
+    return dataclasses.replace(result, solver=a.solver.name, feature_names=names), scan, ok
+
+
+def raise_for_inputs(inputs: Inputs, scan: checks.Scan) -> None:
+    """On the host: the ``ValueError`` for a fit whose inputs failed ``solve``'s checks."""
+    a = inputs
+    arrays = {"X": a.X, "weights": a.weights, "offset": a.offset}
+    if jnp.issubdtype(a.y.dtype, jnp.floating):
+        arrays["y"] = a.y
+    prepared, _, _ = checks.prepare(a.family, a.y, a.weights, a.X.dtype)
+    checks.raise_for_bad_values(scan, prepared, arrays)
+    names = a.feature_names or default_names(scan.ones_columns)
+    checks.raise_for_rank_deficiency(scan, names, a.X, a.weights)
+    raise ValueError("the inputs failed a check that has no message of its own; please "
+                     "report this with the data's shapes.")
 
 
 def checked_problem(family, param, X, y, weights, offset, l2, l1=None):

@@ -31,6 +31,8 @@ from glmjax.fitting import (
     default_names,
     fit,
     ones_columns,
+    prepare,
+    solve,
 )
 from glmjax.results import FitResult
 from glmjax.transfer import as_float_array, as_response, to_host
@@ -143,8 +145,8 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
 
     def one(per_fit):
         a = {**shared, **per_fit}
-        res = fit(a["X"], a["y"], family, link, weights=a["weights"], offset=a["offset"],
-                  l2=a["l2"], l1=a["l1"], _traced_checks=False, **fit_kwargs)  # checked on the host
+        res, _, _ = solve(prepare(a["X"], a["y"], family, link, weights=a["weights"],
+                                  offset=a["offset"], l2=a["l2"], l1=a["l1"], **fit_kwargs))
         # the result refers to the caller's X (one copy, shared or stacked), not a copy per fit
         return eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((1,), res.params.dtype))
 

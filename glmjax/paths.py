@@ -31,6 +31,8 @@ from glmjax.fitting import (
     default_names,
     fit,
     ones_columns,
+    prepare,
+    solve,
 )
 from glmjax.model import Problem
 from glmjax.results import FitResult
@@ -202,8 +204,8 @@ def _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1, l2, beta0):
 
     def step(beta, penalty):
         l1_k, l2_k = penalty
-        res = fit(X, y, family, link, weights=weights, offset=offset, l1=l1_k, l2=l2_k,
-                  init=beta, _traced_checks=False, **fit_kwargs)  # checked beforehand
+        res, _, _ = solve(prepare(X, y, family, link, weights=weights, offset=offset, l1=l1_k,
+                                  l2=l2_k, init=beta, **fit_kwargs))  # checked beforehand
         res = eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((0,), X.dtype))
         return res.params, res
 

@@ -1,8 +1,21 @@
-"""Tests run in float64 (the library never flips this itself); float32 tests pass float32 arrays."""
+"""Tests run in float64 (the library never flips this itself); float32 tests pass float32 arrays.
 
-import jax
-import numpy as np
-import pytest
+The test session shares one persistent compilation cache (a temporary directory) between its
+pytest-xdist workers and every Python process the tests start (notebooks, the README, the CLI,
+sharding): a program compiled once is read back everywhere else. Set through the environment
+before JAX is imported, so that the processes the tests start inherit it.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="glmjax-tests-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
