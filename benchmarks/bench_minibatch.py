@@ -85,7 +85,7 @@ def _steps_only(X, y, batch: int, n_steps: int = 32) -> float:
     import optax
 
     import glmjax as gj
-    from glmjax import training
+    from glmjax import _training as training
 
     family = gj.families.Poisson()
     param = family.parametrization(None)

@@ -13,15 +13,15 @@ Example:
 """
 
 from glmjax import datasets, families, links, parametrizations, sharding, solvers
-from glmjax.cross_validation import CVResult, fit_cv
-from glmjax.fitting import ConvergenceWarning, RankDeficiencyWarning, SeparationWarning, fit
-from glmjax.formula import glm
-from glmjax.identity import IdentityCheck, check_identity
-from glmjax.many import fit_many
-from glmjax.paths import Path, fit_path
-from glmjax.results import FitResult
+from glmjax._cross_validation import CVResult, fit_cv
+from glmjax._fitting import ConvergenceWarning, RankDeficiencyWarning, SeparationWarning, fit
+from glmjax._formula import glm
+from glmjax._identity import IdentityCheck, check_identity
+from glmjax._many import fit_many
+from glmjax._paths import RegularizationPath, fit_path
+from glmjax._results import FitResult
+from glmjax._training import TrainResult, fit_minibatch
 from glmjax.sharding import shard_rows
-from glmjax.training import TrainResult, fit_minibatch
 
 __version__ = "0.1.0"
 
@@ -30,7 +30,7 @@ __all__ = [
     "ConvergenceWarning",
     "FitResult",
     "IdentityCheck",
-    "Path",
+    "RegularizationPath",
     "RankDeficiencyWarning",
     "SeparationWarning",
     "TrainResult",

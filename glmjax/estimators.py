@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from glmjax import families as F
+from glmjax._compilation import filter_jit
+from glmjax._fitting import fit
 from glmjax._optional import require
-from glmjax.compilation import filter_jit
 from glmjax.families import AbstractFamily
-from glmjax.fitting import fit
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin

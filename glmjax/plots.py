@@ -32,7 +32,7 @@ def diagnostics_data(result) -> dict[str, np.ndarray]:
         raise ValueError("diagnostic plots need a single fit; index a batched result first "
                          "(res[k]).")
     fitted = np.asarray(result.predict(problem.X, problem.offset, precision_design=getattr(
-        result.param, "precision_design", None)))
+        result.parametrization, "precision_design", None)))
     observed = np.asarray(problem.y, float).reshape(fitted.shape)
     scalar = fitted.ndim == 1 and result.family.has_saturated
     if scalar:

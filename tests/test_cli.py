@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import glmjax as gj
-from glmjax import cli
+from glmjax import _cli as cli
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_separation_exit_code(csv_file, capsys):
 
 
 def test_usage_errors_exit_2():
-    out = subprocess.run([sys.executable, "-m", "glmjax.cli", "fit"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "glmjax._cli", "fit"], capture_output=True,
                          text=True)
     assert out.returncode == 2 and "--formula" in out.stderr
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import glmjax as gj
-from glmjax import compilation
-from glmjax.compilation import compiler_options
+from glmjax import _compilation as compilation
+from glmjax._compilation import compiler_options
 
 on_cpu = pytest.mark.skipif(jax.default_backend() != "cpu",
                             reason="the compiler options are for XLA's CPU backend")

@@ -365,7 +365,7 @@ def test_missing_optional_dependencies_name_the_extra(monkeypatch, X, counts, tm
     monkeypatch.delitem(sys.modules, "glmjax.estimators", raising=False)
     with pytest.raises(ModuleNotFoundError, match=r'pip install "glmjax\[sklearn\]"'):
         import glmjax.estimators  # noqa: F401
-    from glmjax import cli  # the command line needs no scikit-learn
+    from glmjax import _cli as cli  # the command line needs no scikit-learn
 
     path = tmp_path / "d.csv"
     pd.DataFrame({"y": counts, "a": X[:, 1]}).to_csv(path, index=False)

@@ -99,7 +99,7 @@ IDS = list(CASES)
 
 @pytest.fixture(params=IDS)
 def case(request):
-    return CASES[request.param]
+    return CASES[request.parametrization]
 
 
 def _etas(case):

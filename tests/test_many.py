@@ -181,7 +181,7 @@ def test_a_batch_is_indexed_fit_by_fit(data):
 def test_default_chunks_keep_a_chunk_near_the_cache(data):
     import jax
 
-    from glmjax.many import _default_chunk
+    from glmjax._many import _default_chunk
 
     if jax.default_backend() == "cpu":  # at most 8 MB of working data, at most 256 fits
         assert _default_chunk(500 * 11 * 8) == 190
@@ -204,7 +204,7 @@ def test_ones_columns_under_jit_with_nan():
     import jax
     import jax.numpy as jnp
 
-    from glmjax.fitting import ones_columns
+    from glmjax._fitting import ones_columns
 
     X = np.ones((5000, 3))
     X[10, 1], X[:, 2] = np.nan, 2.0

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import glmjax as gj
-from glmjax import fitting
-from glmjax.row_blocks import default_block_rows, gram, sum_over_blocks, weighted_gram
+from glmjax import _fitting as fitting
+from glmjax._row_blocks import default_block_rows, gram, sum_over_blocks, weighted_gram
 
 jax.config.update("jax_enable_x64", True)
 RNG = np.random.default_rng(3)

@@ -7,7 +7,7 @@ import pytest
 
 import glmjax as gj
 from glmjax import families as F
-from glmjax.model import Problem
+from glmjax._model import Problem
 from glmjax.parametrizations import Canonical, LogAlpha
 
 M, P = 400, 5
@@ -36,7 +36,7 @@ SCALAR = [F.Gaussian(), F.Bernoulli(), F.Binomial(n_trials=5.0), F.Poisson(), F.
 def _problem(family, param, X, y):
     prepared, y_prep, w = family.prepare(y, jnp.ones(X.shape[0]))
     q, r = param.n_linear(family), param.n_extra(family)
-    return Problem(family=prepared, param=param, X=X, y=y_prep, weights=w,
+    return Problem(family=prepared, parametrization=param, X=X, y=y_prep, weights=w,
                    offset=jnp.zeros(X.shape[0]), l2=jnp.zeros(()),
                    penalized=jnp.zeros(X.shape[1] * q + r))
 

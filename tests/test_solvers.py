@@ -12,7 +12,7 @@ import pytest
 import glmjax as gj
 from glmjax import families as F
 
-fitting = importlib.import_module("glmjax.fitting")
+fitting = importlib.import_module("glmjax._fitting")
 
 M = 300
 
@@ -215,7 +215,7 @@ def test_start_is_r_first_irls_iterate_and_least_squares_elsewhere(poisson_data)
 def test_gram_spectrum_solves_the_start_and_reveals_rank():
     """``GramSpectrum``: the eigendecomposition of D⁻¹GD⁻¹ solves G θ = b like a direct solve
     (well-conditioned G, badly scaled columns), and gives a finite θ for a singular G."""
-    from glmjax.model import GramSpectrum
+    from glmjax._model import GramSpectrum
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(200, 5)) * np.array([1e-3, 1.0, 10.0, 1e3, 1.0])

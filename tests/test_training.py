@@ -18,7 +18,7 @@ import pytest
 
 import glmjax as gj
 from glmjax import families as F
-from glmjax.streaming import epoch_blocks, gather, index_groups
+from glmjax._streaming import epoch_blocks, gather, index_groups
 
 M = 6000
 DETERMINISTIC = "--xla_gpu_deterministic_ops=true"  # bit-identical GPU runs (README)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from glmjax.transfer import aligned_empty, as_float_array, to_device
+from glmjax._transfer import aligned_empty, as_float_array, to_device
 
 
 def test_aligned_empty_is_aligned():

@@ -26,7 +26,7 @@ from jax.typing import ArrayLike
 
 from glmjax import links as _links
 from glmjax import parametrizations as _param
-from glmjax.compilation import is_tracer
+from glmjax._compilation import is_tracer
 from glmjax.parametrizations import shrunk_mean
 
 

@@ -14,7 +14,7 @@ from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
 from glmjax import links
-from glmjax.compilation import is_tracer
+from glmjax._compilation import is_tracer
 from glmjax.families._base import AbstractScalarFamily
 
 

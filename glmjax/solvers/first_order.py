@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import optax
 from jax import Array
 
-from glmjax.model import Problem
-from glmjax.row_blocks import any_true
+from glmjax._model import Problem
+from glmjax._row_blocks import any_true
 from glmjax.solvers._base import AbstractSolver, status_code
 from glmjax.solvers._result import SolverResult
 

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from glmjax.model import Problem
+from glmjax._model import Problem
 from glmjax.solvers._result import SolverResult
 
 

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from glmjax.model import Problem
+from glmjax._model import Problem
 from glmjax.solvers._base import AbstractSolver, status_code
 from glmjax.solvers._result import SolverResult
 from glmjax.solvers.coordinate_descent import lasso_newton_step

@@ -22,9 +22,8 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from glmjax.compilation import filter_jit, host_driven
-from glmjax.families import AbstractFamily
-from glmjax.fitting import (
+from glmjax._compilation import filter_jit, host_driven
+from glmjax._fitting import (
     as_vector,
     checked_problem,
     column_names,
@@ -34,12 +33,13 @@ from glmjax.fitting import (
     prepare,
     solve,
 )
-from glmjax.model import Problem
-from glmjax.results import FitResult
-from glmjax.transfer import as_float_array, as_response, to_host
+from glmjax._model import Problem
+from glmjax._results import FitResult
+from glmjax._transfer import as_float_array, as_response, to_host
+from glmjax.families import AbstractFamily
 
 
-class Path(eqx.Module):
+class RegularizationPath(eqx.Module):
     """The fits along a penalty grid: ``fits`` is a ``FitResult`` with a leading axis over
     ``alphas`` (X stored once); ``path[k]`` is the k-th fit alone.
 
@@ -101,7 +101,7 @@ def fit_path(
     weights: ArrayLike | None = None,
     offset: ArrayLike | None = None,
     **fit_kwargs,
-) -> Path:
+) -> RegularizationPath:
     """Fit the elastic-net path of a GLM (any family and link): ``fit`` with
     ``l1 = α·l1_ratio`` and ``l2 = α·(1 − l1_ratio)`` for each α, warm-started.
 
@@ -114,7 +114,7 @@ def fit_path(
       fit_kwargs: ``tol``, ``max_iter``, ``scale``, ``feature_names`` as for ``fit``.
 
     Returns:
-      A ``Path``. Bad inputs raise ``ValueError`` as ``fit`` does; a fit that does not
+      A ``RegularizationPath``. Bad inputs raise ``ValueError`` as ``fit`` does; a fit that does not
       converge is flagged in ``path.fits.converged``.
     """
     if not 0.0 <= l1_ratio <= 1.0:
@@ -156,7 +156,7 @@ def fit_path(
         fits = dataclasses.replace(fits, feature_names=default_names(to_host(ones)))
     # X goes back in here: an input returned from a compiled program would be copied
     fits = eqx.tree_at(lambda r: r.problem.X, fits, X)
-    return Path(alphas=jnp.asarray(alphas), l1_ratio=float(l1_ratio), fits=fits)
+    return RegularizationPath(alphas=jnp.asarray(alphas), l1_ratio=float(l1_ratio), fits=fits)
 
 
 def max_alpha(problem: Problem, beta_null: Array, l1_ratio: float) -> float:

@@ -20,20 +20,21 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from glmjax.compilation import filter_jit, host_driven
+from glmjax._compilation import filter_jit, host_driven
+from glmjax._fitting import as_vector, column_names
+from glmjax._model import Problem
+from glmjax._paths import GRID_ON_THE_HOST, RegularizationPath, fit_path
+from glmjax._results import FitResult
+from glmjax._transfer import as_float_array, to_host
 from glmjax.families import AbstractFamily
-from glmjax.fitting import as_vector, column_names
-from glmjax.model import Problem
-from glmjax.paths import GRID_ON_THE_HOST, Path, fit_path
-from glmjax.results import FitResult
-from glmjax.transfer import as_float_array, to_host
 
 
 class CVResult(eqx.Module):
     """Cross-validated elastic net: the paths on all the data and the held-out deviances.
 
     Attributes:
-      paths: the ``Path`` fitted on all rows for each ``l1_ratio`` tried, in the order given.
+      paths: the ``RegularizationPath`` fitted on all rows for each ``l1_ratio`` tried, in
+        the order given.
       cv_deviances: held-out mean deviance per mixing, fold and α, shape
         (n_l1_ratios, n_folds, n_alphas).
       folds: the fold of each row, shape (m,).
@@ -42,7 +43,7 @@ class CVResult(eqx.Module):
     ``alpha_1se``, ``best``) refer to the chosen mixing ``l1_ratio_best``.
     """
 
-    paths: tuple[Path, ...]
+    paths: tuple[RegularizationPath, ...]
     cv_deviances: Array
     folds: np.ndarray
 
@@ -61,7 +62,7 @@ class CVResult(eqx.Module):
         return self.path.l1_ratio
 
     @property
-    def path(self) -> Path:
+    def path(self) -> RegularizationPath:
         """The full-data path at ``l1_ratio_best``."""
         return self.paths[self.index_l1_ratio]
 

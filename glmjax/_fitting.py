@@ -14,15 +14,15 @@ import optax
 from jax import Array
 from jax.typing import ArrayLike
 
-from glmjax import checks
-from glmjax.compilation import filter_jit, is_tracer
+from glmjax import _checks as checks
+from glmjax._compilation import filter_jit, is_tracer
+from glmjax._model import Problem, spd_solve
+from glmjax._results import FitResult
+from glmjax._row_blocks import any_true, count_true
+from glmjax._transfer import as_float_array, as_response, check_numeric
 from glmjax.families import AbstractFamily
-from glmjax.model import Problem, spd_solve
 from glmjax.parametrizations import AbstractParametrization
-from glmjax.results import FitResult
-from glmjax.row_blocks import any_true, count_true
 from glmjax.solvers import AbstractSolver, ProximalNewton, SolverResult, Status, as_solver, implicit
-from glmjax.transfer import as_float_array, as_response, check_numeric
 
 
 class ConvergenceWarning(UserWarning):
@@ -136,7 +136,7 @@ class Inputs(eqx.Module):
     the parametrization and the solver; ``solve`` takes nothing else."""
 
     family: AbstractFamily
-    param: AbstractParametrization
+    parametrization: AbstractParametrization
     X: Array
     y: Array
     weights: Array
@@ -191,9 +191,9 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
         if not solver.handles_l1:
             raise ValueError(f"l1 > 0 needs solver='irls' (proximal Newton); got {solver.name!r}.")
         solver = ProximalNewton(solver.tol, solver.max_iter, solver.max_halvings)
-    return Inputs(family=family, param=param, X=X, y=y, weights=weights, offset=offset, l2=l2,
-                  l1=l1, init=init, solver=solver, scale=_as_scale(scale),
-                  feature_names=feature_names)
+    return Inputs(family=family, parametrization=param, X=X, y=y, weights=weights,
+                  offset=offset, l2=l2, l1=l1, init=init, solver=solver,
+                  scale=_as_scale(scale), feature_names=feature_names)
 
 
 def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
@@ -201,8 +201,8 @@ def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
     ``ok`` is False (a value check failed) the solver was skipped and the result's status is
     ``INVALID_INPUT``; ``raise_for_inputs`` says why on the host."""
     a = inputs
-    result, scan, ok = _fit_compiled(a.family, a.param, a.X, a.y, a.weights, a.offset, a.l2,
-                                     a.l1, a.init, a.solver, a.scale)
+    result, scan, ok = _fit_compiled(a.family, a.parametrization, a.X, a.y, a.weights,
+                                     a.offset, a.l2, a.l1, a.init, a.solver, a.scale)
     code = jnp.where(ok, result.status_code, Status.INVALID_INPUT).astype(jnp.int32)
     p = a.X.shape[1]
     names = a.feature_names or tuple(f"x{j}" for j in range(p))
@@ -229,7 +229,7 @@ def checked_problem(family, param, X, y, weights, offset, l2, l1=None):
     the products of the starting values), and the penalty mask (constant columns and extras
     unpenalised); traceable."""
     prepared, y_prep, w_prep = checks.prepare(family, y, weights, X.dtype)
-    problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
+    problem = Problem(family=prepared, parametrization=param, X=X, y=y_prep, weights=w_prep,
                       offset=offset, l2=l2, penalized=jnp.zeros(0, X.dtype), l1=l1)
     scan = checks.scan(X, y, weights, offset, prepared, y_prep, w_prep, *problem.start_rows())
     ok = checks.passed(scan, l2 if l1 is None else l2 + l1)
@@ -299,7 +299,7 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
         deviance = -2 * loglik
     cov = _covariance(problem, solved) * phi
     return FitResult(
-        family=family, param=problem.param, params=beta, cov=cov, loglik=loglik,
+        family=family, parametrization=problem.parametrization, params=beta, cov=cov, loglik=loglik,
         deviance=deviance, scale=phi, nobs=nobs, df_resid=df_resid,
         n_iter=solved.n_iter, status_code=solved.status,
         n_boundary=_count_boundary(fam, mean, w), mean=mean, variance=variance,

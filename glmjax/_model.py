@@ -25,9 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from glmjax.families import AbstractFamily
-from glmjax.parametrizations import AbstractParametrization, Canonical
-from glmjax.row_blocks import (
+from glmjax._row_blocks import (
     any_true,
     default_block_rows,
     gram,
@@ -35,6 +33,8 @@ from glmjax.row_blocks import (
     sum_over_blocks,
     weighted_gram,
 )
+from glmjax.families import AbstractFamily
+from glmjax.parametrizations import AbstractParametrization, Canonical
 
 
 def constant_columns(X: Array) -> Array:
@@ -92,7 +92,7 @@ class Problem(eqx.Module):
     """
 
     family: AbstractFamily
-    param: AbstractParametrization
+    parametrization: AbstractParametrization
     X: Array
     y: Array
     weights: Array
@@ -108,11 +108,11 @@ class Problem(eqx.Module):
 
     @property
     def n_linear(self) -> int:
-        return self.param.n_linear(self.family)
+        return self.parametrization.n_linear(self.family)
 
     @property
     def n_extra(self) -> int:
-        return self.param.n_extra(self.family)
+        return self.parametrization.n_extra(self.family)
 
     @property
     def n_params(self) -> int:
@@ -137,14 +137,14 @@ class Problem(eqx.Module):
 
     def eta(self, beta: Array) -> Array:
         _, extra = self.unpack(beta)
-        return self.param.natural(self.family, self.linear(beta), extra)
+        return self.parametrization.natural(self.family, self.linear(beta), extra)
 
     def loglik(self, beta: Array) -> Array:
         """Σ wᵢ [ηᵢᵀT(yᵢ) − A(ηᵢ)]: the log-likelihood up to the base measure."""
         return self._loglik(self.linear(beta), self.unpack(beta)[1])
 
     def _loglik(self, linear: Array, extra: Array) -> Array:
-        eta = self.param.natural(self.family, linear, extra)
+        eta = self.parametrization.natural(self.family, linear, extra)
         return jnp.sum(self.weights * self.family.log_kernel(self.y, eta))
 
     def smooth_objective(self, beta: Array, normalizer: Array | None = None) -> Array:
@@ -178,7 +178,7 @@ class Problem(eqx.Module):
     def _fisher(self, linear: Array, extra: Array, rhs: Array | None = None):
         """I at linear predictors L (m, q) and extras. With ``rhs`` (m, q): (I, XᵀR) from one
         product over X, without blocks (``row_sums`` calls it on each block)."""
-        family, param = self.family, self.param
+        family, param = self.family, self.parametrization
 
         m, p, q, r = linear.shape[0], self.n_features, self.n_linear, self.n_extra
         d = max(family.natural_dim, 1)
@@ -265,7 +265,7 @@ class Problem(eqx.Module):
             return leaf
 
         def data(pr):
-            return pr.family, pr.param, pr.X, pr.y, pr.weights, pr.offset
+            return pr.family, pr.parametrization, pr.X, pr.y, pr.weights, pr.offset
 
         block = eqx.tree_at(data, self, jax.tree.map(cut, data(self)))
         return eqx.tree_at(lambda pr: pr.weights, block, keep_rows(block.weights, keep))
@@ -284,7 +284,7 @@ class Problem(eqx.Module):
         Elsewhere, where such a step may leave the domain, least squares of L₀ − offset:
         W₀ = w, R₀ = w (L₀ − offset). Rows where L₀ is not finite get zero weight.
         """
-        family, param, w = self.family, self.param, self.weights
+        family, param, w = self.family, self.parametrization, self.weights
         linear0, extra0 = param.initial(family, self.y, w)
         target = linear0 - self.offset[:, None]
         finite = ~any_true(~jnp.isfinite(target), 1)

@@ -23,7 +23,7 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from glmjax.compilation import filter_jit
+from glmjax._compilation import filter_jit
 from glmjax.families import AbstractFamily
 
 

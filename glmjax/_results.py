@@ -17,11 +17,11 @@ import numpy as np
 from jax import Array
 from jax.scipy.special import betainc, ndtr
 
-from glmjax.compilation import filter_jit
+from glmjax._compilation import filter_jit
+from glmjax._model import Problem, constant_columns
+from glmjax._row_blocks import any_true, count_true
 from glmjax.families import AbstractFamily
-from glmjax.model import Problem, constant_columns
 from glmjax.parametrizations import AbstractParametrization, MeanPrecision, Softmax
-from glmjax.row_blocks import any_true, count_true
 from glmjax.solvers import IRLS, Status
 
 
@@ -65,7 +65,7 @@ class FitResult(eqx.Module):
     """
 
     family: AbstractFamily
-    param: AbstractParametrization
+    parametrization: AbstractParametrization
     params: Array
     cov: Array
     loglik: Array
@@ -183,9 +183,9 @@ class FitResult(eqx.Module):
     def precision(self) -> Array | None:
         """φ of a mean–precision (Beta/Dirichlet) model (one per row with a precision
         design), else None."""
-        if isinstance(self.param, MeanPrecision):
-            if self.param.precision_design is not None:
-                return jnp.exp(self.param.log_precision(self.extra))
+        if isinstance(self.parametrization, MeanPrecision):
+            if self.parametrization.precision_design is not None:
+                return jnp.exp(self.parametrization.log_precision(self.extra))
             return jnp.exp(self.extra[..., 0])
         return None
 
@@ -259,7 +259,7 @@ class FitResult(eqx.Module):
         if self.model_spec is not None:
             X, offset, Z = self.model_spec.design(X, offset)
             precision_design = Z if Z is not None else precision_design
-        param = self.param
+        param = self.parametrization
         if getattr(param, "precision_design", None) is not None:
             if precision_design is None:
                 raise ValueError("this model has a precision design (log phi = Z gamma): pass "
@@ -277,21 +277,21 @@ class FitResult(eqx.Module):
         softmax, the component of a Dirichlet), then extras."""
         q = self.n_linear
         labels = list(range(q))
-        if isinstance(self.param, Softmax):  # the classes other than the reference
-            skip = self.param.reference % self.family.natural_dim
+        if isinstance(self.parametrization, Softmax):  # the classes other than the reference
+            skip = self.parametrization.reference % self.family.natural_dim
             labels = [k for k in range(q + 1) if k != skip]
         names = [f"{f}[{j}]" if q > 1 else f for f in self.feature_names for j in labels]
         extras = []
-        if isinstance(self.param, MeanPrecision):
-            extras = [f"(phi)_{n}" for n in self.param.precision_names] or [
+        if isinstance(self.parametrization, MeanPrecision):
+            extras = [f"(phi)_{n}" for n in self.parametrization.precision_names] or [
                 f"(phi)_z{j}" for j in range(self.params.shape[-1] - len(names))]
-            if self.param.precision_design is None:
+            if self.parametrization.precision_design is None:
                 extras = ["(log precision)"]
         return names + extras
 
     def __repr__(self) -> str:
         return (
-            f"FitResult({self.family.name}, link={self.param.describe(self.family)}, "
+            f"FitResult({self.family.name}, link={self.parametrization.describe(self.family)}, "
             f"n={_num(self.nobs)}, converged={_boolstr(self.converged)}, "
             f"deviance={_num(self.deviance)})"
         )
@@ -329,7 +329,7 @@ class FitResult(eqx.Module):
         width = max(len(n) for n in names) + 2
         lines = [
             f"Generalized linear model: {self.family.name} family, "
-            f"link: {self.param.describe(self.family)}",
+            f"link: {self.parametrization.describe(self.family)}",
             f"Solver: {self.solver}; "
             + ("converged" if bool(self.converged) else "DID NOT CONVERGE")
             + f" after {int(self.n_iter)} iterations",

@@ -46,14 +46,16 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from glmjax import checks, parametrizations, streaming
-from glmjax.compilation import filter_jit, full_precision
+from glmjax import _checks as checks
+from glmjax import _streaming as streaming
+from glmjax import parametrizations
+from glmjax._compilation import filter_jit, full_precision
+from glmjax._fitting import RankDeficiencyWarning, default_names
+from glmjax._model import Problem, constant_columns
+from glmjax._results import predict, shaped
+from glmjax._transfer import check_numeric
 from glmjax.families import AbstractFamily
-from glmjax.fitting import RankDeficiencyWarning, default_names
-from glmjax.model import Problem, constant_columns
-from glmjax.results import predict, shaped
 from glmjax.sharding import shard_rows
-from glmjax.transfer import check_numeric
 
 
 class TrainResult(eqx.Module):
@@ -69,7 +71,7 @@ class TrainResult(eqx.Module):
     """
 
     family: AbstractFamily
-    param: parametrizations.AbstractParametrization
+    parametrization: parametrizations.AbstractParametrization
     params: Array
     losses: np.ndarray
     n_steps: int = eqx.field(static=True)
@@ -79,18 +81,20 @@ class TrainResult(eqx.Module):
 
     @property
     def coef(self) -> Array:
-        p = (self.params.shape[0] - self.param.n_extra(self.family)) // self.n_linear
+        p = (self.params.shape[0] - self.parametrization.n_extra(self.family)) // self.n_linear
         return shaped(self.params, p, self.n_linear)
 
     @property
     def extra(self) -> Array:
-        return self.params[self.params.shape[0] - self.param.n_extra(self.family):]
+        return self.params[self.params.shape[0] - self.parametrization.n_extra(self.family):]
 
     def predict(self, X, offset=None, which: str = "mean") -> Array:
-        return predict(self.family, self.param, self.params, self.n_linear, X, offset, which)
+        return predict(self.family, self.parametrization, self.params, self.n_linear, X,
+                       offset, which)
 
     def __repr__(self) -> str:
-        return (f"TrainResult({self.family.name}, link={self.param.describe(self.family)}, "
+        link = self.parametrization.describe(self.family)
+        return (f"TrainResult({self.family.name}, link={link}, "
                 f"steps={self.n_steps}, epochs={self.n_epochs}, "
                 f"last loss={float(self.losses[-1]):.6g})")
 
@@ -228,7 +232,7 @@ def fit_minibatch(
                 last_saved = step
     finally:
         bar.close()
-    return TrainResult(family=family, param=param, params=params,
+    return TrainResult(family=family, parametrization=param, params=params,
                        losses=np.concatenate(losses) if losses else np.zeros(0),
                        n_steps=step, n_epochs=n_epochs,
                        rows_per_second=rows / elapsed if elapsed else float("nan"),
@@ -247,7 +251,7 @@ def batch_problem(family, param, batch, l2, mask, check_X: bool = True
     X, y, weights, offset = batch
     prepared, y_prep, w_prep, row_flags = checks.prepare_and_flag(family, X, y, weights,
                                                                   offset, check_X)
-    problem = Problem(family=prepared, param=param, X=X, y=y_prep, weights=w_prep,
+    problem = Problem(family=prepared, parametrization=param, X=X, y=y_prep, weights=w_prep,
                       offset=offset, l2=l2, penalized=mask)
     return problem, row_flags
 

@@ -16,7 +16,7 @@ import numpy as np
 from jax import Array
 from jax.experimental import multihost_utils
 
-from glmjax.compilation import is_tracer
+from glmjax._compilation import is_tracer
 
 ALIGNMENT = 64
 

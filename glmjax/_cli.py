@@ -179,7 +179,7 @@ def _render(res, output: str) -> str:
     stats = {k: float(getattr(res, k)) for k in ("deviance", "null_deviance", "loglik", "aic",
                                                   "bic", "scale")}
     return json.dumps({
-        "family": res.family.name, "link": res.param.describe(res.family),
+        "family": res.family.name, "link": res.parametrization.describe(res.family),
         "nobs": int(res.nobs), "df_resid": int(res.df_resid), "converged": bool(res.converged),
         "n_iter": int(res.n_iter), **stats,
         "coefficients": [dict(zip(table, row, strict=True))
@@ -208,7 +208,7 @@ def check_table(names: list[str] | None = None) -> tuple[list[tuple], bool]:
     import numpy as np
 
     import glmjax as gj
-    from glmjax.compilation import filter_jit
+    from glmjax._compilation import filter_jit
     from glmjax.reference import hand_mean
 
     F = gj.families

@@ -15,9 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from glmjax.families import AbstractFamily
-from glmjax.model import GramSpectrum
-from glmjax.row_blocks import (
+from glmjax._model import GramSpectrum
+from glmjax._row_blocks import (
     any_true,
     count_true,
     default_block_rows,
@@ -25,7 +24,8 @@ from glmjax.row_blocks import (
     keep_rows,
     sum_over_blocks,
 )
-from glmjax.transfer import to_host
+from glmjax._transfer import to_host
+from glmjax.families import AbstractFamily
 
 CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "support")
 

@@ -19,9 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from glmjax.compilation import filter_jit, host_driven, is_tracer
-from glmjax.families import AbstractFamily
-from glmjax.fitting import (
+from glmjax._compilation import filter_jit, host_driven, is_tracer
+from glmjax._fitting import (
     ConvergenceWarning,
     SeparationWarning,
     as_penalty,
@@ -34,8 +33,9 @@ from glmjax.fitting import (
     prepare,
     solve,
 )
-from glmjax.results import FitResult
-from glmjax.transfer import as_float_array, as_response, to_host
+from glmjax._results import FitResult
+from glmjax._transfer import as_float_array, as_response, to_host
+from glmjax.families import AbstractFamily
 
 
 @host_driven("checks and warns about its fits on the host, so it cannot run inside jax.jit "

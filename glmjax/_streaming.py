@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from glmjax.row_blocks import clamped_block
-from glmjax.transfer import aligned_empty
+from glmjax._row_blocks import clamped_block
+from glmjax._transfer import aligned_empty
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

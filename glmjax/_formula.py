@@ -19,10 +19,10 @@ import dataclasses
 import numpy as np
 
 from glmjax import links as L
+from glmjax._fitting import fit
+from glmjax._results import FitResult
 from glmjax.families import AbstractFamily
-from glmjax.fitting import fit
 from glmjax.parametrizations import MeanPrecision
-from glmjax.results import FitResult
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
