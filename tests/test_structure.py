@@ -120,8 +120,9 @@ def test_no_code_outside_the_families_asks_which_family_it_has():
 PUBLIC = {
     "glmjax": ["CVResult", "ConvergenceWarning", "FitResult", "IdentityCheck",
                "RankDeficiencyWarning", "RegularizationPath", "SeparationWarning", "TrainResult",
-               "check_identity", "datasets", "families", "fit", "fit_cv", "fit_many", "fit_minibatch", "fit_path",
-               "glm", "links", "parametrizations", "shard_rows", "sharding", "solvers"],
+               "check_identity", "datasets", "families", "fit", "fit_cv", "fit_many",
+               "fit_minibatch", "fit_path", "glm", "links", "parametrizations", "shard_rows",
+               "sharding", "solvers"],
     "glmjax.families": ["AbstractFamily", "AbstractScalarFamily", "Bernoulli", "Beta",
                         "Binomial", "Dirichlet", "Exponential", "Gamma", "Gaussian",
                         "InverseGaussian", "Multinomial", "NegativeBinomial", "Poisson",
