@@ -3,7 +3,7 @@
     python benchmarks/bench_gpu.py [--rows 2000000] [--cols 100] [--out results.json]
 
 Runs unchanged on a CUDA machine (``pip install -U "jax[cuda13]"``, or cuda12) and on the
-CPU; an H200's results are in RESULTS.md, eleventh pass. Records the device, the versions
+CPU (an NVIDIA H200's run is in CHANGELOG.md). Records the device, the versions
 and, per dtype: a Poisson and a logistic IRLS fit (first call and steady state; the float32
 fits' distance from the float64 ones, and a float32 Poisson fit with full-precision matrix
 products), 1,000 logistic fits of 500 × 10 through ``fit_many`` beside a statsmodels loop

@@ -3,7 +3,7 @@ full-precision float32 products.
 
 Compile time is most of a first fit's time on the CPU, and almost all of it is LLVM code
 generation for the program's kernels. Two options cut it without slowing the fits
-(benchmarks/RESULTS.md, fifth and seventh passes):
+(``benchmarks/bench_compile.py`` measures them):
 
 * ``xla_cpu_use_fusion_emitters=False``: XLA's older loop emitters for fused loops instead of
   the newer MLIR "fusion emitters" (the default in recent jaxlib): ~30% less compile time.
@@ -137,7 +137,7 @@ def full_precision(fn: Callable) -> Callable:
     Ampere and later) and a TPU in bfloat16 passes. That is too coarse for maximum
     likelihood: on an H200, float32 IRLS at the default precision did not converge in 100
     iterations and ended 1.2e-4 from the float64 fit; at full precision it converged, 5e-8
-    from it, and 10× faster (benchmarks/RESULTS.md, eleventh pass). The CPU multiplies
+    from it, and 10× faster. The CPU multiplies
     float32 at full precision either way, and float64 is unaffected.
     """
 

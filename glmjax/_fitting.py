@@ -17,7 +17,7 @@ from jax.typing import ArrayLike
 from glmjax import _checks as checks
 from glmjax._compilation import filter_jit, is_tracer
 from glmjax._model import Problem, spd_solve
-from glmjax._results import FitResult
+from glmjax._results import FitResult, without_X
 from glmjax._row_blocks import any_true, count_true
 from glmjax._transfer import as_float_array, as_response, check_numeric
 from glmjax.families import AbstractFamily
@@ -270,7 +270,7 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
     solved = jax.lax.cond(ok, solve, skip, problem)
     result = _statistics(problem, solved, family, scale)
     # X goes back in outside: an input returned from a compiled program is copied
-    result = eqx.tree_at(lambda r: r.problem.X, result, jnp.zeros((0,), X.dtype))
+    result = without_X(result)
     return result, scan, ok
 
 

@@ -13,7 +13,6 @@ import dataclasses
 import threading
 import warnings
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,7 +32,7 @@ from glmjax._fitting import (
     prepare,
     solve,
 )
-from glmjax._results import FitResult
+from glmjax._results import FitResult, with_X, without_X
 from glmjax._transfer import as_float_array, as_response, to_host
 from glmjax.families import AbstractFamily
 
@@ -66,7 +65,7 @@ def fit_many(
     program per shape. By default (None) a chunk holds at most 256 fits, and on the CPU only
     as many as keep its working data, m × (p·q + 1) numbers per fit, within 8 MB, near the
     cache for its IRLS passes: 1,000 fits of 500 × 10 took 0.86 of the time of chunks of 250,
-    and fits of 2,000 × 20 0.69 (benchmarks/RESULTS.md, twelfth pass). A size from half the
+    and fits of 2,000 × 20 0.69 (measured on a 2-core AMD EPYC). A size from half the
     chunk size up that divides B is preferred, so the fit compiles once. The cap of 256 dates
     from when a vmapped program of more than ~500 fits hung jax 0.10.2's CPU runtime (with an
     earlier version of the fit program; not reproduced since, in 5 runs each of chunks of 512
@@ -127,7 +126,7 @@ def fit_many(
         result = dataclasses.replace(result, feature_names=default_names(to_host(ones)))
     # X goes back in here: an input returned from a compiled program would be copied
     X = shared["X"] if "X" in shared else mapped["X"]
-    result = eqx.tree_at(lambda r: r.problem.X, result, X)
+    result = with_X(result, X)
     # a fit whose inputs fail a check comes back unconverged: check those on the host
     converged = to_host(result.converged)
     suspects = np.flatnonzero(~converged)
@@ -148,7 +147,7 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
         res, _, _ = solve(prepare(a["X"], a["y"], family, link, weights=a["weights"],
                                   offset=a["offset"], l2=a["l2"], l1=a["l1"], **fit_kwargs))
         # the result refers to the caller's X (one copy, shared or stacked), not a copy per fit
-        return eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((1,), res.params.dtype))
+        return without_X(res, (1,))
 
     X = shared["X"] if "X" in shared else mapped["X"]
     return jax.lax.map(one, mapped, batch_size=chunk_size), ones_columns(X)
@@ -168,8 +167,8 @@ def _one_batch_at_a_time():
     200,000, counted as 5n³ per n × n eigendecomposition and n³/3 per Cholesky
     factorisation (the rank check of 40 fits of 10 columns). Two such programs at once on two
     cores blocked both workers, with the tasks queued behind them: ``fit_many`` called from
-    two threads hung on its first call (native stacks in benchmarks/RESULTS.md, thirteenth
-    pass). ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`` did not help. One batched
+    two threads hung on its first call (its native stacks: CHANGELOG.md's benchmark
+    history). ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`` did not help. One batched
     program at a time leaves a worker free for the tasks. A user's own ``jax.vmap(fit)``
     runs outside this lock (see ``fit``).
     """

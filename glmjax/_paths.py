@@ -34,7 +34,7 @@ from glmjax._fitting import (
     solve,
 )
 from glmjax._model import Problem
-from glmjax._results import FitResult
+from glmjax._results import FitResult, with_X, without_X
 from glmjax._transfer import as_float_array, as_response, to_host
 from glmjax.families import AbstractFamily
 
@@ -155,7 +155,7 @@ def fit_path(
     if names is None:  # found in the program: names never change what it compiles
         fits = dataclasses.replace(fits, feature_names=default_names(to_host(ones)))
     # X goes back in here: an input returned from a compiled program would be copied
-    fits = eqx.tree_at(lambda r: r.problem.X, fits, X)
+    fits = with_X(fits, X)
     return RegularizationPath(alphas=jnp.asarray(alphas), l1_ratio=float(l1_ratio), fits=fits)
 
 
@@ -206,7 +206,7 @@ def _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1, l2, beta0):
         l1_k, l2_k = penalty
         res, _, _ = solve(prepare(X, y, family, link, weights=weights, offset=offset, l1=l1_k,
                                   l2=l2_k, init=beta, **fit_kwargs))  # checked beforehand
-        res = eqx.tree_at(lambda r: r.problem.X, res, jnp.zeros((0,), X.dtype))
+        res = without_X(res)
         return res.params, res
 
     if l1 is None:

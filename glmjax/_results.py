@@ -25,6 +25,18 @@ from glmjax.parametrizations import AbstractParametrization, MeanPrecision, Soft
 from glmjax.solvers import IRLS, Status
 
 
+def with_X(result: FitResult, X: Array) -> FitResult:
+    """``result`` whose problem holds the design ``X``. A compiled program returns results
+    with a placeholder in its place (an input returned from a program is copied; a batch of
+    fits keeps a shared X once), and the caller puts the caller's X back with this."""
+    return eqx.tree_at(lambda r: r.problem.X, result, X)
+
+
+def without_X(result: FitResult, shape: tuple[int, ...] = (0,)) -> FitResult:
+    """``result`` with an empty placeholder of ``shape`` for its design (``with_X``)."""
+    return with_X(result, jnp.zeros(shape, result.params.dtype))
+
+
 def compiled_property(fn):
     """A property computed in one compiled program per shape (op by op, every operation would
     compile a program of its own on first use: ~30 ms each on the CPU)."""
@@ -132,10 +144,8 @@ class FitResult(eqx.Module):
             raise IndexError(f"index {k} is out of range for a batch of {n} fits.")
         index = np.asarray(int(k) % n)  # an array: one compiled program serves every k
         X = self.problem.X  # fit_many keeps a shared X once, unbatched
-        rest = eqx.tree_at(lambda r: r.problem.X, self, jnp.zeros((n, 0), X.dtype))
-        one = _take(rest, index)
-        return eqx.tree_at(lambda r: r.problem.X, one,
-                           X if jnp.ndim(X) == 2 else _take(X, index))
+        one = _take(without_X(self, (n, 0)), index)
+        return with_X(one, X if jnp.ndim(X) == 2 else _take(X, index))
 
     # ---- coefficients ---------------------------------------------------------------------
     def _shaped(self, flat: Array) -> Array:

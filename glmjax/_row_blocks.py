@@ -5,7 +5,7 @@ gradient and the information I = Σᵢ xᵢ Wᵢ xᵢᵀ. On the CPU each separa
 is bound by memory bandwidth, and XLA's single dot for XᵀWX first writes W·X out in full.
 ``sum_over_blocks`` instead loops over blocks of rows that fit in the cache and computes
 everything for a block while it is there: one pass over X for ℓ, ∇ℓ and I together, about
-twice as fast (``benchmarks/RESULTS.md``). On an accelerator, or when X is split over several
+twice as fast (``benchmarks/bench_fit.py``). On an accelerator, or when X is split over several
 devices (where slicing rows would gather X onto one), the whole data is one block.
 """
 
@@ -27,7 +27,7 @@ def default_block_rows(X: Array, width: int = 1) -> int:
     on an accelerator or for X sharded over several devices. ``width`` multiplies the row
     size (q linear predictors per row). Narrow X gets long blocks: each block costs a few
     kernel launches, which at 8,192 rows of 5 columns took longer than the block's
-    arithmetic (benchmarks/RESULTS.md, seventh pass)."""
+    arithmetic (measured on a 2-core AMD EPYC)."""
     mesh = getattr(getattr(jax.typeof(X), "sharding", None), "mesh", None)
     if jax.default_backend() != "cpu" or (mesh is not None and mesh.size > 1):
         return 0
@@ -144,7 +144,7 @@ def _transposed(X: Array) -> Array:
 
     Under ``vmap`` (``fit_many``) XLA's CPU backend multiplies the batch about twice as fast
     that way: 250 fits of 500 × 10, five products each, 7.8–8.1 against 17–19 ms
-    (benchmarks/RESULTS.md, twelfth pass). XLA would fold a plain transpose into the product;
+    (2-core AMD EPYC). XLA would fold a plain transpose into the product;
     the optimisation barrier keeps the copy. For the blocks of a large X a copy per block
     made the pass slower; accelerators keep the plain product (not measured there).
     """

@@ -135,8 +135,8 @@ def fit_minibatch(
       shuffle_block: rows move in blocks of this many contiguous rows (a divisor of
         ``batch_size``): an epoch permutes the blocks and a batch is ``batch_size /
         shuffle_block`` of them. 1 (the default) shuffles single rows; blocks of 64 or more
-        read X at nearly the speed of unshuffled batches (benchmarks/RESULTS.md) and a memory
-        map in runs, fine when the rows are in no particular order to begin with.
+        read X at nearly the speed of unshuffled batches (``benchmarks/bench_minibatch.py``)
+        and a memory map in runs, fine when the rows are in no particular order to begin with.
       init: starting coefficients (flat); by default weighted least squares of the link's
         starting values on the first batch.
       checkpoint: a file to save to every ``checkpoint_every`` steps (rounded up to a whole

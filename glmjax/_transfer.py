@@ -2,7 +2,7 @@
 
 On the CPU backend ``jax.device_put`` uses a NumPy array in place (no copy) when its data
 starts at a multiple of 64 bytes; it copies other arrays, at ~1 GB/s on the benchmark
-machine, still faster than ``jnp.asarray`` (benchmarks/RESULTS.md, fifth pass). The
+machine, still faster than ``jnp.asarray``. The
 minibatch loop gathers its host batches into aligned arrays of its own (``aligned_empty``),
 which then reach the device without a copy. ``to_device`` never lets a device array share
 memory with the caller's array (which the caller may change later).

@@ -99,7 +99,7 @@ IDS = list(CASES)
 
 @pytest.fixture(params=IDS)
 def case(request):
-    return CASES[request.parametrization]
+    return CASES[request.param]
 
 
 def _etas(case):

@@ -230,3 +230,47 @@ def test_gram_spectrum_solves_the_start_and_reveals_rank():
                                            @ np.column_stack([X, X[:, 1]])))
     assert singular.evals[0] < 1e-12 * singular.evals[-1]
     assert np.all(np.isfinite(singular.solve(jnp.ones((6, 1)))))
+
+
+def test_solver_objects_names_and_a_users_own():
+    """Strings map to the solver classes through one table; settings are fields; a user's own
+    AbstractSolver subclass is used as given."""
+    from glmjax.solvers import SOLVERS, AbstractSolver, SolverResult, as_solver, status_code
+
+    assert {name: cls.__name__ for name, cls in SOLVERS.items()} == {
+        "irls": "IRLS", "proximal_newton": "ProximalNewton", "lbfgs": "LBFGS",
+        "gradient_ascent": "GradientAscent"}
+    assert as_solver("lbfgs", tol=1e-9) == gj.solvers.LBFGS(tol=1e-9)
+    assert as_solver(optax.sgd(0.1)).name == "optax"
+
+    class FixedSteps(AbstractSolver):  # plain gradient descent, a fixed number of steps
+        tol: float | None = None
+        max_iter: int | None = None
+        name = "fixed_steps"
+
+        def minimize(self, problem, beta0):
+            def step(beta, _):
+                return beta - 0.5 * jax.grad(problem.objective)(beta), None
+
+            beta, _ = jax.lax.scan(step, beta0, None, length=self.iterations())
+            grad = jax.grad(problem.objective)(beta)
+            done = jnp.max(jnp.abs(grad)) <= self.tolerance(beta.dtype)
+            return SolverResult(beta=beta, n_iter=jnp.asarray(self.iterations()),
+                                status=status_code(done, jnp.all(jnp.isfinite(grad))))
+
+    X = np.column_stack([np.ones(50), np.linspace(-1, 1, 50)])
+    y = np.arange(50) % 4 + 0.0
+    ref = gj.fit(X, y, family=F.Poisson())
+    res = gj.fit(X, y, family=F.Poisson(), solver=FixedSteps(max_iter=3000))
+    assert res.solver == "fixed_steps" and res.status == gj.solvers.Status.SUCCESS
+    np.testing.assert_allclose(res.coef, ref.coef, rtol=1e-6)
+
+
+def test_the_seeds_ascent_converges_by_default_on_the_bundled_data():
+    """The README's solver="gradient_ascent" on RAND HIE, whose columns' scales differ 100×:
+    the default first step and its step control converge to the IRLS optimum."""
+    data = gj.datasets.load_randhie()
+    ref = gj.fit(data.X, data.y, family=F.Poisson())
+    res = gj.fit(data.X, data.y, family=F.Poisson(), solver="gradient_ascent")
+    assert res.status == gj.solvers.Status.SUCCESS
+    np.testing.assert_allclose(res.coef, ref.coef, rtol=1e-5, atol=1e-6)

@@ -233,27 +233,11 @@ class AbstractFamily(eqx.Module):
 
         Families with a closed form override this; the default serves the others (Beta,
         Dirichlet, a user's own family). Each Newton step is halved until A stays finite, so
-        the iterates never leave the natural domain.
+        the iterates never leave the natural domain; the iterations stop when the steps fall
+        to rounding level. Its derivatives come from the implicit function theorem,
+        dη = ∇²A(η)⁻¹ (dμ − ∂∇A/∂(family)·d(family)), not from the iterations.
         """
-        mu = jnp.asarray(mu)
-        if self.natural_dim == 0:
-            return _scalar_newton(self, mu)
-        eta0 = jnp.ones(mu.shape, mu.dtype)
-
-        def newton(eta, _):
-            step = jnp.linalg.solve(self.variance(eta), (self.mean(eta) - mu)[..., None])[..., 0]
-
-            def halve(t):
-                return t * 0.5
-
-            def outside(t):
-                return ~jnp.all(jnp.isfinite(self.log_partition(eta - t[..., None] * step)))
-
-            t = jax.lax.while_loop(outside, halve, jnp.ones(eta.shape[:-1], eta.dtype))
-            return eta - t[..., None] * step, None
-
-        eta, _ = jax.lax.scan(newton, eta0, None, length=60)
-        return eta
+        return _invert_mean(self, jnp.asarray(mu))
 
     def natural_from_response_mean(self, mu: ArrayLike) -> Array:
         """η from E[y], the scale a link acts on; E[y] = E[T(y)] unless a family says so."""
@@ -373,26 +357,77 @@ class AbstractFamily(eqx.Module):
         return type(self).__name__
 
 
-def _scalar_newton(family: AbstractFamily, mu: Array) -> Array:
-    """η with A'(η) = μ for a scalar family: 100 Newton steps from a start inside the domain
-    (the first of a few candidates where A and its derivatives are finite), each step the
-    largest of 1, ½, ..., 2⁻³⁰ that keeps A finite. Written without ``while_loop``, so
-    reverse-mode autodiff can pass through it."""
+def _newton_start(family: AbstractFamily, mu: Array) -> Array:
+    """A point inside the natural domain: for a scalar family the first of a few candidates
+    where A and its derivatives are finite; for a vector family η = 1."""
     dtype = jnp.result_type(mu, float)
+    if family.natural_dim:
+        return jnp.ones(mu.shape, dtype)
     candidates = jnp.array([0.0, -1.0, 1.0, -0.1, 0.1, -10.0, 10.0], dtype)
     var = family.variance(candidates)
     good = jnp.isfinite(family.log_partition(candidates)) & jnp.isfinite(var) & (var > 0)
-    eta0 = jnp.broadcast_to(candidates[jnp.argmax(good)], mu.shape).astype(dtype)
-    fractions = 0.5 ** jnp.arange(31, dtype=dtype)
+    return jnp.broadcast_to(candidates[jnp.argmax(good)], mu.shape).astype(dtype)
 
-    def newton(eta, _):
-        step = (family.mean(eta) - mu) / family.variance(eta)
-        trials = eta[..., None] - fractions * step[..., None]
-        inside = jnp.isfinite(family.log_partition(trials))
-        chosen = jnp.take_along_axis(trials, jnp.argmax(inside, axis=-1)[..., None], -1)[..., 0]
-        return jnp.where(jnp.any(inside, axis=-1) & jnp.isfinite(step), chosen, eta), None
 
-    return jax.lax.scan(newton, eta0, None, length=100)[0]
+@jax.custom_jvp
+def _invert_mean(family: AbstractFamily, mu: Array) -> Array:
+    """η with ∇A(η) = μ: Newton's method, each step halved until A is finite, for at most
+    200 steps and until every step is below 1e-13 of its η (a ``while_loop``: the
+    derivatives come from ``_invert_mean_jvp``)."""
+    vector = family.natural_dim > 0
+    eta0 = _newton_start(family, mu)
+    tiny = 1e3 * jnp.finfo(eta0.dtype).eps
+
+    def newton_step(eta):
+        gap = family.mean(eta) - mu
+        if vector:
+            return jnp.linalg.solve(family.variance(eta), gap[..., None])[..., 0]
+        return gap / family.variance(eta)
+
+    def finite(eta):
+        value = family.log_partition(eta)
+        return jnp.isfinite(value)
+
+    def cond(state):
+        k, _, moving = state
+        return (k < 200) & jnp.any(moving)
+
+    def body(state):
+        k, eta, moving = state
+        step = newton_step(eta)
+        step = jnp.where(jnp.isfinite(step), step, 0.0)
+        expand = (lambda t: t[..., None]) if vector else (lambda t: t)
+
+        def halve(t):
+            return jnp.where(finite(eta - expand(t) * step), t, 0.5 * t)
+
+        def outside(t):
+            return jnp.any(~finite(eta - expand(t) * step) & (t > 1e-30))
+
+        t = jax.lax.while_loop(outside, halve, jnp.ones(eta.shape[:eta.ndim - vector],
+                                                         eta.dtype))
+        t = jnp.where(finite(eta - expand(t) * step), t, 0.0)
+        new = eta - expand(t) * step
+        size = jnp.abs(new - eta) / (1 + jnp.abs(eta))
+        size = jnp.max(size, axis=-1) if vector else size
+        return k + 1, new, size > tiny
+
+    moving = jnp.ones(eta0.shape[:eta0.ndim - vector], bool)
+    return jax.lax.while_loop(cond, body, (0, eta0, moving))[1]
+
+
+@_invert_mean.defjvp
+def _invert_mean_jvp(primals, tangents):
+    """∇A(η; family) = μ ⇒ ∇²A dη + ∂∇A/∂(family) d(family) = dμ."""
+    family, mu = primals
+    d_family, d_mu = tangents
+    eta = _invert_mean(family, mu)
+    _, d_mean = jax.jvp(lambda fam: fam.mean(eta), (family,), (d_family,))
+    rhs = d_mu - d_mean
+    variance = family.variance(eta)
+    if family.natural_dim:
+        return eta, jnp.linalg.solve(variance, rhs[..., None])[..., 0]
+    return eta, rhs / variance
 
 
 class AbstractScalarFamily(AbstractFamily):
