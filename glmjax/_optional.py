@@ -6,6 +6,7 @@ import importlib
 from types import ModuleType
 
 EXTRAS = {"sklearn": "sklearn", "matplotlib": "plots", "pyarrow": "parquet"}
+PACKAGES = {"sklearn": "scikit-learn"}  # where the distribution's name is not the module's
 
 
 def require(module: str, what: str) -> ModuleType:
@@ -23,6 +24,7 @@ def require(module: str, what: str) -> ModuleType:
     except ModuleNotFoundError as err:
         top = module.split(".")[0]
         extra = EXTRAS.get(top)
-        how = (f'pip install "glmjax[{extra}]"' if extra else f"pip install {top}")
-        raise ModuleNotFoundError(f"{what} needs {top}, which is not installed: {how}.",
+        how = f'pip install "glmjax[{extra}]"' if extra else f"pip install {PACKAGES.get(top, top)}"
+        package = PACKAGES.get(top, top)
+        raise ModuleNotFoundError(f"{what} needs {package}, which is not installed: {how}.",
                                   name=err.name) from None
