@@ -64,7 +64,8 @@ def fit(
         (successes, failures) for Binomial, labels or one-hot rows for Multinomial, rows on
         the simplex for Dirichlet.
       family: a ``glmjax.families`` instance.
-      link: None (the canonical link; softmax for Multinomial; log α for Beta/Dirichlet), a
+      link: None (the family's default link, R's: ``family.default_link()``), "canonical"
+        (the seed's η = θᵀx; softmax for Multinomial, log α for Beta/Dirichlet), a
         ``glmjax.links`` link on the mean, or a ``glmjax.parametrizations`` instance.
       weights: prior (frequency) weights, shape (m,); trials for Binomial proportions.
       offset: a known term added to every linear predictor, shape (m,).
@@ -84,12 +85,12 @@ def fit(
         ``Problem.initial``: R's first IRLS iterate for the canonical Gaussian, Bernoulli,
         Binomial and Poisson fits, else least squares of the starting linear predictor.
       tol: IRLS stops when the Newton decrement ≤ tol·(|f| + 0.1) (default 1e-20 in float64,
-        1e-10 in float32; see ``solvers.irls``); first-order solvers when ‖∇f‖∞ ≤ tol
-        (1e-8 / 1e-5).
-      max_iter: iteration limit (IRLS 100, L-BFGS 2000, others 20000).
+        1e-10 in float32; see ``glmjax.solvers.IRLS``); first-order solvers when
+        ‖∇f‖∞ ≤ tol (1e-8 / 1e-5). When given, it replaces the solver's own setting.
+      max_iter: iteration limit (IRLS 100, L-BFGS 2000, others 20000); replaces the solver's.
       learning_rate: the first β of ``solver="gradient_ascent"`` (default 1).
-      tol, max_iter, learning_rate: when given, they replace the solver's own settings.
-      scale: fix the dispersion instead of estimating it (Pearson χ²/df_resid) or taking 1.
+      scale: a number > 0 fixes the dispersion instead of estimating it (Pearson χ²/df_resid)
+        or taking 1.
       feature_names: names of the columns of X for ``summary()``; by default a data frame's
         column names (pandas, polars), else "(Intercept)" for a column of ones and x0, x1, ...
 
@@ -99,7 +100,7 @@ def fit(
       batches prefer ``fit_many`` to ``jax.vmap(fit)``: it checks each fit on the host and
       names the failing one, and its calls from several threads take turns. On jaxlib 0.10.2's
       CPU backend two programs of vmapped fits running at once, from two threads, can hang:
-      their batched LAPACK calls block XLA's worker threads (``many._one_batch_at_a_time``);
+      their batched LAPACK calls block XLA's worker threads (``glmjax._many._one_batch_at_a_time``);
       do not run your own ``jax.vmap(fit)`` while another batch of fits (yours or
       ``fit_many``) runs in another thread. (A hang under ``vmap`` with ~1,000 fits in one
       thread, with an earlier version of the fit program, was not reproduced since in runs of

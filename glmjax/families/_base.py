@@ -85,7 +85,10 @@ class AbstractFamily(eqx.Module):
       ``sufficient_stat(y)`` [y]; ``natural_from_mean(mu)`` [Newton on ∂A/∂η = μ; a closed
       form is faster and exact]; ``default_link()`` ["canonical"; R's default link];
       ``prepare(y, weights)`` [as given; Binomial's trials]; ``check_response_shape``;
-      ``response_from_columns`` [how a formula's response columns become y].
+      ``response_from_columns`` [how a formula's response columns become y];
+      ``saturated_log_kernel(y)`` [at ``natural_from_mean(T(y))``, T(y) moved inside the
+      mean space by a few ε; a closed form where that falls short, as Tweedie's at y = 0];
+      ``loglik_dispersion`` [the φ of the reported log-likelihood: R's deviance/Σw].
 
     Class attributes (static configuration):
       names: names for ``families.from_name`` ("poisson", ...).
