@@ -74,6 +74,9 @@ def main() -> None:
         script_args = script_args + (quick if args.quick else [])
         print("running", " ".join(script_args), flush=True)
         output, seconds = run(script_args)
+        # the scripts' "# ..." title lines are text here, not Markdown headings
+        output = "\n".join(line[2:] if line.startswith("# ") else line
+                           for line in output.splitlines())
         parts.append(f"## {title}\n\n`python benchmarks/{' '.join(script_args)}` "
                      f"({seconds:.0f} s)\n\n{output.strip()}\n")
     args.out.write_text("\n".join(parts))
