@@ -119,3 +119,24 @@ def test_main_job_runs(capsys):
     assert "Coefficients:" in out.stdout and "lncoins" in out.stdout
     code, text, _ = _run(capsys, "demo")
     assert code == 0 and "Residual deviance" in text
+
+
+def test_l1_json_names_coefficients_held_at_zero(csv_file, capsys):
+    """A lasso that zeroes a coefficient: exit 0, its statistic and p-value null, not NaN."""
+    code, out, _ = _run(capsys, "fit", csv_file, "--formula", "y ~ x1 + C(g) + w",
+                        "--family", "poisson", "--l1", "0.05", "--output", "json")
+    assert code == 0 and "NaN" not in out
+    table = json.loads(out)["coefficients"]
+    held = [row for row in table if row["stderr"] == 0]
+    assert held and all(row["statistic"] is None and row["pvalue"] is None for row in held)
+
+
+def test_help_is_whole_and_a_closed_pipe_is_quiet():
+    help_text = " ".join(subprocess.run([sys.executable, "-m", "glmjax", "--help"],
+                                        capture_output=True, text=True).stdout.split())
+    assert "check the families' identities and gradients, run the demo." in help_text
+    assert "3 an input error" in help_text
+    shell = f"{sys.executable} -m glmjax demo | head -1"
+    out = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=300)
+    assert out.stdout.startswith("RAND Health Insurance Experiment")
+    assert "BrokenPipeError" not in out.stderr and "Traceback" not in out.stderr
