@@ -16,6 +16,7 @@ from jax.typing import ArrayLike
 
 from glmjax import _checks as checks
 from glmjax._compilation import filter_jit, is_tracer
+from glmjax._covariances import check_cov_type, robust
 from glmjax._model import Problem, spd_solve
 from glmjax._results import FitResult, without_X
 from glmjax._row_blocks import any_true, count_true
@@ -55,6 +56,8 @@ def fit(
     scale: float | None = None,
     learning_rate: float | None = None,
     feature_names: Sequence[str] | None = None,
+    cov_type: str = "nonrobust",
+    groups: ArrayLike | None = None,
 ) -> FitResult:
     """Fit a GLM by maximum likelihood: θ̂ = argmax Σ wᵢ log p(yᵢ | η(xᵢᵀθ + offsetᵢ)).
 
@@ -93,6 +96,10 @@ def fit(
         or taking 1.
       feature_names: names of the columns of X for ``summary()``; by default a data frame's
         column names (pandas, polars), else "(Intercept)" for a column of ones and x0, x1, ...
+      cov_type: "nonrobust" (the model's, R's ``vcov``), "HC0", "HC1", "HC2", "HC3" (R's
+        ``sandwich::vcovHC``) or "cluster" (``sandwich::vcovCL``, with ``groups``): the
+        covariance behind ``stderr``, ``conf_int`` and ``summary()`` (``glmjax._covariances``).
+      groups: one cluster label per row, for ``cov_type="cluster"``.
 
     Returns:
       A ``FitResult``. Inputs are checked before the solver runs; with concrete inputs a bad
@@ -115,7 +122,8 @@ def fit(
     """
     inputs = prepare(X, y, family, link, weights=weights, offset=offset, l2=l2, l1=l1,
                      solver=solver, init=init, tol=tol, max_iter=max_iter, scale=scale,
-                     learning_rate=learning_rate, feature_names=feature_names)
+                     learning_rate=learning_rate, feature_names=feature_names,
+                     cov_type=cov_type, groups=groups)
     result, scan, ok = solve(inputs)
     if is_tracer(ok):  # inside a user's jit or vmap: the checks raise through equinox
         checked = checks.error_if_bad(scan, family, result.params)
@@ -147,12 +155,16 @@ class Inputs(eqx.Module):
     init: Array | None
     solver: AbstractSolver
     scale: float | Array | None
+    groups: Array | None
     feature_names: tuple[str, ...] | None = eqx.field(static=True)
+    cov_type: str = eqx.field(static=True)
+    n_groups: int = eqx.field(static=True)
 
 
 def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=None, l2=0.0,
             l1=0.0, solver="irls", init=None, tol=None, max_iter=None, scale=None,
-            learning_rate=None, feature_names=None) -> Inputs:
+            learning_rate=None, feature_names=None, cov_type="nonrobust",
+            groups=None) -> Inputs:
     """Check the arguments of ``fit`` (shapes, types, settings: ``ValueError`` or
     ``TypeError`` naming the argument) and bring them into the fit's dtype on the device.
 
@@ -192,9 +204,11 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
         if not solver.handles_l1:
             raise ValueError(f"l1 > 0 needs solver='irls' (proximal Newton); got {solver.name!r}.")
         solver = ProximalNewton(solver.tol, solver.max_iter, solver.max_halvings)
+    cov_type, codes, n_groups = check_cov_type(cov_type, groups, m)
     return Inputs(family=family, parametrization=param, X=X, y=y, weights=weights,
                   offset=offset, l2=l2, l1=l1, init=init, solver=solver,
-                  scale=_as_scale(scale), feature_names=feature_names)
+                  scale=_as_scale(scale), groups=codes, feature_names=feature_names,
+                  cov_type=cov_type, n_groups=n_groups)
 
 
 def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
@@ -203,7 +217,8 @@ def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
     ``INVALID_INPUT``; ``raise_for_inputs`` says why on the host."""
     a = inputs
     result, scan, ok = _fit_compiled(a.family, a.parametrization, a.X, a.y, a.weights,
-                                     a.offset, a.l2, a.l1, a.init, a.solver, a.scale)
+                                     a.offset, a.l2, a.l1, a.init, a.solver, a.scale,
+                                     (a.cov_type, a.groups, a.n_groups))
     code = jnp.where(ok, result.status_code, Status.INVALID_INPUT).astype(jnp.int32)
     p = a.X.shape[1]
     names = a.feature_names or tuple(f"x{j}" for j in range(p))
@@ -246,7 +261,8 @@ _TRACE_COUNT = [0]
 
 
 @filter_jit
-def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, scale):
+def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, scale,
+                  covariance=("nonrobust", None, 0)):
     """Check the inputs and, when they pass, solve and compute the statistics.
 
     One program per input shape: the checks, the solver and the statistics compile together.
@@ -269,13 +285,14 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
                            jnp.full(shapes.status.shape, Status.INVALID_INPUT, jnp.int32))
 
     solved = jax.lax.cond(ok, solve, skip, problem)
-    result = _statistics(problem, solved, family, scale)
+    result = _statistics(problem, solved, family, scale, covariance)
     # X goes back in outside: an input returned from a compiled program is copied
     result = without_X(result)
     return result, scan, ok
 
 
-def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitResult:
+def _statistics(problem: Problem, solved: SolverResult, family, scale, covariance
+                ) -> FitResult:
     fam, w, beta = problem.family, problem.weights, solved.beta
     eta = problem.eta(beta)
     mean = fam.mean(eta)
@@ -298,7 +315,10 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
     loglik = jnp.sum(w * fam.log_prob(problem.y, eta, phi_ll))
     if not fam.has_saturated:
         deviance = -2 * loglik
-    cov = _covariance(problem, solved) * phi
+    cov_type, codes, n_groups = covariance
+    bread = _covariance(problem, solved)
+    cov = (bread * phi if cov_type == "nonrobust"
+           else robust(problem, beta, bread, cov_type, codes, n_groups))
     return FitResult(
         family=family, parametrization=problem.parametrization, params=beta, cov=cov, loglik=loglik,
         deviance=deviance, scale=phi, nobs=nobs, df_resid=df_resid,
@@ -307,6 +327,7 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale) -> FitRes
         unit_deviance=unit_dev, problem=problem,
         n_features=problem.n_features, n_linear=problem.n_linear,
         scale_estimated=fam.has_dispersion and scale is None, feature_names=(), solver="",
+        cov_type=cov_type,
     )
 
 

@@ -143,6 +143,10 @@ class Problem(eqx.Module):
         """Σ wᵢ [ηᵢᵀT(yᵢ) − A(ηᵢ)]: the log-likelihood up to the base measure."""
         return self._loglik(self.linear(beta), self.unpack(beta)[1])
 
+    def row_loglik(self, beta: Array) -> Array:
+        """wᵢ [ηᵢᵀT(yᵢ) − A(ηᵢ)] for each row: its gradients are the rows' scores."""
+        return self.weights * self.family.log_kernel(self.y, self.eta(beta))
+
     def _loglik(self, linear: Array, extra: Array) -> Array:
         eta = self.parametrization.natural(self.family, linear, extra)
         return jnp.sum(self.weights * self.family.log_kernel(self.y, eta))

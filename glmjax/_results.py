@@ -98,6 +98,7 @@ class FitResult(eqx.Module):
     feature_names: tuple[str, ...] = eqx.field(static=True)
     solver: str = eqx.field(static=True)
     model_spec: object = eqx.field(static=True, default=None)  # set by ``glmjax.glm``
+    cov_type: str = eqx.field(static=True, default="nonrobust")
 
     @property
     def converged(self) -> Array:
@@ -339,7 +340,9 @@ class FitResult(eqx.Module):
         width = max(len(n) for n in names) + 2
         lines = [
             f"Generalized linear model: {self.family.name} family, "
-            f"link: {self.parametrization.describe(self.family)}",
+            f"link: {self.parametrization.describe(self.family)}"
+            + ("" if self.cov_type == "nonrobust" else
+               f"; covariance: {self.cov_type} (sandwich)"),
             f"Solver: {self.solver}; "
             + ("converged" if bool(self.converged) else "DID NOT CONVERGE")
             + f" after {int(self.n_iter)} iterations",

@@ -16,7 +16,7 @@ LAYERS = [
     ("math", {"links", "parametrizations", "families"}),
     ("model", {"_model", "_checks"}),
     ("solvers", {"solvers"}),
-    ("inference", {"_results", "_identity", "reference"}),
+    ("inference", {"_results", "_covariances", "_identity", "reference"}),
     ("entry points", {"_fitting", "_many", "_paths", "_cross_validation", "_training"}),
     ("adapters", {"_cli", "estimators", "_formula", "plots", "__main__"}),
     ("package", {"__init__"}),

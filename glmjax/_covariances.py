@@ -1,0 +1,83 @@
+"""Covariances of the coefficients: the model's (``"nonrobust"``) and sandwiches.
+
+With B = I(β̂)⁻¹ the inverse of the expected information at unit dispersion (the penalised
+one, on the active set, for penalised fits) and uᵢ = ∂ℓᵢ/∂β the score of observation i
+(autodiff of the per-row log-likelihood, any family, link and parametrization):
+
+==========  ============================================================  ================
+cov_type    covariance                                                    R
+==========  ============================================================  ================
+nonrobust   φ B                                                           ``vcov``
+HC0         B (Σ uᵢuᵢᵀ) B                                                 ``vcovHC(type="HC0")``
+HC1         n/(n − k) · HC0                                               ``vcovHC(type="HC1")``
+HC2         B (Σ uᵢuᵢᵀ/(1 − hᵢ)) B                                        ``vcovHC(type="HC2")``
+HC3         B (Σ uᵢuᵢᵀ/(1 − hᵢ)²) B                                       ``vcovHC(type="HC3")``
+cluster     G/(G − 1) · B (Σ_g U_g U_gᵀ) B,  U_g = Σ_{i∈g} uᵢ             ``vcovCL``
+==========  ============================================================  ================
+
+hᵢ = tr(wᵢ∇²A(ηᵢ) Jᵢ B Jᵢᵀ), Jᵢ = ∂ηᵢ/∂β, the hat values of the weighted working model
+(R's ``hatvalues``: wᵢ xᵢᵀ(XᵀWX)⁻¹xᵢ for one linear predictor). The dispersion cancels from
+the sandwiches, as in R. With a penalty the bread is the penalised information's inverse and
+the meat the scores of the log-likelihood alone: the sandwich of the penalised estimating
+equations, which treats the penalty as fixed (as glum).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
+
+
+def check_cov_type(cov_type: str, groups, n_obs: int):
+    """(cov_type, group codes 0..G−1 as an int array or None, G): ``ValueError`` for an
+    unknown type, groups without "cluster" or the reverse, or groups of the wrong length."""
+    if cov_type not in COV_TYPES:
+        raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
+    if (cov_type == "cluster") != (groups is not None):
+        raise ValueError('cov_type="cluster" needs groups= (one label per row), and groups= '
+                         'needs cov_type="cluster".')
+    if groups is None:
+        return cov_type, None, 0
+    labels = np.asarray(groups)
+    if labels.shape != (n_obs,):
+        raise ValueError(f"groups must have shape ({n_obs},), one label per row of X; got "
+                         f"{labels.shape}.")
+    _, codes = np.unique(labels, return_inverse=True)
+    n_groups = int(codes.max()) + 1
+    if n_groups < 2:
+        raise ValueError("cluster-robust standard errors need at least 2 groups.")
+    return cov_type, codes.astype(np.int32), n_groups
+
+
+def robust(problem, beta: Array, bread: Array, cov_type: str, codes: Array | None,
+           n_groups: int) -> Array:
+    """The sandwich of ``cov_type`` (not "nonrobust") at β̂ with ``bread`` B."""
+    scores = jax.jacfwd(problem.row_loglik)(beta)  # (m, k): uᵢ
+    if cov_type == "cluster":
+        totals = jax.ops.segment_sum(scores, codes, num_segments=n_groups)
+        meat = totals.T @ totals * (n_groups / (n_groups - 1))
+        return bread @ meat @ bread
+    factor = jnp.ones(scores.shape[0], scores.dtype)
+    if cov_type in ("HC2", "HC3"):
+        leverage = 1 - hat_values(problem, beta, bread)
+        factor = 1 / leverage if cov_type == "HC2" else 1 / leverage**2
+    meat = (scores * factor[:, None]).T @ scores
+    cov = bread @ meat @ bread
+    if cov_type == "HC1":
+        n = jnp.sum(problem.weights > 0)
+        cov = cov * n / (n - beta.shape[0])
+    return cov
+
+
+def hat_values(problem, beta: Array, bread: Array) -> Array:
+    """hᵢ = tr(wᵢ ∇²A(ηᵢ) Jᵢ B Jᵢᵀ) with Jᵢ = ∂ηᵢ/∂β (forward-mode autodiff)."""
+    eta = problem.eta(beta)
+    m = eta.shape[0]
+    d = 1 if eta.ndim == 1 else eta.shape[1]
+    J = jax.jacfwd(lambda b: problem.eta(b).reshape(m, d))(beta)  # (m, d, k)
+    V = problem.family.variance(eta).reshape(m, d, d) * problem.weights[:, None, None]
+    return jnp.einsum("iab,ibk,kl,ial->i", V, J, bread, J)
