@@ -7,6 +7,7 @@ t(df_resid) p-values when it is estimated; AIC = −2ℓ + 2k with k counting th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 
@@ -267,6 +268,40 @@ class FitResult(eqx.Module):
         was fitted on, and ``offset`` as a column name. A model with a precision design needs
         the new rows' Z as ``precision_design`` (a formula fit builds it from the frame).
         """
+        X, offset, param = self._new_rows(X, offset, precision_design)
+        return predict(self.family, param, self.params, self.n_linear, X, offset, which)
+
+    def prediction(self, X, offset=None, level: float = 0.95,
+                   precision_design=None) -> Prediction:
+        """Predictions with standard errors and intervals, as R's ``predict.glm(se.fit =
+        TRUE)`` on both scales.
+
+        ``link`` is L = xᵀθ + offset and ``link_se`` = √(xᵀ Σ x) with Σ = ``cov`` (the fit's
+        ``cov_type``); ``mean`` is E[y | x] and ``mean_se`` its delta-method standard error
+        |∂μ/∂β| Σ; ``lower``/``upper`` the interval L ± z·se mapped through the inverse link
+        (z the normal quantile of ``level``), or, where the mean is not a function of one
+        linear predictor (Multinomial and Dirichlet, per class), mean ± z·mean_se.
+
+        Example:
+            >>> import jax.numpy as jnp, glmjax as gj
+            >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
+            >>> res = gj.fit(X, jnp.array([1.0, 2.0, 2.0, 5.0]), gj.families.Poisson())
+            >>> p = res.prediction(X[:2])
+            >>> bool(jnp.all((p.lower < p.mean) & (p.mean < p.upper)))
+            True
+        """
+        if not (isinstance(level, int | float) and 0 < level < 1):
+            raise ValueError(f"level must be a number with 0 < level < 1; got {level!r}.")
+        X, offset, param = self._new_rows(X, offset, precision_design)
+        predict(self.family, param, self.params, self.n_linear, X, offset, "linear")  # checks
+        z = np.asarray(_normal_quantile(0.5 + level / 2), self.params.dtype)
+        result = _prediction(self.family, param, self.params, self.cov, self.n_linear,
+                             jnp.asarray(X, self.params.dtype), offset, z)
+        return dataclasses.replace(result, level=float(level))
+
+    def _new_rows(self, X, offset, precision_design):
+        """(X, offset, parametrization) for new rows: a data frame encoded through the
+        formula, the precision design of a mean–precision model swapped in."""
         if self.model_spec is not None:
             X, offset, Z = self.model_spec.design(X, offset)
             precision_design = Z if Z is not None else precision_design
@@ -280,7 +315,7 @@ class FitResult(eqx.Module):
                 raise ValueError(f"precision_design must have shape ({jnp.shape(X)[0]}, "
                                  f"{param.precision_design.shape[1]}); got {Z.shape}.")
             param = eqx.tree_at(lambda p: p.precision_design, param, Z)
-        return predict(self.family, param, self.params, self.n_linear, X, offset, which)
+        return X, offset, param
 
     # ---- reading ---------------------------------------------------------------------------
     def param_names(self) -> list[str]:
@@ -494,6 +529,50 @@ def predict(family: AbstractFamily, param: AbstractParametrization, params: Arra
         raise ValueError(f"offset must have shape ({X.shape[0]},), one value per row of X; "
                          f"got {jnp.shape(offset)}.")
     return _predict(family, param, params, n_linear, X, offset, which)
+
+
+class Prediction(eqx.Module):
+    """``FitResult.prediction``: each field (m,), or (m, K) per class; ``level`` the
+    intervals' coverage."""
+
+    link: Array
+    link_se: Array
+    mean: Array
+    mean_se: Array
+    lower: Array
+    upper: Array
+    level: float = eqx.field(static=True, default=0.95)
+
+
+@filter_jit
+def _prediction(family, param, params, cov, n_linear, X, offset, z) -> Prediction:
+    if params.ndim == 2:  # a batch of fits
+        return jax.vmap(lambda b, c: _prediction(family, param, b, c, n_linear, X, offset, z)
+                        )(params, cov)
+
+    def link_of(b):
+        return _predict(family, param, b, n_linear, X, offset, "linear")
+
+    def mean_of(b):
+        return _predict(family, param, b, n_linear, X, offset, "mean")
+
+    def se(fn):
+        J = jax.jacfwd(fn)(params)  # (..., k)
+        return jnp.sqrt(jnp.maximum(jnp.einsum("...k,kl,...l->...", J, cov, J), 0))
+
+    link, mean, link_se, mean_se = link_of(params), mean_of(params), se(link_of), se(mean_of)
+    if n_linear == 1 and mean.ndim == 1:  # the link-scale interval through the inverse link
+        extra = params[X.shape[1]:]
+
+        def mean_at(linear):
+            return family.response_mean(param.natural(family, linear[:, None], extra))
+
+        a, b = mean_at(link - z * link_se), mean_at(link + z * link_se)
+        lower, upper = jnp.minimum(a, b), jnp.maximum(a, b)
+    else:
+        lower, upper = mean - z * mean_se, mean + z * mean_se
+    return Prediction(link=link, link_se=link_se, mean=mean, mean_se=mean_se, lower=lower,
+                      upper=upper)
 
 
 @filter_jit

@@ -15,6 +15,7 @@ import statsmodels.api as sm
 import glmjax as gj
 from glmjax import families as F
 from glmjax import links as L
+from glmjax._results import predict
 
 M = 300
 
@@ -117,3 +118,57 @@ def test_bad_covariance_arguments(data):
         gj.fit(X, y, F.Poisson(), cov_type="cluster", groups=np.zeros(3))
     with pytest.raises(ValueError, match="at least 2 groups"):
         gj.fit(X, y, F.Poisson(), cov_type="cluster", groups=np.zeros(M))
+
+
+def test_prediction_matches_statsmodels_on_both_scales(data):
+    """R's predict.glm(se.fit = TRUE): the link scale √(xᵀΣx), the response scale by the delta
+    method; intervals on the link scale mapped through the inverse link (statsmodels'
+    get_prediction). Gamma, log link, an offset, estimated dispersion; then a sandwich Σ."""
+    X, y = data["X"], data["positive"]
+    offset = np.linspace(-0.1, 0.1, M)
+    res = gj.fit(X, y, F.Gamma(), L.Log(), offset=offset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sm.GLM(y, X, family=sm.families.Gamma(sm.families.links.Log()),
+                     offset=offset).fit(tol=1e-13)
+    new, new_offset = X[:7], offset[:7]
+    got = res.prediction(new, offset=new_offset, level=0.9)
+    want = ref.get_prediction(new, offset=new_offset).summary_frame(alpha=0.1)
+    np.testing.assert_allclose(got.mean, want["mean"], rtol=1e-7)
+    np.testing.assert_allclose(got.mean_se, want["mean_se"], rtol=1e-6)
+    np.testing.assert_allclose(got.lower, want["mean_ci_lower"], rtol=1e-6)
+    np.testing.assert_allclose(got.upper, want["mean_ci_upper"], rtol=1e-6)
+    np.testing.assert_allclose(got.link, new @ ref.params + new_offset, rtol=1e-7)
+    link_se = np.sqrt(np.einsum("ij,jk,ik->i", new, ref.cov_params(), new))
+    np.testing.assert_allclose(got.link_se, link_se, rtol=1e-6)
+    robust = gj.fit(X, y, F.Gamma(), L.Log(), offset=offset, cov_type="HC3")
+    link_se = np.sqrt(np.einsum("ij,jk,ik->i", new, np.asarray(robust.cov), new))
+    np.testing.assert_allclose(robust.prediction(new, offset=new_offset).link_se, link_se,
+                               rtol=1e-10)
+
+
+def test_prediction_of_vector_families_and_batches(data):
+    X = data["X"]
+    labels = (np.arange(M) * 7) % 3
+    res = gj.fit(X, labels, F.Multinomial(n_classes=3))
+    got = res.prediction(X[:4])
+    assert got.mean.shape == (4, 3) and got.mean_se.shape == (4, 3)
+    np.testing.assert_allclose(got.mean, res.predict(X[:4]), rtol=1e-12)
+    # the delta method by central differences of the probabilities in the coefficients
+    eps = 1e-6
+    grads = []
+    for k in range(res.params.shape[0]):
+        step = np.zeros(res.params.shape[0])
+        step[k] = eps
+        plus = predict(res.family, res.parametrization, res.params + step, res.n_linear, X[:4])
+        minus = predict(res.family, res.parametrization, res.params - step, res.n_linear, X[:4])
+        grads.append((np.asarray(plus) - np.asarray(minus)) / (2 * eps))
+    J = np.stack(grads, -1)
+    want = np.sqrt(np.einsum("ick,kl,icl->ic", J, np.asarray(res.cov), J))
+    np.testing.assert_allclose(got.mean_se, want, rtol=1e-5)
+    many = gj.fit_many(X, np.stack([data["counts"], data["counts"][::-1]]), family=F.Poisson())
+    batch = many.prediction(X[:3])
+    one = gj.fit(X, data["counts"][::-1], F.Poisson()).prediction(X[:3])
+    np.testing.assert_allclose(batch.upper[1], one.upper, rtol=1e-10)
+    with pytest.raises(ValueError, match="level must be a number with 0 < level < 1"):
+        res.prediction(X[:2], level=95)
