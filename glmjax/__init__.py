@@ -18,6 +18,7 @@ from glmjax._fitting import ConvergenceWarning, RankDeficiencyWarning, Separatio
 from glmjax._formula import glm
 from glmjax._identity import IdentityCheck, check_identity
 from glmjax._many import fit_many
+from glmjax._model_tests import anova, lr_test
 from glmjax._paths import RegularizationPath, fit_path
 from glmjax._results import FitResult
 from glmjax._training import TrainResult, fit_minibatch
@@ -34,6 +35,7 @@ __all__ = [
     "RankDeficiencyWarning",
     "SeparationWarning",
     "TrainResult",
+    "anova",
     "check_identity",
     "datasets",
     "families",
@@ -44,6 +46,7 @@ __all__ = [
     "fit_path",
     "glm",
     "links",
+    "lr_test",
     "parametrizations",
     "shard_rows",
     "sharding",

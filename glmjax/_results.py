@@ -299,6 +299,13 @@ class FitResult(eqx.Module):
                              jnp.asarray(X, self.params.dtype), offset, z)
         return dataclasses.replace(result, level=float(level))
 
+    def wald_test(self, R, q=None):
+        """The Wald test of R·θ = q for the flat parameters (``glmjax._model_tests``): χ², or
+        F where the dispersion is estimated; with the fit's ``cov_type``."""
+        from glmjax._model_tests import wald_test
+
+        return wald_test(self, R, q)
+
     def _new_rows(self, X, offset, precision_design):
         """(X, offset, parametrization) for new rows: a data frame encoded through the
         formula, the precision design of a mean–precision model swapped in."""

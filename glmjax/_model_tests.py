@@ -1,0 +1,177 @@
+"""Tests of models: Wald tests of linear hypotheses, likelihood-ratio tests and R's
+analysis-of-deviance table (``anova.glm``) for nested fits.
+
+The deviance difference D₀ − D₁ of nested fits, divided by the dispersion φ of the larger
+fit, is asymptotically χ² with the difference in residual degrees of freedom; where φ is
+estimated, R's F test divides the mean deviance difference by φ with (Δdf, df_resid) degrees
+of freedom. For a fixed dispersion (Poisson, Bernoulli, ...) the χ² statistic is
+2(ℓ₁ − ℓ₀).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import stats
+
+
+@dataclasses.dataclass(frozen=True)
+class TestResult:
+    """A test's ``statistic``, its degrees of freedom ``df`` (and ``df_denom`` for F) and
+    ``pvalue``; ``distribution`` is "chi2" or "F"."""
+
+    statistic: float
+    df: float
+    pvalue: float
+    distribution: str
+    df_denom: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AnovaTable:
+    """R's ``anova.glm`` table for nested fits, one row per fit (the first row has no test):
+    residual df and deviance, then df, deviance, statistic and p-value against the row
+    before."""
+
+    resid_df: np.ndarray
+    resid_dev: np.ndarray
+    df: np.ndarray
+    deviance: np.ndarray
+    statistic: np.ndarray
+    pvalue: np.ndarray
+    test: str
+
+    def __str__(self) -> str:
+        f_test = self.test == "F"
+        head = (f"{'':6}{'Resid. Df':>10}{'Resid. Dev':>12}{'Df':>6}{'Deviance':>12}"
+                f"{'F' if f_test else '':>9}{'Pr(>F)' if f_test else 'Pr(>Chi)':>11}")
+        rows = ["Analysis of Deviance Table", "", head]
+        for k in range(len(self.resid_df)):
+            cells = f"{k + 1:<6}{self.resid_df[k]:>10.0f}{self.resid_dev[k]:>12.4f}"
+            if k:
+                stat = f"{self.statistic[k]:>9.4f}" if f_test else f"{'':>9}"
+                cells += (f"{self.df[k]:>6.0f}{self.deviance[k]:>12.4f}{stat}"
+                          f"{self.pvalue[k]:>11.4g}")
+            rows.append(cells)
+        return "\n".join(rows)
+
+
+def wald_test(result, R, q=None) -> TestResult:
+    """H₀: R·θ = q for the flat parameters θ (``result.params``), with the fit's covariance Σ
+    (its ``cov_type``): W = (Rθ − q)ᵀ (R Σ Rᵀ)⁻¹ (Rθ − q), χ²(rank R); F = W/rank(R) with
+    (rank R, df_resid) degrees of freedom when the dispersion is estimated.
+
+    Example:
+        >>> import jax.numpy as jnp, glmjax as gj
+        >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0], [1.0, 4.0]])
+        >>> res = gj.fit(X, jnp.array([1.0, 2.0, 2.0, 5.0, 6.0]), gj.families.Poisson())
+        >>> round(res.wald_test([[0.0, 1.0]]).df)
+        1
+    """
+    _single(result, "wald_test")
+    theta = np.asarray(result.params, np.float64)
+    R = np.atleast_2d(np.asarray(R, np.float64))
+    if R.ndim != 2 or R.shape[1] != theta.shape[0]:
+        raise ValueError(f"R must have shape (r, {theta.shape[0]}), one column per parameter "
+                         f"(result.param_names()); got {R.shape}.")
+    q = np.zeros(R.shape[0]) if q is None else np.broadcast_to(np.asarray(q, np.float64),
+                                                               (R.shape[0],))
+    rank = np.linalg.matrix_rank(R)
+    if rank < R.shape[0]:
+        raise ValueError(f"the {R.shape[0]} rows of R are linearly dependent (rank {rank}): "
+                         "each row must state a hypothesis of its own.")
+    gap = R @ theta - q
+    statistic = float(gap @ np.linalg.solve(R @ np.asarray(result.cov) @ R.T, gap))
+    if result.scale_estimated:
+        df_denom = float(result.df_resid)
+        rank = float(rank)
+        return TestResult(statistic / rank, rank, float(stats.f.sf(statistic / rank, rank,
+                                                                   df_denom)), "F", df_denom)
+    return TestResult(statistic, float(rank), float(stats.chi2.sf(statistic, rank)), "chi2")
+
+
+def lr_test(smaller, larger) -> TestResult:
+    """The likelihood-ratio test of ``smaller`` nested in ``larger`` (same data, family and
+    link): (D₀ − D₁)/φ₁ against χ² with Δdf = df_resid₀ − df_resid₁ (2(ℓ₁ − ℓ₀) when φ is
+    fixed at 1).
+
+    Example:
+        >>> import jax.numpy as jnp, glmjax as gj
+        >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0], [1.0, 4.0]])
+        >>> y = jnp.array([1.0, 2.0, 2.0, 5.0, 6.0])
+        >>> small = gj.fit(X[:, :1], y, gj.families.Poisson())
+        >>> big = gj.fit(X, y, gj.families.Poisson())
+        >>> gj.lr_test(small, big).df
+        1.0
+    """
+    table = anova(smaller, larger, test="Chisq")
+    return TestResult(float(table.statistic[1]), float(table.df[1]), float(table.pvalue[1]),
+                      "chi2")
+
+
+def anova(*fits, test: str = "Chisq") -> AnovaTable:
+    """R's ``anova(fit₁, fit₂, ..., test = "Chisq" | "F")`` for nested fits, smallest first:
+    each row tests the fit against the one before it, with the dispersion (and its df) of the
+    largest fit, as R.
+
+    Example:
+        >>> import jax.numpy as jnp, glmjax as gj
+        >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0], [1.0, 4.0]])
+        >>> y = jnp.array([1.0, 2.0, 2.0, 5.0, 6.0])
+        >>> t = gj.anova(gj.fit(X[:, :1], y, gj.families.Poisson()),
+        ...              gj.fit(X, y, gj.families.Poisson()))
+        >>> t.resid_df.tolist()
+        [4.0, 3.0]
+    """
+    if test not in ("Chisq", "F"):
+        raise ValueError(f'test must be "Chisq" or "F"; got {test!r}.')
+    if len(fits) < 2:
+        raise ValueError("anova compares at least two fits, the smallest first.")
+    for k, fit in enumerate(fits):
+        _single(fit, "anova")
+        if k:
+            _check_nested(fits[k - 1], fit)
+    resid_df = np.array([float(f.df_resid) for f in fits])
+    resid_dev = np.array([float(f.deviance) for f in fits])
+    largest = fits[int(np.argmin(resid_df))]
+    scale, df_scale = float(largest.scale), float(largest.df_resid)
+    df = np.r_[np.nan, resid_df[:-1] - resid_df[1:]]
+    deviance = np.r_[np.nan, resid_dev[:-1] - resid_dev[1:]]
+    with np.errstate(invalid="ignore"):
+        if test == "F":
+            statistic = deviance / df / scale
+            pvalue = stats.f.sf(statistic, df, df_scale)
+        else:
+            statistic = deviance / scale
+            pvalue = stats.chi2.sf(statistic, df)
+    return AnovaTable(resid_df, resid_dev, df, deviance, statistic, pvalue, test)
+
+
+def _single(result, what: str) -> None:
+    if np.ndim(result.params) != 1:
+        raise ValueError(f"{what} needs single fits; index a batched result first (res[k]).")
+
+
+def _check_nested(smaller, larger) -> None:
+    """``ValueError`` unless the two fits share family, parametrization kind, data and
+    weights, have fewer parameters in ``smaller``, and span nested column spaces."""
+    if type(smaller.family) is not type(larger.family):
+        raise ValueError(f"the fits have different families ({smaller.family.name}, "
+                         f"{larger.family.name}): they are not nested.")
+    a, b = smaller.problem, larger.problem
+    same = (np.shape(a.y) == np.shape(b.y) and np.array_equal(np.asarray(a.y), np.asarray(b.y))
+            and np.array_equal(np.asarray(a.weights), np.asarray(b.weights))
+            and np.array_equal(np.asarray(a.offset), np.asarray(b.offset)))
+    if not same:
+        raise ValueError("the fits are not on the same data (y, weights and offset must be "
+                         "equal): compare fits of one data set.")
+    if not float(smaller.df_resid) > float(larger.df_resid):
+        raise ValueError(f"the first fit must be the smaller: its residual df "
+                         f"({float(smaller.df_resid):.0f}) must exceed the second's "
+                         f"({float(larger.df_resid):.0f}). Pass the fits smallest first.")
+    Xs, Xl = np.asarray(a.X, np.float64), np.asarray(b.X, np.float64)
+    coef, *_ = np.linalg.lstsq(Xl, Xs, rcond=None)
+    if np.max(np.abs(Xl @ coef - Xs)) > 1e-8 * max(1.0, np.max(np.abs(Xs))):
+        raise ValueError("the smaller fit's columns are not in the span of the larger fit's: "
+                         "the models are not nested.")

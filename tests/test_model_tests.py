@@ -1,0 +1,97 @@
+"""Wald and likelihood-ratio tests and R's analysis of deviance against statsmodels (its GLM
+Wald tests and deviances, its OLS anova_lm) and scipy. Tolerance: rtol 1e-7."""
+
+import warnings
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.stats.anova import anova_lm
+
+import glmjax as gj
+from glmjax import families as F
+
+M = 200
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(5)
+    X = np.column_stack([np.ones(M), rng.normal(size=(M, 3))])
+    counts = rng.poisson(np.exp(X @ [0.3, 0.25, -0.1, 0.0])).astype(float)
+    real = X @ [1.0, 0.5, 0.0, -0.2] + rng.normal(size=M)
+    return X, counts, real
+
+
+def _sm(y, X, family):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sm.GLM(y, X, family=family).fit(tol=1e-13)
+
+
+def test_wald_tests_match_statsmodels(data):
+    X, counts, real = data
+    R = np.array([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
+    q = np.array([0.2, 0.0])
+    res, ref = gj.fit(X, counts, F.Poisson()), _sm(counts, X, sm.families.Poisson())
+    got, want = res.wald_test(R, q), ref.wald_test((R, q), use_f=False, scalar=True)
+    np.testing.assert_allclose(got.statistic, want.statistic, rtol=1e-7)
+    np.testing.assert_allclose(got.pvalue, want.pvalue, rtol=1e-7)
+    assert got.distribution == "chi2" and got.df == 2
+    res, ref = gj.fit(X, real, F.Gaussian()), _sm(real, X, sm.families.Gaussian())
+    got, want = res.wald_test(R, q), ref.wald_test((R, q), use_f=True, scalar=True)
+    np.testing.assert_allclose(got.statistic, want.statistic, rtol=1e-7)
+    np.testing.assert_allclose(got.pvalue, want.pvalue, rtol=1e-7)
+    assert got.distribution == "F" and got.df_denom == M - 4
+
+
+def test_likelihood_ratio_and_anova_chisq(data):
+    X, counts, _ = data
+    fits = [gj.fit(X[:, :k], counts, F.Poisson()) for k in (1, 2, 4)]
+    refs = [_sm(counts, X[:, :k], sm.families.Poisson()) for k in (1, 2, 4)]
+    lr = gj.lr_test(fits[0], fits[2])
+    np.testing.assert_allclose(lr.statistic, 2 * (refs[2].llf - refs[0].llf), rtol=1e-7)
+    np.testing.assert_allclose(lr.pvalue, stats.chi2.sf(lr.statistic, 3), rtol=1e-10)
+    assert lr.df == 3
+    table = gj.anova(*fits)
+    np.testing.assert_allclose(table.resid_dev, [r.deviance for r in refs], rtol=1e-8)
+    np.testing.assert_allclose(table.resid_df, [r.df_resid for r in refs])
+    np.testing.assert_allclose(table.deviance[1:], [refs[0].deviance - refs[1].deviance,
+                                                     refs[1].deviance - refs[2].deviance],
+                               rtol=1e-7)
+    np.testing.assert_allclose(table.pvalue[1:], stats.chi2.sf(table.deviance[1:], [1, 2]),
+                               rtol=1e-7)
+    assert "Analysis of Deviance Table" in str(table) and "Pr(>Chi)" in str(table)
+
+
+def test_anova_f_for_gaussian_is_ols_anova(data):
+    """R's anova.glm(test = "F") for Gaussian fits equals the F test of nested least squares
+    (statsmodels' anova_lm), with the larger fit's dispersion."""
+    X, _, real = data
+    small, large = gj.fit(X[:, :2], real, F.Gaussian()), gj.fit(X, real, F.Gaussian())
+    table = gj.anova(small, large, test="F")
+    want = anova_lm(sm.OLS(real, X[:, :2]).fit(), sm.OLS(real, X).fit())
+    np.testing.assert_allclose(table.statistic[1], want["F"][1], rtol=1e-7)
+    np.testing.assert_allclose(table.pvalue[1], want["Pr(>F)"][1], rtol=1e-7)
+    assert "Pr(>F)" in str(table)
+
+
+def test_fits_that_are_not_nested_or_not_comparable(data):
+    X, counts, real = data
+    a, b = gj.fit(X[:, :2], counts, F.Poisson()), gj.fit(X, counts, F.Poisson())
+    with pytest.raises(ValueError, match="Pass the fits smallest first"):
+        gj.anova(b, a)
+    with pytest.raises(ValueError, match="not on the same data"):
+        gj.lr_test(a, gj.fit(X, counts[::-1], F.Poisson()))
+    with pytest.raises(ValueError, match="different families"):
+        gj.lr_test(gj.fit(X[:, :2], real, F.Gaussian()), b)
+    with pytest.raises(ValueError, match="not in the span"):
+        gj.lr_test(gj.fit(X[:, [0, 3]], counts, F.Poisson()), gj.fit(X[:, :3], counts,
+                                                                         F.Poisson()))
+    with pytest.raises(ValueError, match='test must be "Chisq" or "F"'):
+        gj.anova(a, b, test="LRT")
+    with pytest.raises(ValueError, match="R must have shape"):
+        b.wald_test([[1.0, 0.0]])
+    with pytest.raises(ValueError, match="linearly dependent"):
+        b.wald_test([[0.0, 1.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0]])
