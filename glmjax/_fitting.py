@@ -92,8 +92,11 @@ def fit(
         ‖∇f‖∞ ≤ tol (1e-8 / 1e-5). When given, it replaces the solver's own setting.
       max_iter: iteration limit (IRLS 100, L-BFGS 2000, others 20000); replaces the solver's.
       learning_rate: the first β of ``solver="gradient_ascent"`` (default 1).
-      scale: a number > 0 fixes the dispersion instead of estimating it (Pearson χ²/df_resid)
-        or taking 1.
+      scale: the dispersion φ: None (R's: Pearson χ²/df_resid for the families with a
+        dispersion, else 1), "pearson" (also for Poisson or Binomial: quasi-likelihood
+        standard errors), "deviance" (deviance/df_resid), "ml" (maximum likelihood at the
+        fitted means, MASS's ``gamma.shape`` for Gamma; the log-likelihood is reported there),
+        or a number > 0 (fixed).
       feature_names: names of the columns of X for ``summary()``; by default a data frame's
         column names (pandas, polars), else "(Intercept)" for a column of ones and x0, x1, ...
       cov_type: "nonrobust" (the model's, R's ``vcov``), "HC0", "HC1", "HC2", "HC3" (R's
@@ -207,7 +210,7 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
     cov_type, codes, n_groups = check_cov_type(cov_type, groups, m)
     return Inputs(family=family, parametrization=param, X=X, y=y, weights=weights,
                   offset=offset, l2=l2, l1=l1, init=init, solver=solver,
-                  scale=_as_scale(scale), groups=codes, feature_names=feature_names,
+                  scale=_as_scale(scale, family), groups=codes, feature_names=feature_names,
                   cov_type=cov_type, n_groups=n_groups)
 
 
@@ -306,11 +309,18 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale, covarianc
     # the dispersion: Pearson χ²/df for the families that have one (R), else 1
     df_resid = nobs - problem.n_params
     phi, phi_ll = jnp.ones((), beta.dtype), 1.0
+    pearson = jnp.sum(w * (problem.y - mean) ** 2 / variance) / df_resid
     if fam.has_dispersion:
-        phi = jnp.sum(w * (problem.y - mean) ** 2 / variance) / df_resid  # Pearson's
+        phi = pearson
         # the log-likelihood at the family's choice of φ (R's deviance/Σw for Gaussian, Gamma)
         phi_ll = fam.loglik_dispersion(jnp.sum(unit_dev), jnp.sum(w), phi)
-    if scale is not None:
+    if scale == "pearson":
+        phi = pearson
+    elif scale == "deviance":
+        phi = jnp.sum(unit_dev) / df_resid
+    elif scale == "ml":
+        phi = phi_ll = _ml_dispersion(fam, problem.y, eta, w, pearson)
+    elif scale is not None:
         phi = jnp.asarray(scale, beta.dtype)
     loglik = jnp.sum(w * fam.log_prob(problem.y, eta, phi_ll))
     if not fam.has_saturated:
@@ -326,9 +336,29 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale, covarianc
         n_boundary=_count_boundary(fam, mean, w), mean=mean, variance=variance,
         unit_deviance=unit_dev, problem=problem,
         n_features=problem.n_features, n_linear=problem.n_linear,
-        scale_estimated=fam.has_dispersion and scale is None, feature_names=(), solver="",
+        scale_estimated=(fam.has_dispersion and scale is None) or isinstance(scale, str),
+        feature_names=(), solver="",
         cov_type=cov_type,
     )
+
+
+def _ml_dispersion(family, y, eta, weights, start) -> Array:
+    """argmax_φ Σ wᵢ log p(yᵢ | ηᵢ, φ) at the fitted η (MASS's ``gamma.shape`` for Gamma):
+    Newton's method on log φ from ``start``, derivatives by forward-mode autodiff (Tweedie's
+    series is a ``while_loop``), a step of ±½ where the curvature is not negative."""
+
+    def loglik(u):
+        return jnp.sum(weights * family.log_prob(y, eta, jnp.exp(u)))
+
+    def slope(u):
+        return jax.jvp(loglik, (u,), (jnp.ones_like(u),))[1]
+
+    def step(_, u):
+        d1, d2 = jax.jvp(slope, (u,), (jnp.ones_like(u),))
+        newton = jnp.where(d2 < 0, -d1 / jnp.where(d2 < 0, d2, 1.0), 0.5 * jnp.sign(d1))
+        return u + jnp.clip(newton, -2.0, 2.0)
+
+    return jnp.exp(jax.lax.fori_loop(0, 40, step, jnp.log(start)))
 
 
 def _covariance(problem: Problem, solved: SolverResult) -> Array:
@@ -360,10 +390,23 @@ def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Arra
     return count_true(edge & (weights > 0))
 
 
-def _as_scale(scale) -> float | None:
-    """A fixed dispersion: None (estimated, or 1) or a finite number > 0."""
+SCALES = ("pearson", "deviance", "ml")
+
+
+def _as_scale(scale, family: AbstractFamily) -> float | str | None:
+    """None (R's choice), an estimator of ``SCALES`` or a fixed dispersion, a finite number
+    > 0; "ml" only for a family with a dispersion in its density."""
     if scale is None:
         return None
+    if isinstance(scale, str):
+        if scale not in SCALES:
+            raise ValueError(f"scale must be None, one of {SCALES} or a number > 0; got "
+                             f"{scale!r}.")
+        if scale == "ml" and not family.has_dispersion:
+            raise ValueError(f'scale="ml" needs a family whose density has a dispersion '
+                             f"(Gaussian, Gamma, inverse Gaussian, Tweedie); the "
+                             f"{family.name} family's is fixed at 1.")
+        return scale
     if is_tracer(scale):
         return scale
     try:
@@ -371,8 +414,8 @@ def _as_scale(scale) -> float | None:
     except (TypeError, ValueError):
         value = float("nan")
     if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"scale must be None (estimated as R does) or a finite number > 0 "
-                         f"(a fixed dispersion); got {scale!r}.")
+        raise ValueError(f"scale must be None (estimated as R does), one of {SCALES} or a "
+                         f"finite number > 0 (a fixed dispersion); got {scale!r}.")
     return value
 
 

@@ -279,7 +279,7 @@ def test_family_parameters_are_validated():
 
 def test_settings_are_validated(X, counts):
     for scale in (-1.0, 0.0, float("nan"), "pearson?"):
-        with pytest.raises(ValueError, match="scale must be None .* or a finite number > 0"):
+        with pytest.raises(ValueError, match="scale must be None"):
             gj.fit(X, counts, family=F.Poisson(), scale=scale)
     with pytest.raises(ValueError, match="tol must be a number > 0; got 0"):
         gj.fit(X, counts, family=F.Poisson(), tol=0)

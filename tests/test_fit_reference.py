@@ -295,3 +295,40 @@ def test_randhie_poisson_matches_statsmodels():
     np.testing.assert_allclose(res.stderr, ref.bse, rtol=1e-7)
     np.testing.assert_allclose(res.deviance, ref.deviance, rtol=1e-10)
     assert "(Intercept)" in res.summary() and "lncoins" in res.summary()
+
+
+def test_dispersion_estimators(data):
+    """scale="ml" (MASS::gamma.shape's maximum likelihood at the fitted means, against the
+    root of its score by scipy), "deviance" (D/df), "pearson" on Poisson (quasi-Poisson,
+    statsmodels' scale="X2"); rtol 1e-8 on the dispersion, 1e-6 on standard errors."""
+    from scipy import optimize, special
+
+    X, y = data["X"], data["gamma"]
+    res = gj.fit(X, y, family=F.Gamma(), link=L.Log(), scale="ml")
+    mu = np.asarray(res.predict(X))
+
+    def minus_loglik(k):  # the Gamma density with shape k at the fitted means
+        return -np.sum(k * np.log(k) - special.gammaln(k) + (k - 1) * np.log(y)
+                       - k * np.log(mu) - k * y / mu)
+
+    def score(k):
+        return np.sum(np.log(k) + 1 - special.digamma(k) + np.log(y / mu) - y / mu)
+
+    k = optimize.brentq(score, 0.1, 100, xtol=1e-15)
+    np.testing.assert_allclose(res.scale, 1 / k, rtol=1e-8)
+    np.testing.assert_allclose(res.loglik, -minus_loglik(k), rtol=1e-10)
+    gauss = gj.fit(X, data["gaussian"], family=F.Gaussian(), scale="ml")
+    np.testing.assert_allclose(gauss.scale, gauss.deviance / M, rtol=1e-8)
+    dev = gj.fit(X, y, family=F.Gamma(), link=L.Log(), scale="deviance")
+    np.testing.assert_allclose(dev.scale, dev.deviance / (M - 3), rtol=1e-12)
+    quasi = gj.fit(X, data["poisson"], family=F.Poisson(), scale="pearson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sm.GLM(data["poisson"], X, family=SM.Poisson()).fit(scale="X2", tol=1e-13)
+    np.testing.assert_allclose(quasi.stderr, ref.bse, rtol=1e-6)
+    assert quasi.scale_estimated and "t value" in quasi.summary()
+    with pytest.raises(ValueError, match='scale="ml" needs a family whose density has a '
+                       "dispersion"):
+        gj.fit(X, data["poisson"], family=F.Poisson(), scale="ml")
+    with pytest.raises(ValueError, match="scale must be None, one of"):
+        gj.fit(X, y, family=F.Gamma(), scale="mom")
