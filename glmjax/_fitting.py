@@ -271,24 +271,38 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
     One program per input shape: the checks, the solver and the statistics compile together.
     """
     _TRACE_COUNT[0] += 1
-    problem, scan, ok = checked_problem(family, param, X, y, weights, offset, l2, l1)
+    estimated = family.estimated_nuisance()  # fields set to None: estimated by ML
+    start = family.nuisance_start(y, weights) if estimated else {}
+    problem, scan, ok = checked_problem(family.with_nuisance(start), param, X, y, weights,
+                                        offset, l2, l1)
 
     traced = []  # the solver's output, as ``cond`` traced ``solve`` (before ``skip``)
 
     def solve(problem):
-        start = scan.spectrum, scan.X_rhs, scan.start_extra
-        beta0 = problem.initial(start) if init is None else init
-        traced.append(implicit.solve(solver, problem, jax.lax.stop_gradient(beta0)))
+        first = scan.spectrum, scan.X_rhs, scan.start_extra
+        beta0 = problem.initial(first) if init is None else init
+        nuisance = start
+        if estimated:
+            beta0, nuisance = _profile_nuisance(solver, problem, beta0, start)
+            problem = _with_nuisance(problem, nuisance)
+        traced.append((implicit.solve(solver, problem, jax.lax.stop_gradient(beta0)),
+                       nuisance))
         return traced[-1]
 
     def skip(problem):  # bad input: zeros of the solver's output structure
         shapes = traced[-1] if traced else jax.eval_shape(solve, problem)  # not traced twice
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-        return eqx.tree_at(lambda s: s.status, zeros,
-                           jnp.full(shapes.status.shape, Status.INVALID_INPUT, jnp.int32))
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes[0])
+        return (eqx.tree_at(lambda s: s.status, zeros,
+                            jnp.full(shapes[0].status.shape, Status.INVALID_INPUT, jnp.int32)),
+                start)
 
-    solved = jax.lax.cond(ok, solve, skip, problem)
-    result = _statistics(problem, solved, family, scale, covariance)
+    solved, nuisance = jax.lax.cond(ok, solve, skip, problem)
+    problem = _with_nuisance(problem, nuisance)
+    result = _statistics(problem, solved, family.with_nuisance(nuisance), scale, covariance)
+    if estimated:
+        result = dataclasses.replace(
+            result, nuisance=nuisance,
+            nuisance_stderr=_nuisance_stderr(problem, solved.beta, nuisance))
     # X goes back in outside: an input returned from a compiled program is copied
     result = without_X(result)
     return result, scan, ok
@@ -340,6 +354,74 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale, covarianc
         feature_names=(), solver="",
         cov_type=cov_type,
     )
+
+
+def _with_nuisance(problem: Problem, values: dict) -> Problem:
+    return eqx.tree_at(lambda pr: pr.family, problem, problem.family.with_nuisance(values))
+
+
+def _profile_loglik(problem: Problem, mean: Array, values: dict):
+    """u ↦ Σ wᵢ log p(yᵢ | μᵢ, ν = eᵘ), the log-likelihood of the nuisance parameters ν
+    (positive, on the log scale u) at fixed means μ."""
+    names = list(values)
+
+    def loglik(u):
+        family = problem.family.with_nuisance(dict(zip(names, jnp.exp(u), strict=True)))
+        eta = family.natural_from_mean(mean)
+        return jnp.sum(problem.weights * family.log_prob(problem.y, eta))
+
+    return loglik, jnp.log(jnp.stack([values[n] for n in names]))
+
+
+def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
+    """MASS's ``glm.nb`` alternation: the coefficients by the solver at fixed nuisance
+    parameters, then the nuisance parameters by Newton's method on their log-likelihood at
+    the fitted means (on the log scale, within e^±23), until they change by less than 1e-10
+    (at most 25 rounds). Returns the coefficients and the estimates."""
+    names = list(start)
+
+    def newton(problem, beta, values):
+        loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values)
+
+        def step(_, u):
+            grad = _grad(loglik)(u)
+            hess = jax.jacfwd(_grad(loglik))(u)
+            move = jnp.linalg.solve(hess, grad)
+            newton_ok = jnp.all(jnp.isfinite(move)) & (jnp.linalg.det(-hess) > 0)
+            move = jnp.where(newton_ok, -move, 0.5 * jnp.sign(grad))
+            return jnp.clip(u + jnp.clip(move, -2.0, 2.0), -23.0, 23.0)
+
+        u = jax.lax.fori_loop(0, 30, step, u)
+        return dict(zip(names, jnp.exp(u), strict=True))
+
+    def cond(state):
+        k, _, _, change = state
+        return (k < 25) & (change > 1e-10)
+
+    def body(state):
+        k, beta, values, _ = state
+        current = _with_nuisance(problem, values)
+        beta = solver.minimize(current, beta).beta
+        new = newton(current, beta, values)
+        change = max(jnp.abs(jnp.log(new[n]) - jnp.log(values[n])) for n in names)
+        return k + 1, beta, new, change
+
+    start_state = (0, beta0, start, jnp.asarray(jnp.inf, beta0.dtype))
+    _, beta, values, _ = jax.lax.while_loop(cond, body, start_state)
+    return jax.lax.stop_gradient(beta), jax.lax.stop_gradient(values)
+
+
+def _grad(fn):
+    """∇fn by forward-mode autodiff (the families' series are ``while_loop``s)."""
+    return jax.jacfwd(fn)
+
+
+def _nuisance_stderr(problem: Problem, beta: Array, values: dict) -> dict:
+    """Standard errors from the observed information of the nuisance log-likelihood at the
+    fitted means (MASS's ``theta.ml``), mapped from the log scale by the delta method."""
+    loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values)
+    cov_u = jnp.linalg.inv(-jax.jacfwd(_grad(loglik))(u))
+    return {n: values[n] * jnp.sqrt(cov_u[k, k]) for k, n in enumerate(values)}
 
 
 def _ml_dispersion(family, y, eta, weights, start) -> Array:

@@ -100,6 +100,8 @@ class FitResult(eqx.Module):
     solver: str = eqx.field(static=True)
     model_spec: object = eqx.field(static=True, default=None)  # set by ``glmjax.glm``
     cov_type: str = eqx.field(static=True, default="nonrobust")
+    nuisance: dict = eqx.field(default_factory=dict)  # estimated family parameters
+    nuisance_stderr: dict = eqx.field(default_factory=dict)
 
     @property
     def converged(self) -> Array:
@@ -205,7 +207,7 @@ class FitResult(eqx.Module):
     @property
     def n_params(self) -> int:
         """k: coefficients, extras and the dispersion when it is estimated."""
-        return self.params.shape[-1] + int(self.scale_estimated)
+        return self.params.shape[-1] + int(self.scale_estimated) + len(self.nuisance)
 
     @compiled_property
     def null_deviance(self) -> Array:
@@ -406,6 +408,9 @@ class FitResult(eqx.Module):
             lines.append(f"({sum(held)} coefficients held at zero by the L1 penalty: '.' "
                          "marks what is not estimated)")
         lines.append("")
+        for name, value in self.nuisance.items():  # as MASS's glm.nb prints theta
+            lines.append(f"{name} (estimated by maximum likelihood): {float(value):.6g}, "
+                         f"std. error {float(self.nuisance_stderr[name]):.4g}")
         precision = numbers["precision"]
         if precision is not None and np.ndim(precision) == 0:
             lines.append(f"Precision parameter phi: {float(precision):.5g}")

@@ -106,6 +106,8 @@ class AbstractFamily(eqx.Module):
       size_parameter: the field that a response's number of columns sets (Multinomial's
         ``n_classes``), for the CLI; None when there is none.
       has_precision_model: whether a formula may have a precision part after ``|``.
+      nuisance: the positive parameter fields that ``None`` asks ``fit`` to estimate by
+        maximum likelihood (NegativeBinomial's ``alpha``).
 
     Example (the geometric distribution, P(y) = (1 − e^η) e^{ηy}, y = 0, 1, ...):
         >>> import jax, jax.numpy as jnp, glmjax as gj
@@ -140,11 +142,27 @@ class AbstractFamily(eqx.Module):
     names: ClassVar[tuple[str, ...]] = ()
     size_parameter: ClassVar[str | None] = None
     has_precision_model: ClassVar[bool] = False
+    nuisance: ClassVar[tuple[str, ...]] = ()
 
     @property
     def natural_dim(self) -> int:
         """0 when η is a scalar per observation, else the length d of η."""
         return 0
+
+    # ---- nuisance parameters estimated by ``fit`` -------------------------------------------
+    def estimated_nuisance(self) -> tuple[str, ...]:
+        """The ``nuisance`` fields set to None: ``fit`` estimates them."""
+        return tuple(name for name in self.nuisance if getattr(self, name) is None)
+
+    def with_nuisance(self, values: dict) -> AbstractFamily:
+        """The family with the fields named in ``values`` set to them."""
+        return eqx.tree_at(lambda f: [getattr(f, name) for name in values], self,
+                           list(values.values()), is_leaf=lambda x: x is None)
+
+    def nuisance_start(self, y: Array, weights: Array) -> dict:
+        """Starting values for the estimated nuisance parameters (1 unless a family says)."""
+        return {name: jnp.ones((), jnp.result_type(float)) for name in
+                self.estimated_nuisance()}
 
     # ---- links ---------------------------------------------------------------------------
     def default_link(self) -> _links.AbstractLink | _param.AbstractParametrization | str:

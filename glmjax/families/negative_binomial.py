@@ -20,8 +20,10 @@ from glmjax.families._base import AbstractScalarFamily, log1mexp
 class NegativeBinomial(AbstractScalarFamily):
     """Overdispersed counts: mean μ, variance μ + αμ² (NB2); r = 1/α, e^η = μ / (μ + r).
 
-    log b(y) = log Γ(y + r) − log Γ(r) − log y!. As in R's ``MASS::negative.binomial`` and
-    statsmodels, α is fixed; the default link is ``links.Log()``.
+    log b(y) = log Γ(y + r) − log Γ(r) − log y!. A number fixes α, as R's
+    ``MASS::negative.binomial`` and statsmodels; ``alpha=None`` estimates it with the
+    coefficients by maximum likelihood (MASS's ``glm.nb``). The default link is
+    ``links.Log()``.
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -33,16 +35,26 @@ class NegativeBinomial(AbstractScalarFamily):
     support_kind: ClassVar[str] = "count"
     names: ClassVar[tuple[str, ...]] = ("negative_binomial", "negativebinomial", "nb")
     canonical_link_name: ClassVar[str] = "canonical (log(mu/(mu + 1/alpha)))"
-    alpha: Array = eqx.field(default=1.0, converter=jnp.asarray)
+    alpha: Array | None = eqx.field(default=1.0,
+                                    converter=lambda a: a if a is None else jnp.asarray(a))
+    nuisance: ClassVar[tuple[str, ...]] = ("alpha",)
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log, links.Sqrt, links.Identity)
     support: ClassVar[str] = "non-negative counts y >= 0"
 
     def __check_init__(self):
-        if not is_tracer(self.alpha):
+        if self.alpha is not None and not is_tracer(self.alpha):
             alpha = np.asarray(self.alpha)
             if alpha.shape != () or not np.isfinite(alpha) or alpha <= 0:
                 raise ValueError("NegativeBinomial needs a finite scalar alpha > 0 (the NB2 "
                                  f"overdispersion, variance μ + αμ²); got {alpha}.")
+
+    def nuisance_start(self, y, weights):
+        """α from the moments, (var − mean)/mean², within [0.05, 10] (alpha=None)."""
+        if self.alpha is not None:
+            return {}
+        m = jnp.sum(weights * y) / jnp.sum(weights)
+        v = jnp.sum(weights * (y - m) ** 2) / jnp.sum(weights)
+        return {"alpha": jnp.clip((v - m) / m**2, 0.05, 10.0)}
 
     def default_link(self):
         return links.Log()

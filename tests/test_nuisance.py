@@ -1,0 +1,72 @@
+"""Family parameters estimated by maximum likelihood: the negative binomial's α (MASS's
+glm.nb) against statsmodels' NB2 maximum likelihood (coefficients and α to 1e-6, the
+log-likelihood to 1e-9) and MASS's theta.ml standard error written out with scipy."""
+
+import warnings
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy import special
+
+import glmjax as gj
+from glmjax import families as F
+
+M = 400
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(17)
+    X = np.column_stack([np.ones(M), rng.normal(size=(M, 2))])
+    mu = np.exp(X @ [0.5, 0.3, -0.2])
+    y = rng.negative_binomial(1 / 0.6, 1 / (1 + 0.6 * mu)).astype(float)
+    return X, y, mu
+
+
+def test_negative_binomial_alpha_by_maximum_likelihood(data):
+    X, y, _ = data
+    res = gj.fit(X, y, F.NegativeBinomial(alpha=None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sm.NegativeBinomial(y, X, loglike_method="nb2").fit(
+            method="newton", maxiter=200, tol=1e-12, disp=0)
+    alpha = float(res.nuisance["alpha"])
+    np.testing.assert_allclose(res.coef, ref.params[:3], rtol=1e-6)
+    np.testing.assert_allclose(alpha, ref.params[3], rtol=1e-6)
+    np.testing.assert_allclose(res.loglik, ref.llf, rtol=1e-9)
+    np.testing.assert_allclose(res.aic, -2 * ref.llf + 2 * 4, rtol=1e-9)  # α counts
+    assert isinstance(res.family.alpha, type(res.coef)) and float(res.family.alpha) == alpha
+    # MASS: SE(θ) = 1/√i(θ) at the fitted means, θ = 1/α; SE(α) = SE(θ)/θ²
+    mu, theta = np.asarray(res.predict(X)), 1 / alpha
+    info = np.sum(-special.polygamma(1, theta + y) + special.polygamma(1, theta) - 1 / theta
+                  + 2 / (theta + mu) - (y + theta) / (theta + mu) ** 2)
+    np.testing.assert_allclose(res.nuisance_stderr["alpha"], 1 / np.sqrt(info) / theta**2,
+                               rtol=1e-7)
+    # the coefficients' standard errors: the GLM at the estimated α (as glm.nb)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fixed = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha)).fit(tol=1e-13)
+    np.testing.assert_allclose(res.stderr, fixed.bse, rtol=1e-6)
+    assert "alpha (estimated by maximum likelihood)" in res.summary()
+
+
+def test_each_fit_of_a_batch_gets_its_own_alpha(data):
+    X, y, _ = data
+    Y = np.stack([y, y[::-1]])
+    many = gj.fit_many(X, Y, family=F.NegativeBinomial(alpha=None))
+    assert many.nuisance["alpha"].shape == (2,)
+    for b in range(2):
+        one = gj.fit(X, Y[b], F.NegativeBinomial(alpha=None))
+        np.testing.assert_allclose(many.nuisance["alpha"][b], one.nuisance["alpha"], rtol=1e-8)
+        np.testing.assert_allclose(many.coef[b], one.coef, rtol=1e-8)
+
+
+def test_no_overdispersion_ends_at_the_poisson_fit(data):
+    X, _, mu = data
+    y = np.random.default_rng(3).poisson(mu).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gj.fit(X, y, F.NegativeBinomial(alpha=None))
+    assert float(res.nuisance["alpha"]) < 1e-3
+    np.testing.assert_allclose(res.coef, gj.fit(X, y, F.Poisson()).coef, rtol=1e-3)
