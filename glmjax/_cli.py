@@ -2,7 +2,8 @@
 identities and gradients, run the demo.
 
     glmjax fit data.csv --formula "y ~ x1 + C(g)" --family poisson [--link log]
-               [--weights col] [--offset col] [--l2 0.1] [--l1 0] [--output summary|json|csv]
+               [--weights col] [--offset col] [--l2 0.1] [--l1 0] [--cov-type HC3]
+               [--groups col] [--output summary|json|csv]
     glmjax check
     glmjax demo
 
@@ -79,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--offset", help="column of offsets")
     fit.add_argument("--l2", type=float, default=0.0, help="ridge strength")
     fit.add_argument("--l1", type=float, default=0.0, help="lasso strength")
+    fit.add_argument("--cov-type", default="nonrobust",
+                     choices=("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"),
+                     help="the coefficients' covariance (R's sandwich::vcovHC, vcovCL)")
+    fit.add_argument("--groups", help="column of cluster labels, for --cov-type cluster")
     fit.add_argument("--output", choices=("summary", "json", "csv"), default="summary")
     fit.set_defaults(run=_fit)
     check = sub.add_parser("check", help="check E[T(y)] = dA/deta and the autodiff gradient "
@@ -99,7 +104,8 @@ def _fit(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = gj.glm(args.formula, frame, family, link, weights=args.weights,
-                     offset=args.offset, l2=args.l2, l1=args.l1)
+                     offset=args.offset, l2=args.l2, l1=args.l1, cov_type=args.cov_type,
+                     groups=args.groups)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     print(_render(res, args.output), end="")
@@ -181,7 +187,9 @@ def _render(res, output: str) -> str:
     return json.dumps({
         "family": res.family.name, "link": res.parametrization.describe(res.family),
         "nobs": int(res.nobs), "df_resid": int(res.df_resid), "converged": bool(res.converged),
-        "n_iter": int(res.n_iter), **stats,
+        "n_iter": int(res.n_iter), "cov_type": res.cov_type, **stats,
+        "nuisance": {k: float(v) for k, v in res.nuisance.items()},
+        "nuisance_stderr": {k: float(v) for k, v in res.nuisance_stderr.items()},
         "coefficients": [dict(zip(table, row, strict=True))
                          for row in zip(*table.values(), strict=True)],
     }, indent=2) + "\n"

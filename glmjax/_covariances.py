@@ -43,6 +43,9 @@ def check_cov_type(cov_type: str, groups, n_obs: int):
     if groups is None:
         return cov_type, None, 0
     labels = np.asarray(groups)
+    if labels.dtype.kind == "f" and np.isnan(labels).any():
+        raise ValueError(f"groups contains NaN (first at row {int(np.argmax(np.isnan(labels)))}):"
+                         " every row needs a cluster label.")
     if labels.shape != (n_obs,):
         raise ValueError(f"groups must have shape ({n_obs},), one label per row of X; got "
                          f"{labels.shape}.")

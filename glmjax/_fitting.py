@@ -323,7 +323,8 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale, covarianc
     # the dispersion: Pearson χ²/df for the families that have one (R), else 1
     df_resid = nobs - problem.n_params
     phi, phi_ll = jnp.ones((), beta.dtype), 1.0
-    pearson = jnp.sum(w * (problem.y - mean) ** 2 / variance) / df_resid
+    if fam.has_dispersion or scale in ("pearson", "ml"):  # (scalar families)
+        pearson = jnp.sum(w * (problem.y - mean) ** 2 / variance) / df_resid
     if fam.has_dispersion:
         phi = pearson
         # the log-likelihood at the family's choice of φ (R's deviance/Σw for Gaussian, Gamma)
@@ -484,6 +485,9 @@ def _as_scale(scale, family: AbstractFamily) -> float | str | None:
         if scale not in SCALES:
             raise ValueError(f"scale must be None, one of {SCALES} or a number > 0; got "
                              f"{scale!r}.")
+        if scale in ("pearson", "deviance") and family.natural_dim:
+            raise ValueError(f'scale="{scale}" is for families with one mean per row; the '
+                             f"{family.name} family's dispersion is fixed at 1.")
         if scale == "ml" and not family.has_dispersion:
             raise ValueError(f'scale="ml" needs a family whose density has a dispersion '
                              f"(Gaussian, Gamma, inverse Gaussian, Tweedie); the "

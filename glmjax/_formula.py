@@ -47,7 +47,7 @@ def _matrix(spec, data) -> np.ndarray:
 
 
 def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, offset=None,
-        **fit_kwargs) -> FitResult:
+        groups=None, **fit_kwargs) -> FitResult:
     """Fit a GLM given by a formula on a data frame; coefficients are named by the terms.
 
     Args:
@@ -56,7 +56,8 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
       data: a pandas or polars data frame.
       family, link: as for ``fit``.
       weights, offset: a column name of ``data`` or an array.
-      fit_kwargs: passed to ``fit`` (l2, l1, solver, tol, ...).
+      groups: cluster labels for ``cov_type="cluster"``: a column name of ``data`` or an array.
+      fit_kwargs: passed to ``fit`` (l2, l1, solver, tol, cov_type, ...).
 
     Returns:
       A ``FitResult`` whose ``summary()`` names the coefficients and whose ``predict``
@@ -101,6 +102,7 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
     result = fit(np.asarray(rhs, float), _response(lhs, family), family, link,
                  weights=_column(data, weights, "weights"),
                  offset=_column(data, offset, "offset"),
+                 groups=_column(data, groups, "groups", numeric=False),
                  feature_names=[_name(c) for c in rhs.columns], **fit_kwargs)
     spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec)
     return dataclasses.replace(result, model_spec=spec)
@@ -110,13 +112,13 @@ def _name(column: str) -> str:
     return "(Intercept)" if column == "Intercept" else str(column)
 
 
-def _column(data, value, what: str):
-    """A column of ``data`` by name, or the array given."""
+def _column(data, value, what: str, numeric: bool = True):
+    """A column of ``data`` by name (as floats when ``numeric``), or the array given."""
     if value is None or not isinstance(value, str):
         return value
     if value not in list(data.columns):
         raise ValueError(f"{what} column {value!r} is not in the data.")
-    return np.asarray(data[value], float)
+    return np.asarray(data[value], float) if numeric else np.asarray(data[value])
 
 
 def _response(lhs, family: AbstractFamily) -> np.ndarray:

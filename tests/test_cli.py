@@ -140,3 +140,19 @@ def test_help_is_whole_and_a_closed_pipe_is_quiet():
     out = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=300)
     assert out.stdout.startswith("RAND Health Insurance Experiment")
     assert "BrokenPipeError" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cov_type_groups_and_nuisance_reach_the_command_line(csv_file, capsys):
+    code, out, _ = _run(capsys, "fit", csv_file, "--formula", "y ~ x1", "--family",
+                        "poisson", "--cov-type", "cluster", "--groups", "g", "--output", "json")
+    assert code == 0 and json.loads(out)["cov_type"] == "cluster"
+    df = pd.read_csv(csv_file)
+    ref = gj.glm("y ~ x1", df, gj.families.Poisson(), cov_type="cluster", groups="g")
+    got = [row["stderr"] for row in json.loads(out)["coefficients"]]
+    np.testing.assert_allclose(got, ref.stderr, rtol=1e-10)
+    direct = gj.fit(np.column_stack([np.ones(len(df)), df.x1]), df.y, gj.families.Poisson(),
+                    cov_type="cluster", groups=df.g.to_numpy())
+    np.testing.assert_allclose(ref.stderr, direct.stderr, rtol=1e-10)
+    with pytest.raises(ValueError, match="groups contains NaN"):
+        gj.fit(np.column_stack([np.ones(len(df)), df.x1]), df.y, gj.families.Poisson(),
+               cov_type="cluster", groups=np.r_[np.nan, np.ones(len(df) - 1)])
