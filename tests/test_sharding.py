@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+FLAGS = os.environ.get("XLA_FLAGS", "")  # the test session's (conftest.py), kept
+
 # The L1 solver (IRLS with coordinate descent), a path and cross-validation on the rows
 # Xs, ys (split over devices, or over processes) against the one-device answer for X, y.
 # Over processes the path alone: cross-validation runs the same path on each fold.
@@ -32,7 +34,8 @@ PENALIZED = PATH + textwrap.dedent("""
 
 SCRIPT = textwrap.dedent("""
     import os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = flags + " --xla_force_host_platform_device_count=8"
     import jax
     jax.config.update("jax_enable_x64", True)
     import numpy as np
@@ -86,7 +89,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_row_sharded_fit_equals_single_device():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    env = {**os.environ, "XLA_FLAGS": f"{FLAGS} --xla_force_host_platform_device_count=8"}
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                          env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -180,7 +183,7 @@ def test_two_processes_fit_as_one(tmp_path):
     with socket.socket() as s:
         s.bind(("localhost", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env = {**os.environ, "XLA_FLAGS": f"{FLAGS} --xla_force_host_platform_device_count=4"}
     workers = [subprocess.Popen([sys.executable, "-c", MULTI_PROCESS_SCRIPT, str(k), str(port),
                                  str(tmp_path / "run.npz")],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
