@@ -385,8 +385,9 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
         loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values)
 
         def step(_, u):
-            grad = _grad(loglik)(u)
-            hess = jax.jacfwd(_grad(loglik))(u)
+            # forward mode: a family's density may be a while_loop (Tweedie's series)
+            grad = jax.jacfwd(loglik)(u)
+            hess = jax.jacfwd(jax.jacfwd(loglik))(u)
             move = jnp.linalg.solve(hess, grad)
             newton_ok = jnp.all(jnp.isfinite(move)) & (jnp.linalg.det(-hess) > 0)
             move = jnp.where(newton_ok, -move, 0.5 * jnp.sign(grad))
@@ -412,16 +413,11 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
     return jax.lax.stop_gradient(beta), jax.lax.stop_gradient(values)
 
 
-def _grad(fn):
-    """∇fn by forward-mode autodiff (the families' series are ``while_loop``s)."""
-    return jax.jacfwd(fn)
-
-
 def _nuisance_stderr(problem: Problem, beta: Array, values: dict) -> dict:
     """Standard errors from the observed information of the nuisance log-likelihood at the
     fitted means (MASS's ``theta.ml``), mapped from the log scale by the delta method."""
     loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values)
-    cov_u = jnp.linalg.inv(-jax.jacfwd(_grad(loglik))(u))
+    cov_u = jnp.linalg.inv(-jax.jacfwd(jax.jacfwd(loglik))(u))
     return {n: values[n] * jnp.sqrt(cov_u[k, k]) for k, n in enumerate(values)}
 
 
