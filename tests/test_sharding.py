@@ -20,8 +20,8 @@ PATH = textwrap.dedent("""
     one = gj.fit(X, y, family=gj.families.Poisson(), l1=0.01, l2=0.01)
     res = gj.fit(Xs, ys, family=gj.families.Poisson(), l1=0.01, l2=0.01)
     np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
-    one = gj.fit_path(X, y, family=gj.families.Poisson(), n_alphas=8)
-    res = gj.fit_path(Xs, ys, family=gj.families.Poisson(), n_alphas=8)
+    one = gj.fit_path(X, y, family=gj.families.Poisson(), n_alphas=4)
+    res = gj.fit_path(Xs, ys, family=gj.families.Poisson(), n_alphas=4)
     np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
 """)
 PENALIZED = PATH + textwrap.dedent("""
