@@ -72,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--link", help="identity, log, logit, probit, cloglog, cauchit, inverse, "
                                     "inverse_squared, sqrt, canonical (default: the family's, "
                                     "as R)")
-    fit.add_argument("--alpha", type=float, default=None,
-                     help="the negative binomial's α (variance μ + αμ²; default 1)")
+    fit.add_argument("--alpha", type=_number_or_ml, default=None,
+                     help="the negative binomial's α (variance μ + αμ²; default 1), or ml: "
+                          "estimated by maximum likelihood (MASS's glm.nb)")
     fit.add_argument("--power", type=float, default=None,
                      help="the Tweedie power p, 1 < p < 2 (variance φμᵖ; default 1.5)")
     fit.add_argument("--weights", help="column of prior weights")
@@ -129,6 +130,16 @@ def _read(path: Path):
         raise InputError(f"cannot read {path}: {err}") from None
 
 
+def _number_or_ml(text: str) -> float | str:
+    """A number, or "ml" (estimate it)."""
+    if text == "ml":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or ml; got {text!r}") from None
+
+
 def _family(args, frame):
     import dataclasses
 
@@ -152,7 +163,7 @@ def _family(args, frame):
         if value is not None:
             if name not in fields:
                 raise _UsageError(f"--{name} is not a parameter of the {cls.__name__} family.")
-            params[name] = value
+            params[name] = None if value == "ml" else value
     try:
         return cls(**params)
     except ValueError as err:

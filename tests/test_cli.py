@@ -156,3 +156,18 @@ def test_cov_type_groups_and_nuisance_reach_the_command_line(csv_file, capsys):
     with pytest.raises(ValueError, match="groups contains NaN"):
         gj.fit(np.column_stack([np.ones(len(df)), df.x1]), df.y, gj.families.Poisson(),
                cov_type="cluster", groups=np.r_[np.nan, np.ones(len(df) - 1)])
+
+
+def test_negative_binomial_alpha_by_maximum_likelihood(csv_file, capsys):
+    code, out, _ = _run(capsys, "fit", csv_file, "--formula", "y ~ x1", "--family",
+                        "negative_binomial", "--alpha", "ml", "--output", "json")
+    assert code == 0
+    df = pd.read_csv(csv_file)
+    ref = gj.glm("y ~ x1", df, gj.families.NegativeBinomial(alpha=None))
+    np.testing.assert_allclose(json.loads(out)["nuisance"]["alpha"], ref.nuisance["alpha"],
+                               rtol=1e-10)
+    with pytest.raises(SystemExit) as exit_info:  # argparse's usage error
+        cli.main(["fit", str(csv_file), "--formula", "y ~ x1", "--family",
+                  "negative_binomial", "--alpha", "many"])
+    assert exit_info.value.code == 2
+    assert "expected a number or ml" in capsys.readouterr().err
