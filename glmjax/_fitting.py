@@ -18,7 +18,7 @@ from glmjax import _checks as checks
 from glmjax._compilation import filter_jit, is_tracer
 from glmjax._covariances import check_cov_type, robust
 from glmjax._model import Problem, spd_solve
-from glmjax._results import FitResult, without_X
+from glmjax._results import FitResult, with_X, without_X
 from glmjax._row_blocks import any_true, count_true
 from glmjax._transfer import as_float_array, as_response, check_numeric
 from glmjax.families import AbstractFamily
@@ -222,11 +222,9 @@ def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
     result, scan, ok = _fit_compiled(a.family, a.parametrization, a.X, a.y, a.weights,
                                      a.offset, a.l2, a.l1, a.init, a.solver, a.scale,
                                      (a.cov_type, a.groups, a.n_groups))
-    code = jnp.where(ok, result.status_code, Status.INVALID_INPUT).astype(jnp.int32)
-    p = a.X.shape[1]
-    names = a.feature_names or tuple(f"x{j}" for j in range(p))
-    result = eqx.tree_at(lambda r: (r.problem.X, r.status_code), result, (a.X, code))
-    return dataclasses.replace(result, solver=a.solver.name, feature_names=names), scan, ok
+    names = a.feature_names or tuple(f"x{j}" for j in range(a.X.shape[1]))
+    result = dataclasses.replace(with_X(result, a.X), solver=a.solver.name, feature_names=names)
+    return result, scan, ok
 
 
 def raise_for_inputs(inputs: Inputs, scan: checks.Scan) -> None:
@@ -384,16 +382,7 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
     def newton(problem, beta, values):
         loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values)
 
-        def step(_, u):
-            # forward mode: a family's density may be a while_loop (Tweedie's series)
-            grad = jax.jacfwd(loglik)(u)
-            hess = jax.jacfwd(jax.jacfwd(loglik))(u)
-            move = jnp.linalg.solve(hess, grad)
-            newton_ok = jnp.all(jnp.isfinite(move)) & (jnp.linalg.det(-hess) > 0)
-            move = jnp.where(newton_ok, -move, 0.5 * jnp.sign(grad))
-            return jnp.clip(u + jnp.clip(move, -2.0, 2.0), -23.0, 23.0)
-
-        u = jax.lax.fori_loop(0, 30, step, u)
+        u = _log_scale_newton(loglik, u, n_steps=30, limit=23.0)
         return dict(zip(names, jnp.exp(u), strict=True))
 
     def cond(state):
@@ -423,21 +412,29 @@ def _nuisance_stderr(problem: Problem, beta: Array, values: dict) -> dict:
 
 def _ml_dispersion(family, y, eta, weights, start) -> Array:
     """argmax_φ Σ wᵢ log p(yᵢ | ηᵢ, φ) at the fitted η (MASS's ``gamma.shape`` for Gamma):
-    Newton's method on log φ from ``start``, derivatives by forward-mode autodiff (Tweedie's
-    series is a ``while_loop``), a step of ±½ where the curvature is not negative."""
+    ``_log_scale_newton`` on log φ from ``start``."""
 
     def loglik(u):
-        return jnp.sum(weights * family.log_prob(y, eta, jnp.exp(u)))
+        return jnp.sum(weights * family.log_prob(y, eta, jnp.exp(u[0])))
 
-    def slope(u):
-        return jax.jvp(loglik, (u,), (jnp.ones_like(u),))[1]
+    return jnp.exp(_log_scale_newton(loglik, jnp.log(start)[None], n_steps=40)[0])
+
+
+def _log_scale_newton(loglik, u: Array, n_steps: int, limit: float = jnp.inf) -> Array:
+    """``n_steps`` Newton steps maximising ``loglik`` over the log-scale parameters u (a
+    vector), each step at most 2 in every coordinate, u kept within ±``limit``; a step of ±½
+    along the gradient where the Hessian is not negative definite. Derivatives by forward
+    mode: a family's density may be a ``while_loop`` (Tweedie's series)."""
 
     def step(_, u):
-        d1, d2 = jax.jvp(slope, (u,), (jnp.ones_like(u),))
-        newton = jnp.where(d2 < 0, -d1 / jnp.where(d2 < 0, d2, 1.0), 0.5 * jnp.sign(d1))
-        return u + jnp.clip(newton, -2.0, 2.0)
+        grad = jax.jacfwd(loglik)(u)
+        hess = jax.jacfwd(jax.jacfwd(loglik))(u)
+        move = jnp.linalg.solve(hess, grad)
+        newton_ok = jnp.all(jnp.isfinite(move)) & (jnp.linalg.det(-hess) > 0)
+        move = jnp.where(newton_ok, -move, 0.5 * jnp.sign(grad))
+        return jnp.clip(u + jnp.clip(move, -2.0, 2.0), -limit, limit)
 
-    return jnp.exp(jax.lax.fori_loop(0, 40, step, jnp.log(start)))
+    return jax.lax.fori_loop(0, n_steps, step, u)
 
 
 def _covariance(problem: Problem, solved: SolverResult) -> Array:

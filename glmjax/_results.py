@@ -295,7 +295,7 @@ class FitResult(eqx.Module):
         if not (isinstance(level, int | float) and 0 < level < 1):
             raise ValueError(f"level must be a number with 0 < level < 1; got {level!r}.")
         X, offset, param = self._new_rows(X, offset, precision_design)
-        predict(self.family, param, self.params, self.n_linear, X, offset, "linear")  # checks
+        X, offset = _checked_rows(self.family, param, self.params, self.n_linear, X, offset)
         z = np.asarray(_normal_quantile(0.5 + level / 2), self.params.dtype)
         result = _prediction(self.family, param, self.params, self.cov, self.n_linear,
                              jnp.asarray(X, self.params.dtype), offset, z)
@@ -531,6 +531,12 @@ def predict(family: AbstractFamily, param: AbstractParametrization, params: Arra
     one compiled program per shape (op by op, a first prediction compiled ~10 programs)."""
     if which not in ("mean", "natural", "linear"):
         raise ValueError(f"which must be 'mean', 'natural' or 'linear'; got {which!r}.")
+    X, offset = _checked_rows(family, param, params, n_linear, X, offset)
+    return _predict(family, param, params, n_linear, X, offset, which)
+
+
+def _checked_rows(family, param, params, n_linear, X, offset):
+    """(X, offset) for a prediction, as arrays; ``ValueError`` for wrong shapes."""
     X = X if isinstance(X, jax.Array) else np.asarray(X)
     p = (params.shape[-1] - param.n_extra(family)) // n_linear
     if X.ndim != 2 or X.shape[1] != p:
@@ -540,7 +546,7 @@ def predict(family: AbstractFamily, param: AbstractParametrization, params: Arra
     if offset is not None and jnp.shape(offset) != (X.shape[0],):
         raise ValueError(f"offset must have shape ({X.shape[0]},), one value per row of X; "
                          f"got {jnp.shape(offset)}.")
-    return _predict(family, param, params, n_linear, X, offset, which)
+    return X, offset
 
 
 class Prediction(eqx.Module):
