@@ -62,11 +62,13 @@ def machine() -> str:
             f"{platform.python_version()}; " + ", ".join(versions))
 
 
-def logistic_batches(rng: np.random.Generator, n_fits: int, rows: int, cols: int):
-    """(X, y) for ``n_fits`` independent logistic regressions: X (B, m, p) with an intercept
-    column, coefficients N(0, 0.3²), y Bernoulli; float64 NumPy arrays."""
-    X = np.concatenate([np.ones((n_fits, rows, 1)),
-                        rng.normal(size=(n_fits, rows, cols - 1))], axis=2)
+def logistic_batches(rng: np.random.Generator, n_fits: int, rows: int, cols: int,
+                     shared_x: bool = False):
+    """(X, y) for ``n_fits`` independent logistic regressions: X (B, m, p), or (m, p) shared
+    by every fit with ``shared_x``, with an intercept column, coefficients N(0, 0.3²), y
+    Bernoulli; float64 NumPy arrays."""
+    shape = (rows,) if shared_x else (n_fits, rows)
+    X = np.concatenate([np.ones((*shape, 1)), rng.normal(size=(*shape, cols - 1))], axis=-1)
     beta = rng.normal(size=(n_fits, cols)) * 0.3
-    eta = np.einsum("bmp,bp->bm", X, beta)
+    eta = beta @ X.T if shared_x else np.einsum("bmp,bp->bm", X, beta)
     return X, (rng.uniform(size=(n_fits, rows)) < 1 / (1 + np.exp(-eta))).astype(float)

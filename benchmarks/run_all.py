@@ -34,6 +34,8 @@ BENCHMARKS = [
     ("What the first call compiles", ["bench_compile.py"], ["--rows", "20000", "--runs", "1"]),
     ("1,000 logistic fits of 500 × 10 (fit_many against a statsmodels loop)",
      ["bench_many.py"], ["--fits", "100"]),
+    ("4,000 negative-binomial fits with per-gene α, 2,000 cells (against glmGamPoi)",
+     ["bench_nb_genes.py"], ["--genes", "100", "--statsmodels-genes", "10"]),
     ("Autodiff score against the hand-derived gradient, 10⁶ × 100", ["bench_score.py"],
      ["--rows", "100000", "--cols", "20"]),
     ("The minibatch loop against one streaming pass over X", ["bench_minibatch.py"],

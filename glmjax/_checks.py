@@ -21,6 +21,7 @@ from glmjax._row_blocks import (
     count_true,
     default_block_rows,
     gram,
+    gram_from_outer,
     keep_rows,
     sum_over_blocks,
 )
@@ -59,7 +60,7 @@ def prepare_and_flag(family: AbstractFamily, X: Array, y: Array, weights: Array,
 
 def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFamily,
          y_prep: Array, w_prep: Array, start_weights: Array, start_rhs: Array,
-         start_extra: Array) -> Scan:
+         start_extra: Array, outer: Array | None = None) -> Scan:
     """The checks of ``prepare_and_flag`` on the ``prepare``d response, with the Gram matrix
     XᵀW₀X (W₀ = ``start_weights``, positive where the weights are) and its spectrum for the
     rank check, and Xᵀ``start_rhs`` for the starting values (``Problem.start_rows``, whose
@@ -68,7 +69,8 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
     Called inside ``fit``'s compiled program; the solver runs only when ``passed``. X is read
     once, in blocks of rows (``row_blocks``), for both products, its non-finite entries and
     its constant columns; its bit is set in every row when any entry is not finite
-    (``raise_for_bad_values`` locates the entry on the host).
+    (``raise_for_bad_values`` locates the entry on the host). With X's row outer products
+    ``outer`` (``fit_many`` with X shared) the Gram matrix is one product with them.
     """
     first = X[0]
 
@@ -84,8 +86,13 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
                    for a in (X, start_weights, start_rhs))
         return x, keep_rows(w, keep), keep_rows(r, keep)
 
-    X_gram, X_rhs, any_nonfinite, any_differ = sum_over_blocks(
-        block_terms, take, X.shape[0], default_block_rows(X))
+    if outer is None:
+        X_gram, X_rhs, any_nonfinite, any_differ = sum_over_blocks(
+            block_terms, take, X.shape[0], default_block_rows(X))
+    else:
+        X_gram, X_rhs = gram_from_outer(outer, start_weights, X.shape[1]), X.T @ start_rhs
+        any_nonfinite = any_true(~jnp.isfinite(X))
+        any_differ = jnp.sum(jnp.abs(X - first), 0) != 0
     X_rows = jnp.broadcast_to(any_nonfinite, weights.shape)
     row_flags = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
     constant = ~any_differ

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Sequence
+from functools import partial
 
 import equinox as eqx
 import jax
@@ -162,6 +163,8 @@ class Inputs(eqx.Module):
     feature_names: tuple[str, ...] | None = eqx.field(static=True)
     cov_type: str = eqx.field(static=True)
     n_groups: int = eqx.field(static=True)
+    outer: Array | None = None  # X's packed row outer products (``Problem.outer``)
+    vmapped: bool = eqx.field(static=True, default=False)  # under ``fit_many``'s vmap
 
 
 def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=None, l2=0.0,
@@ -221,7 +224,7 @@ def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
     a = inputs
     result, scan, ok = _fit_compiled(a.family, a.parametrization, a.X, a.y, a.weights,
                                      a.offset, a.l2, a.l1, a.init, a.solver, a.scale,
-                                     (a.cov_type, a.groups, a.n_groups))
+                                     (a.cov_type, a.groups, a.n_groups), a.outer, a.vmapped)
     names = a.feature_names or tuple(f"x{j}" for j in range(a.X.shape[1]))
     result = dataclasses.replace(with_X(result, a.X), solver=a.solver.name, feature_names=names)
     return result, scan, ok
@@ -241,14 +244,16 @@ def raise_for_inputs(inputs: Inputs, scan: checks.Scan) -> None:
                      "report this with the data's shapes.")
 
 
-def checked_problem(family, param, X, y, weights, offset, l2, l1=None):
+def checked_problem(family, param, X, y, weights, offset, l2, l1=None, outer=None):
     """(``Problem``, ``checks.Scan``, ok): the response prepared, the inputs scanned (with
     the products of the starting values), and the penalty mask (constant columns and extras
     unpenalised); traceable."""
     prepared, y_prep, w_prep = checks.prepare(family, y, weights, X.dtype)
     problem = Problem(family=prepared, parametrization=param, X=X, y=y_prep, weights=w_prep,
-                      offset=offset, l2=l2, penalized=jnp.zeros(0, X.dtype), l1=l1)
-    scan = checks.scan(X, y, weights, offset, prepared, y_prep, w_prep, *problem.start_rows())
+                      offset=offset, l2=l2, penalized=jnp.zeros(0, X.dtype), l1=l1,
+                      outer=outer)
+    scan = checks.scan(X, y, weights, offset, prepared, y_prep, w_prep, *problem.start_rows(),
+                       outer)
     ok = checks.passed(scan, l2 if l1 is None else l2 + l1)
     q, r = param.n_linear(family), param.n_extra(family)
     penalized = jnp.concatenate([
@@ -263,16 +268,19 @@ _TRACE_COUNT = [0]
 
 @filter_jit
 def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, scale,
-                  covariance=("nonrobust", None, 0)):
+                  covariance=("nonrobust", None, 0), outer=None, vmapped=False):
     """Check the inputs and, when they pass, solve and compute the statistics.
 
     One program per input shape: the checks, the solver and the statistics compile together.
+    ``vmapped`` (``fit_many``): the solver runs whatever the checks say and the failed fits'
+    results are replaced after; under ``vmap`` a ``lax.cond`` on a per-fit flag would run both
+    branches anyway, on copies of every operand (a shared X included) for each fit.
     """
     _TRACE_COUNT[0] += 1
     estimated = family.estimated_nuisance()  # fields set to None: estimated by ML
     start = family.nuisance_start(y, weights) if estimated else {}
     problem, scan, ok = checked_problem(family.with_nuisance(start), param, X, y, weights,
-                                        offset, l2, l1)
+                                        offset, l2, l1, outer)
 
     traced = []  # the solver's output, as ``cond`` traced ``solve`` (before ``skip``)
 
@@ -294,13 +302,16 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
                             jnp.full(shapes[0].status.shape, Status.INVALID_INPUT, jnp.int32)),
                 start)
 
-    solved, nuisance = jax.lax.cond(ok, solve, skip, problem)
+    if vmapped:
+        solved, nuisance = jax.tree.map(partial(jnp.where, ok), solve(problem), skip(problem))
+    else:
+        solved, nuisance = jax.lax.cond(ok, solve, skip, problem)
     problem = _with_nuisance(problem, nuisance)
     result = _statistics(problem, solved, family.with_nuisance(nuisance), scale, covariance)
     if estimated:
-        result = dataclasses.replace(
-            result, nuisance=nuisance,
-            nuisance_stderr=_nuisance_stderr(problem, solved.beta, nuisance))
+        reported, stderr, at_bound = _reported_nuisance(problem, solved.beta, nuisance)
+        result = dataclasses.replace(result, nuisance=reported, nuisance_stderr=stderr,
+                                     nuisance_at_bound=at_bound)
     # X goes back in outside: an input returned from a compiled program is copied
     result = without_X(result)
     return result, scan, ok
@@ -359,82 +370,128 @@ def _with_nuisance(problem: Problem, values: dict) -> Problem:
     return eqx.tree_at(lambda pr: pr.family, problem, problem.family.with_nuisance(values))
 
 
+_NUISANCE_LIMIT = 18.42  # |u| of the unconstrained scale: within 1e-8 of the range's ends
+
+
+def _unconstrained(family: AbstractFamily, values: dict) -> Array:
+    """The nuisance parameters on their unconstrained scale u: log(ν − lower), or the logit of
+    ν's position in a bounded range (``family.nuisance_range``)."""
+    def one(name, value):
+        lower, upper = family.nuisance_range(name)
+        if upper == float("inf"):
+            return jnp.log(value - lower)
+        return jnp.log(value - lower) - jnp.log(upper - value)
+
+    return jnp.stack([one(name, value) for name, value in values.items()])
+
+
+def _constrained(family: AbstractFamily, names: list, u: Array) -> dict:
+    """``_unconstrained``'s inverse: the parameters named ``names`` at u."""
+    def one(name, u):
+        lower, upper = family.nuisance_range(name)
+        if upper == float("inf"):
+            return lower + jnp.exp(u)
+        return lower + (upper - lower) * jax.nn.sigmoid(u)
+
+    return {name: one(name, u[k]) for k, name in enumerate(names)}
+
+
 def _profile_loglik(problem: Problem, mean: Array, values: dict):
-    """u ↦ Σ wᵢ log p(yᵢ | μᵢ, ν = eᵘ), the log-likelihood of the nuisance parameters ν
-    (positive, on the log scale u) at fixed means μ."""
-    names = list(values)
+    """(u ↦ Σ wᵢ log p(yᵢ | μᵢ, ν(u)), u at ``values``): the log-likelihood of the nuisance
+    parameters ν, on their unconstrained scale u, at fixed means μ."""
+    names, family = list(values), problem.family
 
     def loglik(u):
-        family = problem.family.with_nuisance(dict(zip(names, jnp.exp(u), strict=True)))
-        eta = family.natural_from_mean(mean)
-        return jnp.sum(problem.weights * family.log_prob(problem.y, eta))
+        fam = family.with_nuisance(_constrained(family, names, u))
+        eta = fam.natural_from_mean(mean)
+        return jnp.sum(problem.weights * fam.log_prob(problem.y, eta))
 
-    return loglik, jnp.log(jnp.stack([values[n] for n in names]))
+    return loglik, _unconstrained(family, values)
 
 
 def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
     """MASS's ``glm.nb`` alternation: the coefficients by the solver at fixed nuisance
     parameters, then the nuisance parameters by Newton's method on their log-likelihood at
-    the fitted means (on the log scale, within e^±23), until they change by less than 1e-10
-    (at most 25 rounds). Returns the coefficients and the estimates."""
+    the fitted means (on the unconstrained scale, within ±``_NUISANCE_LIMIT``), until they
+    change by less than 1e-8 there (at most 25 rounds). Returns the coefficients and the
+    estimates."""
     names = list(start)
-
-    def newton(problem, beta, values):
-        loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values)
-
-        u = _log_scale_newton(loglik, u, n_steps=30, limit=23.0)
-        return dict(zip(names, jnp.exp(u), strict=True))
 
     def cond(state):
         k, _, _, change = state
-        return (k < 25) & (change > 1e-10)
+        return (k < 25) & (change > 1e-8)
 
     def body(state):
         k, beta, values, _ = state
         current = _with_nuisance(problem, values)
         beta = solver.minimize(current, beta).beta
-        new = newton(current, beta, values)
-        change = max(jnp.abs(jnp.log(new[n]) - jnp.log(values[n])) for n in names)
-        return k + 1, beta, new, change
+        loglik, u = _profile_loglik(current, current.family.mean(current.eta(beta)), values)
+        new = _newton_unconstrained(loglik, u, max_steps=30, limit=_NUISANCE_LIMIT, tol=1e-8)
+        return k + 1, beta, _constrained(problem.family, names, new), jnp.max(jnp.abs(new - u))
 
     start_state = (0, beta0, start, jnp.asarray(jnp.inf, beta0.dtype))
     _, beta, values, _ = jax.lax.while_loop(cond, body, start_state)
     return jax.lax.stop_gradient(beta), jax.lax.stop_gradient(values)
 
 
-def _nuisance_stderr(problem: Problem, beta: Array, values: dict) -> dict:
-    """Standard errors from the observed information of the nuisance log-likelihood at the
-    fitted means (MASS's ``theta.ml``), mapped from the log scale by the delta method."""
+def _reported_nuisance(problem: Problem, beta: Array, values: dict
+                       ) -> tuple[dict, dict, dict]:
+    """(estimates, standard errors, at the bound) as ``FitResult`` reports them.
+
+    An estimate within 1e-8 of an end of its range (the likelihood still rising towards it;
+    for the negative binomial, no overdispersion: α → 0 and the Poisson fit) is reported as
+    that end, flagged, with a NaN standard error; the fit itself keeps the parameter 1e-8
+    inside. Standard errors come from the observed information of the nuisance
+    log-likelihood at the fitted means (MASS's ``theta.ml``), mapped from the unconstrained
+    scale by the delta method.
+    """
+    family, names = problem.family, list(values)
     loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values)
     cov_u = jnp.linalg.inv(-jax.jacfwd(jax.jacfwd(loglik))(u))
-    return {n: values[n] * jnp.sqrt(cov_u[k, k]) for k, n in enumerate(values)}
+    slope = jnp.diagonal(jax.jacfwd(  # dν/du
+        lambda v: jnp.stack(list(_constrained(family, names, v).values())))(u))
+    estimates, stderr, at_bound = {}, {}, {}
+    for k, name in enumerate(names):
+        lower, upper = family.nuisance_range(name)
+        low, high = u[k] <= -_NUISANCE_LIMIT + 1e-6, u[k] >= _NUISANCE_LIMIT - 1e-6
+        at_bound[name] = low | high
+        estimates[name] = jnp.where(low, lower, jnp.where(high, upper, values[name]))
+        stderr[name] = jnp.where(at_bound[name], jnp.nan, slope[k] * jnp.sqrt(cov_u[k, k]))
+    return estimates, stderr, at_bound
 
 
 def _ml_dispersion(family, y, eta, weights, start) -> Array:
     """argmax_φ Σ wᵢ log p(yᵢ | ηᵢ, φ) at the fitted η (MASS's ``gamma.shape`` for Gamma):
-    ``_log_scale_newton`` on log φ from ``start``."""
+    ``_newton_unconstrained`` on log φ from ``start``."""
 
     def loglik(u):
         return jnp.sum(weights * family.log_prob(y, eta, jnp.exp(u[0])))
 
-    return jnp.exp(_log_scale_newton(loglik, jnp.log(start)[None], n_steps=40)[0])
+    return jnp.exp(_newton_unconstrained(loglik, jnp.log(start)[None], max_steps=40)[0])
 
 
-def _log_scale_newton(loglik, u: Array, n_steps: int, limit: float = jnp.inf) -> Array:
-    """``n_steps`` Newton steps maximising ``loglik`` over the log-scale parameters u (a
-    vector), each step at most 2 in every coordinate, u kept within ±``limit``; a step of ±½
-    along the gradient where the Hessian is not negative definite. Derivatives by forward
-    mode: a family's density may be a ``while_loop`` (Tweedie's series)."""
+def _newton_unconstrained(loglik, u: Array, max_steps: int, limit: float = jnp.inf,
+                          tol: float = 1e-10) -> Array:
+    """Newton's method maximising ``loglik`` over unconstrained parameters u (a vector), until
+    a step moves no coordinate by more than ``tol`` (at most ``max_steps`` steps); each step at
+    most 2 in every coordinate, u kept within ±``limit``; a step of ±½ along the gradient where
+    the Hessian is not negative definite. The gradient and Hessian come from one
+    forward-over-forward pass (a family's density may be a ``while_loop``: Tweedie's series)."""
 
-    def step(_, u):
-        grad = jax.jacfwd(loglik)(u)
-        hess = jax.jacfwd(jax.jacfwd(loglik))(u)
+    def cond(state):
+        k, _, move = state
+        return (k < max_steps) & (move > tol)
+
+    def body(state):
+        k, u, _ = state
+        hess, grad = jax.jacfwd(lambda v: (jax.jacfwd(loglik)(v),) * 2, has_aux=True)(u)
         move = jnp.linalg.solve(hess, grad)
         newton_ok = jnp.all(jnp.isfinite(move)) & (jnp.linalg.det(-hess) > 0)
         move = jnp.where(newton_ok, -move, 0.5 * jnp.sign(grad))
-        return jnp.clip(u + jnp.clip(move, -2.0, 2.0), -limit, limit)
+        new = jnp.clip(u + jnp.clip(move, -2.0, 2.0), -limit, limit)
+        return k + 1, new, jnp.max(jnp.abs(new - u))
 
-    return jax.lax.fori_loop(0, n_steps, step, u)
+    return jax.lax.while_loop(cond, body, (0, u, jnp.asarray(jnp.inf, u.dtype)))[1]
 
 
 def _covariance(problem: Problem, solved: SolverResult) -> Array:

@@ -33,6 +33,7 @@ from glmjax._fitting import (
     solve,
 )
 from glmjax._results import FitResult, with_X, without_X
+from glmjax._row_blocks import row_outer_products
 from glmjax._transfer import as_float_array, as_response, to_host
 from glmjax.families import AbstractFamily
 
@@ -114,14 +115,18 @@ def fit_many(
     shared = {name: args[name] for name in args if not batched[name]}
     if batched["y"]:
         _check_response_batch(family, y, m)
+    p, q = X.shape[-1], param.n_linear(family)
+    # with X shared, the information of every fit is one product with X's row outer
+    # products (``row_blocks.gram_from_outer``), when they are few enough to keep
+    shared_outer = not batched["X"] and m * p * (p + 1) // 2 * X.dtype.itemsize <= _OUTER_BYTES
     if chunk_size is None:
-        fit_bytes = m * (X.shape[-1] * param.n_linear(family) + 1) * X.dtype.itemsize
+        fit_bytes = m * ((1 if shared_outer else p) * q + 1) * X.dtype.itemsize
         chunk_size = _default_chunk(fit_bytes)
     elif not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}.")
     with _one_batch_at_a_time():
         result, ones = _map_fits(family, link, fit_kwargs, mapped, shared,
-                                 _even_chunks(n_fits, int(chunk_size)))
+                                 _even_chunks(n_fits, int(chunk_size)), shared_outer)
     if names is None:  # found in the program: names never change what it compiles
         result = dataclasses.replace(result, feature_names=default_names(to_host(ones)))
     # X goes back in here: an input returned from a compiled program would be copied
@@ -138,14 +143,17 @@ def fit_many(
 
 
 @filter_jit
-def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size):
+def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size, shared_outer=False):
     """``lax.map`` over chunks of ``chunk_size`` vmapped fits, in one compiled program; and
-    which columns of X are all ones in every fit."""
+    which columns of X are all ones in every fit. ``shared_outer``: X is shared, and the fits
+    use its row outer products (computed once) for their information."""
+    outer = row_outer_products(shared["X"]) if shared_outer else None
 
     def one(per_fit):
         a = {**shared, **per_fit}
-        res, _, _ = solve(prepare(a["X"], a["y"], family, link, weights=a["weights"],
-                                  offset=a["offset"], l2=a["l2"], l1=a["l1"], **fit_kwargs))
+        inputs = prepare(a["X"], a["y"], family, link, weights=a["weights"],
+                         offset=a["offset"], l2=a["l2"], l1=a["l1"], **fit_kwargs)
+        res, _, _ = solve(dataclasses.replace(inputs, outer=outer, vmapped=True))
         # the result refers to the caller's X (one copy, shared or stacked), not a copy per fit
         return without_X(res, (1,))
 
@@ -176,6 +184,7 @@ def _one_batch_at_a_time():
 
 
 _CHUNK_BYTES = 8 << 20  # a chunk's working data on the CPU, at most (``fit_many``)
+_OUTER_BYTES = 64 << 20  # a shared X's row outer products, at most (``fit_many``)
 
 
 def _default_chunk(fit_bytes: int) -> int:

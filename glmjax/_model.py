@@ -29,6 +29,7 @@ from glmjax._row_blocks import (
     any_true,
     default_block_rows,
     gram,
+    gram_from_outer,
     keep_rows,
     sum_over_blocks,
     weighted_gram,
@@ -101,6 +102,8 @@ class Problem(eqx.Module):
     penalized: Array
     l1: Array | None = None  # None: no L1 term is compiled (a leafless pytree node, so it
     # stays None through lax.cond and vmap, where a constant 0.0 would become a tracer)
+    outer: Array | None = None  # X's packed row outer products (``fit_many`` with X shared):
+    # the information is then one product with them (``row_blocks.gram_from_outer``)
 
     @property
     def n_features(self) -> int:
@@ -199,7 +202,10 @@ class Problem(eqx.Module):
         VG = V @ G
         W = jnp.einsum("ida,idb->iab", G, VG)
         W = W[:, 0, 0] if q == 1 else W
-        if rhs is None:
+        if self.outer is not None:
+            info_theta = gram_from_outer(self.outer, W, p)
+            X_rhs = None if rhs is None else self.X.T @ rhs.reshape(m, -1)
+        elif rhs is None:
             info_theta, X_rhs = weighted_gram(self.X, W), None
         else:
             info_theta, X_rhs = gram(self.X, W, rhs)
@@ -248,7 +254,9 @@ class Problem(eqx.Module):
             info, d_theta = block._fisher(linear, extra, d_linear)
             return value, jnp.concatenate([d_theta.ravel(), d_extra]), info
 
-        if block_rows is None:
+        if self.outer is not None:
+            block_rows = 0  # ``outer`` is kept only for data small enough for one block
+        elif block_rows is None:
             block_rows = default_block_rows(self.X, self.n_linear)
         return sum_over_blocks(block_terms, self.row_block, self.X.shape[0], block_rows)
 

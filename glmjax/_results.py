@@ -34,8 +34,11 @@ def with_X(result: FitResult, X: Array) -> FitResult:
 
 
 def without_X(result: FitResult, shape: tuple[int, ...] = (0,)) -> FitResult:
-    """``result`` with an empty placeholder of ``shape`` for its design (``with_X``)."""
-    return with_X(result, jnp.zeros(shape, result.params.dtype))
+    """``result`` with an empty placeholder of ``shape`` for its design (``with_X``), and
+    without the design's row outer products (``Problem.outer``)."""
+    problem = dataclasses.replace(result.problem, outer=None)
+    return with_X(dataclasses.replace(result, problem=problem),
+                  jnp.zeros(shape, result.params.dtype))
 
 
 def compiled_property(fn):
@@ -102,6 +105,7 @@ class FitResult(eqx.Module):
     cov_type: str = eqx.field(static=True, default="nonrobust")
     nuisance: dict = eqx.field(default_factory=dict)  # estimated family parameters
     nuisance_stderr: dict = eqx.field(default_factory=dict)
+    nuisance_at_bound: dict = eqx.field(default_factory=dict)  # estimate at its range's end
 
     @property
     def converged(self) -> Array:
@@ -409,8 +413,12 @@ class FitResult(eqx.Module):
                          "marks what is not estimated)")
         lines.append("")
         for name, value in self.nuisance.items():  # as MASS's glm.nb prints theta
-            lines.append(f"{name} (estimated by maximum likelihood): {float(value):.6g}, "
-                         f"std. error {float(self.nuisance_stderr[name]):.4g}")
+            if np.ndim(value) == 0 and bool(self.nuisance_at_bound[name]):
+                lines.append(f"{name} (estimated by maximum likelihood): {float(value):.6g}, "
+                             "at the end of its range (the likelihood rises towards it)")
+            else:
+                lines.append(f"{name} (estimated by maximum likelihood): {float(value):.6g}, "
+                             f"std. error {float(self.nuisance_stderr[name]):.4g}")
         precision = numbers["precision"]
         if precision is not None and np.ndim(precision) == 0:
             lines.append(f"Precision parameter phi: {float(precision):.5g}")

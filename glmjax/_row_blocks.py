@@ -138,6 +138,38 @@ def gram(X: Array, W: Array, R: Array | None = None) -> Array | tuple[Array, Arr
     return G if R is None else (G, X.T @ R.reshape(R.shape[0], -1))
 
 
+def row_outer_products(X: Array) -> Array:
+    """The outer products xᵢxᵢᵀ of X's rows, packed as their upper triangles: shape
+    (m, p(p+1)/2), column (j, k) for j ≤ k in ``np.triu_indices`` order (``gram_from_outer``)."""
+    j, k = np.triu_indices(X.shape[1])
+    return X[:, j] * X[:, k]
+
+
+def gram_from_outer(outer: Array, W: Array, p: int) -> Array:
+    """``weighted_gram`` from the packed outer products of X's rows (``row_outer_products``):
+    one product Wᵀ·outer, of (m,) or (m, q²) weights with (m, p(p+1)/2) products.
+
+    Under ``vmap`` with X shared by the fits (``fit_many``) the product of all fits is one
+    matrix product, (B, m) weights times (m, p(p+1)/2) outer products, instead of B small
+    weighted Gram products.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> X, W = jnp.arange(6.0).reshape(3, 2), jnp.array([1.0, 2.0, 3.0])
+        >>> (gram_from_outer(row_outer_products(X), W, 2) == gram(X, W)).all().item()
+        True
+    """
+    j, k = np.triu_indices(p)
+    index = np.zeros((p, p), np.int32)
+    index[j, k] = index[k, j] = np.arange(j.size)
+    if W.ndim == 1:
+        return (W @ outer)[index]
+    q = W.shape[1]
+    packed = W.reshape(W.shape[0], q * q).T @ outer  # (q², p(p+1)/2)
+    G = packed[:, index].reshape(q, q, p, p)  # [a, b, j, k]
+    return G.transpose(2, 0, 3, 1).reshape(p * q, p * q)
+
+
 def _transposed(X: Array) -> Array:
     """Xᵀ, the left operand of ``gram``'s product; for a small X on the CPU (at most a
     quarter of a row block, so never a block of a large X), a copy laid out as Xᵀ.

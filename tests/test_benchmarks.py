@@ -51,6 +51,7 @@ def test_the_gpu_benchmark_runs_on_the_cpu_and_records_device_and_numbers(tmp_pa
     ("bench_fit.py", ["--rows", "3000", "--cols", "5", "--skip", "statsmodels"]),
     ("bench_fit.py", ["--family", "logistic", "--rows", "3000", "--cols", "5"]),
     ("bench_many.py", ["--fits", "20", "--chunk-sizes", "5", "20"]),
+    ("bench_nb_genes.py", ["--genes", "8", "--cells", "200", "--statsmodels-genes", "2"]),
     ("bench_score.py", ["--rows", "5000", "--cols", "10"]),
     ("bench_minibatch.py", ["--rows", "40000", "--cols", "10", "--batch", "1024",
                             "--epochs", "2", "--rounds", "1"]),

@@ -62,11 +62,22 @@ def test_each_fit_of_a_batch_gets_its_own_alpha(data):
         np.testing.assert_allclose(many.coef[b], one.coef, rtol=1e-8)
 
 
-def test_no_overdispersion_ends_at_the_poisson_fit(data):
-    X, _, mu = data
+def test_no_overdispersion_is_reported_as_alpha_zero_with_a_flag(data):
+    """Poisson data: the likelihood rises towards α = 0 (its score there, ½Σ[(y − μ)² − y]
+    at the Poisson fit, is negative), so α̂ = 0, flagged, and the fit is Poisson's (1e-7);
+    in a batch beside an overdispersed fit, neither is a failure."""
+    X, y_nb, mu = data
     y = np.random.default_rng(3).poisson(mu).astype(float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = gj.fit(X, y, F.NegativeBinomial(alpha=None))
-    assert float(res.nuisance["alpha"]) < 1e-3
-    np.testing.assert_allclose(res.coef, gj.fit(X, y, F.Poisson()).coef, rtol=1e-3)
+    poisson = gj.fit(X, y, F.Poisson())
+    mu_p = np.asarray(poisson.predict(X))
+    assert np.sum((y - mu_p) ** 2 - y) < 0  # the boundary case
+    res = gj.fit(X, y, F.NegativeBinomial(alpha=None))
+    assert float(res.nuisance["alpha"]) == 0.0 and bool(res.nuisance_at_bound["alpha"])
+    assert np.isnan(res.nuisance_stderr["alpha"]) and bool(res.converged)
+    np.testing.assert_allclose(res.coef, poisson.coef, rtol=1e-7)
+    np.testing.assert_allclose(res.loglik, poisson.loglik, rtol=1e-9)
+    assert "alpha (estimated by maximum likelihood): 0, at the end of its range" in res.summary()
+    many = gj.fit_many(X, np.stack([y, y_nb]), F.NegativeBinomial(alpha=None))
+    assert many.converged.all()
+    assert many.nuisance_at_bound["alpha"].tolist() == [True, False]
+    assert float(many.nuisance["alpha"][0]) == 0.0 and float(many.nuisance["alpha"][1]) > 0.1

@@ -70,6 +70,91 @@ def log1mexp(eta: ArrayLike) -> Array:
     return jnp.where(near_zero, jnp.log(-jnp.expm1(safe_hi)), jnp.log1p(-jnp.exp(safe_lo)))
 
 
+def log_gamma_ratio(y: ArrayLike, r: ArrayLike) -> Array:
+    r"""log Γ(y + r) − log Γ(r) for y ≥ 0, r > 0, accurate (with its derivatives) for large r.
+
+    Below r = 10⁴ the difference of ``log_gamma``s; above, Stirling's series for the difference,
+
+    .. math:: (r − ½)\,\mathrm{log1p}(y/r) + y \log(r + y) − y
+              − \frac{y}{12\,r\,(r + y)} + \frac{1}{360}\Big(\frac1{r^3} − \frac1{(r+y)^3}\Big),
+
+    whose terms are O(y log r) instead of the O(r log r) of each log Γ (at r = 10⁸ their
+    difference loses 7 digits, and the negative binomial's likelihood in α → 0 drowns in that
+    noise). The branch not taken is evaluated at a safe point.
+
+    Example:
+        >>> import math
+        >>> round(float(log_gamma_ratio(3.0, 2e4)), 4)
+        29.7106
+        >>> round(math.lgamma(20003) - math.lgamma(2e4), 4)
+        29.7106
+    """
+    y, r = jnp.asarray(y), jnp.asarray(r)
+    large = r > 1e4
+    small_r = jnp.where(large, 1.0, r)
+    big_r = jnp.where(large, r, 1e4)
+    direct = log_gamma(y + small_r) - log_gamma(small_r)
+    z = big_r + y
+    stirling = ((big_r - 0.5) * jnp.log1p(y / big_r) + y * jnp.log(z) - y
+                - y / (12 * big_r * z) + (1 / big_r**3 - 1 / z**3) / 360)
+    return jnp.where(large, stirling, direct)
+
+
+@jax.custom_jvp
+def log_gamma(x: ArrayLike) -> Array:
+    """log Γ(x) for x > 0 (``jax.scipy.special.gammaln``), whose second derivative is the
+    fast ``trigamma`` rather than XLA's general polygamma (~4× the time): a likelihood with
+    log Γ terms (the negative binomial's α) takes its Newton steps through it.
+
+    Example:
+        >>> import jax
+        >>> round(float(jax.grad(jax.grad(log_gamma))(1.0)), 5)  # ψ'(1) = π²/6
+        1.64493
+    """
+    return jax.scipy.special.gammaln(x)
+
+
+@log_gamma.defjvp
+def _log_gamma_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return log_gamma(x), _digamma(x) * t
+
+
+@jax.custom_jvp
+def _digamma(x: Array) -> Array:
+    """ψ(x) for x > 0: ten steps of ψ(x) = ψ(x + 1) − 1/x, then the asymptotic series at
+    z = x + 10 through z⁻¹⁴ (no reflection formula: it is only called for x > 0)."""
+    head = sum(1 / (x + k) for k in range(10))
+    z = x + 10
+    w = 1 / (z * z)
+    tail = jnp.log(z) - 0.5 / z - w * (1 / 12 + w * (-1 / 120 + w * (1 / 252 + w * (
+        -1 / 240 + w * (1 / 132 + w * (-691 / 32760 + w / 12))))))
+    return tail - head
+
+
+@_digamma.defjvp
+def _digamma_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _digamma(x), trigamma(x) * t
+
+
+def trigamma(x: ArrayLike) -> Array:
+    """ψ'(x) for x > 0: ten steps of ψ'(x) = 1/x² + ψ'(x + 1), then the asymptotic series
+    at z = x + 10 ≥ 10 through z⁻¹⁵ (relative error below 1e-14 in float64).
+
+    Example:
+        >>> round(float(trigamma(1.0)), 5)  # π²/6
+        1.64493
+    """
+    x = jnp.asarray(x)
+    head = sum(1 / (x + k) ** 2 for k in range(10))
+    z = x + 10
+    w = 1 / (z * z)
+    tail = (1 / z) * (1 + 0.5 / z + w * (1 / 6 + w * (-1 / 30 + w * (1 / 42 + w * (
+        -1 / 30 + w * (5 / 66 + w * (-691 / 2730 + w * 7 / 6)))))))
+    return head + tail
+
+
 class AbstractFamily(eqx.Module):
     """An exponential family p(y | η) = b(y) exp(ηᵀT(y) − A(η)).
 
@@ -106,8 +191,9 @@ class AbstractFamily(eqx.Module):
       size_parameter: the field that a response's number of columns sets (Multinomial's
         ``n_classes``), for the CLI; None when there is none.
       has_precision_model: whether a formula may have a precision part after ``|``.
-      nuisance: the positive parameter fields that ``None`` asks ``fit`` to estimate by
-        maximum likelihood (NegativeBinomial's ``alpha``).
+      nuisance: the parameter fields that ``None`` asks ``fit`` to estimate by maximum
+        likelihood (NegativeBinomial's ``alpha``, Tweedie's ``power``), each in the open
+        interval ``nuisance_range(name)``.
 
     Example (the geometric distribution, P(y) = (1 − e^η) e^{ηy}, y = 0, 1, ...):
         >>> import jax, jax.numpy as jnp, glmjax as gj
@@ -158,6 +244,12 @@ class AbstractFamily(eqx.Module):
         """The family with the fields named in ``values`` set to them."""
         return eqx.tree_at(lambda f: [getattr(f, name) for name in values], self,
                            list(values.values()), is_leaf=lambda x: x is None)
+
+    def nuisance_range(self, name: str) -> tuple[float, float]:
+        """The open interval (lower, upper) of the nuisance parameter ``name``: (0, ∞) unless
+        a family says (Tweedie's power: (1, 2)). ``fit`` estimates it on the log scale of
+        (0, ∞) shifted to ``lower``, or the logit scale of a bounded interval."""
+        return 0.0, float("inf")
 
     def nuisance_start(self, y: Array, weights: Array) -> dict:
         """Starting values for the estimated nuisance parameters (1 unless a family says)."""

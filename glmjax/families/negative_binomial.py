@@ -14,7 +14,7 @@ from jax.typing import ArrayLike
 
 from glmjax import links
 from glmjax._compilation import is_tracer
-from glmjax.families._base import AbstractScalarFamily, log1mexp
+from glmjax.families._base import AbstractScalarFamily, log1mexp, log_gamma_ratio
 
 
 class NegativeBinomial(AbstractScalarFamily):
@@ -63,8 +63,7 @@ class NegativeBinomial(AbstractScalarFamily):
         return -log1mexp(eta) / self.alpha
 
     def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
-        r = 1.0 / self.alpha
-        return gammaln(y + r) - gammaln(r) - gammaln(jnp.asarray(y) + 1)
+        return log_gamma_ratio(y, 1.0 / self.alpha) - gammaln(jnp.asarray(y) + 1)
 
     def in_support(self, y: ArrayLike) -> Array:
         return y >= 0

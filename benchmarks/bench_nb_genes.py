@@ -1,0 +1,148 @@
+"""Per-gene negative-binomial fits with their own α: genes × cells of one design, float64, CPU.
+
+    python benchmarks/bench_nb_genes.py [--genes 4000] [--cells 2000] [--statsmodels-genes 100]
+
+Synthetic NB counts: an intercept, a two-level condition and a normal covariate, log size
+factors as the offset, log-normal α per gene. glmjax fits every gene with
+``gj.fit_many(X, Y, NegativeBinomial(alpha=None), offset=...)`` (α by maximum likelihood, X
+shared). Beside it, in the same run: glmGamPoi's ``glm_gp`` (R, when ``Rscript`` with
+glmGamPoi is installed; ``size_factors = FALSE, overdispersion_shrinkage = FALSE,
+do_cox_reid_adjustment = FALSE``; only the call to ``glm_gp`` is timed, inside R), and a
+statsmodels loop of ``NegativeBinomial(...).fit()`` over the first ``--statsmodels-genes``
+genes, scaled to all genes. Reports coefficient and α agreement with glmGamPoi, and for the
+genes where α differs most, the log-likelihoods of both fits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from _common import machine, median_time
+
+R_SCRIPT = """
+suppressMessages(library(glmGamPoi))
+X <- as.matrix(read.csv("X.csv", header = FALSE)); colnames(X) <- NULL
+Y <- as.matrix(read.csv("Y.csv", header = FALSE)); off <- scan("off.csv", quiet = TRUE)
+t <- system.time(fit <- glm_gp(Y, design = X, offset = off, size_factors = FALSE,
+                               overdispersion_shrinkage = FALSE,
+                               do_cox_reid_adjustment = FALSE, verbose = FALSE))
+write.table(fit$Beta, "beta.csv", sep = ",", row.names = FALSE, col.names = FALSE)
+write.table(fit$overdispersions, "alpha.csv", row.names = FALSE, col.names = FALSE)
+cat(t[["elapsed"]], "\\n", file = "seconds.txt")
+cat(as.character(packageVersion("glmGamPoi")), "\\n", file = "version.txt")
+"""
+
+
+def counts(rng: np.random.Generator, genes: int, cells: int):
+    X = np.column_stack([np.ones(cells), np.repeat([0.0, 1.0], [cells // 2, cells - cells // 2]),
+                         rng.normal(size=cells)])
+    offset = rng.normal(scale=0.3, size=cells)
+    beta = np.column_stack([rng.normal(1, 1.5, genes), rng.normal(0, 0.5, genes),
+                            rng.normal(0, 0.2, genes)])
+    mu = np.exp(beta @ X.T + offset)
+    r = 1 / np.exp(rng.normal(-1.5, 1, genes))[:, None]
+    return X, rng.poisson(rng.gamma(r, mu / r)).astype(float), offset
+
+
+def glmgampoi(X, Y, offset):
+    """(seconds, coefficients, α, version) from glmGamPoi, or None without R/glmGamPoi."""
+    if shutil.which("Rscript") is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        np.savetxt(d / "X.csv", X, delimiter=",")
+        np.savetxt(d / "Y.csv", Y, delimiter=",", fmt="%d")
+        np.savetxt(d / "off.csv", offset)
+        (d / "fit.R").write_text(R_SCRIPT)
+        out = subprocess.run(["Rscript", "fit.R"], cwd=d, capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"(glmGamPoi not run: {out.stderr.strip().splitlines()[-1:]})")
+            return None
+        return (float((d / "seconds.txt").read_text()),
+                np.loadtxt(d / "beta.csv", delimiter=",", ndmin=2),
+                np.loadtxt(d / "alpha.csv", ndmin=1), (d / "version.txt").read_text().strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--genes", type=int, default=4000)
+    parser.add_argument("--cells", type=int, default=2000)
+    parser.add_argument("--statsmodels-genes", type=int, default=100)
+    args = parser.parse_args()
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import statsmodels.api as sm
+
+    import glmjax as gj
+
+    X, Y, offset = counts(np.random.default_rng(0), args.genes, args.cells)
+    G, n = Y.shape
+    fam = gj.families.NegativeBinomial(alpha=None)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = gj.fit_many(X, Y, family=fam, offset=offset)
+        res.params.block_until_ready()
+        return res
+
+    start = time.perf_counter()
+    res = fit()
+    first = time.perf_counter() - start
+    steady = median_time(fit, 3)
+    coef, alpha = np.asarray(res.coef), np.asarray(res.nuisance["alpha"])
+
+    k = min(args.statsmodels_genes, G)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for g in range(k):
+            sm.NegativeBinomial(Y[g], X, offset=offset, loglike_method="nb2").fit(disp=0)
+    t_sm = (time.perf_counter() - start) * G / k
+
+    ref = glmgampoi(X, Y, offset)
+    print(f"# {G} genes x {n} cells, negative binomial with per-gene alpha, float64")
+    print(f"# {machine()}" + (f", glmGamPoi {ref[3]}" if ref else ""))
+    base = ref[0] if ref else t_sm
+    print(f"| method | time (s) | relative to {'glmGamPoi' if ref else 'statsmodels'} |")
+    print("|---|---|---|")
+    print(f"| glmjax fit_many, first call (compilation included) | {first:.2f} | "
+          f"{first / base:.2f} |")
+    print(f"| glmjax fit_many, steady state | {steady:.2f} | {steady / base:.2f} |")
+    if ref:
+        print(f"| glmGamPoi glm_gp (R) | {ref[0]:.2f} | 1.00 |")
+    print(f"| statsmodels NegativeBinomial loop ({k} genes, scaled to {G}) | {t_sm:.1f} | "
+          f"{t_sm / base:.1f} |")
+    print(f"\nglmjax: {int(np.sum(res.converged))} of {G} converged; "
+          f"{int(np.sum(alpha == 0))} genes at the boundary alpha = 0 (no overdispersion).")
+    if ref:
+        _, beta_gp, alpha_gp, _ = ref
+        interior = alpha > 0
+        rel = np.abs(alpha - alpha_gp)[interior] / alpha_gp[interior]
+        print(f"Against glmGamPoi: coefficients max |diff| {np.abs(coef - beta_gp).max():.1e} "
+              f"(median {np.median(np.abs(coef - beta_gp)):.1e}); alpha relative difference "
+              f"median {np.median(rel):.1e}, 99th percentile {np.quantile(rel, 0.99):.1e}, "
+              f"max {rel.max():.1e}; glmGamPoi's alpha on glmjax's boundary genes: "
+              f"{f'max {alpha_gp[~interior].max():.1e}' if (~interior).any() else 'none'}.")
+        worst = np.argsort(-np.abs(alpha - alpha_gp) / np.maximum(alpha_gp, 1e-12))[:3]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gaps = [float(res.loglik[g]) - float(gj.fit(
+                X, Y[g], gj.families.NegativeBinomial(alpha=max(alpha_gp[g], 1e-12)),
+                offset=offset).loglik) for g in worst]
+        print("Where alpha differs most (genes " + ", ".join(map(str, worst)) + "), glmjax's "
+              "log-likelihood minus that at glmGamPoi's alpha: "
+              + ", ".join(f"{gap:+.1e}" for gap in gaps) + ".")
+
+
+if __name__ == "__main__":
+    main()
