@@ -1,6 +1,7 @@
 """Per-gene negative-binomial fits with their own α: genes × cells of one design, float64, CPU.
 
     python benchmarks/bench_nb_genes.py [--genes 4000] [--cells 2000] [--statsmodels-genes 100]
+                                        [--chunk-sizes 250 1000 4000]
 
 Synthetic NB counts: an intercept, a two-level condition and a normal covariate, log size
 factors as the offset, log-normal α per gene. glmjax fits every gene with
@@ -10,7 +11,8 @@ glmGamPoi is installed; ``size_factors = FALSE, overdispersion_shrinkage = FALSE
 do_cox_reid_adjustment = FALSE``; only the call to ``glm_gp`` is timed, inside R), and a
 statsmodels loop of ``NegativeBinomial(...).fit()`` over the first ``--statsmodels-genes``
 genes, scaled to all genes. Reports coefficient and α agreement with glmGamPoi, and for the
-genes where α differs most, the log-likelihoods of both fits.
+genes where α differs most, the log-likelihoods of both fits. With ``--chunk-sizes``, also
+glmjax's steady state at each ``chunk_size`` of ``fit_many``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def main() -> None:
     parser.add_argument("--genes", type=int, default=4000)
     parser.add_argument("--cells", type=int, default=2000)
     parser.add_argument("--statsmodels-genes", type=int, default=100)
+    parser.add_argument("--chunk-sizes", type=int, nargs="*", default=[])
     args = parser.parse_args()
 
     import jax
@@ -88,10 +91,10 @@ def main() -> None:
     G, n = Y.shape
     fam = gj.families.NegativeBinomial(alpha=None)
 
-    def fit():
+    def fit(chunk_size=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = gj.fit_many(X, Y, family=fam, offset=offset)
+            res = gj.fit_many(X, Y, family=fam, offset=offset, chunk_size=chunk_size)
         res.params.block_until_ready()
         return res
 
@@ -142,6 +145,11 @@ def main() -> None:
         print("Where alpha differs most (genes " + ", ".join(map(str, worst)) + "), glmjax's "
               "log-likelihood minus that at glmGamPoi's alpha: "
               + ", ".join(f"{gap:+.1e}" for gap in gaps) + ".")
+    if args.chunk_sizes:
+        print("\n| chunk_size | glmjax steady state (s) |\n|---|---|")
+        for size in args.chunk_sizes:
+            fit(size)  # compiles
+            print(f"| {size} | {median_time(lambda size=size: fit(size), 3):.2f} |")
 
 
 if __name__ == "__main__":

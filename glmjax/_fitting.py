@@ -413,23 +413,25 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
     """MASS's ``glm.nb`` alternation: the coefficients by the solver at fixed nuisance
     parameters, then the nuisance parameters by Newton's method on their log-likelihood at
     the fitted means (on the unconstrained scale, within ±``_NUISANCE_LIMIT``), until they
-    change by less than 1e-8 there (at most 25 rounds). Returns the coefficients and the
-    estimates."""
+    change by less than 1e-8 there, or are already at the maximum within its rounding error
+    (at most 25 rounds). Returns the coefficients and the estimates."""
     names = list(start)
 
     def cond(state):
-        k, _, _, change = state
-        return (k < 25) & (change > 1e-8)
+        k, _, _, done = state
+        return (k < 25) & ~done
 
     def body(state):
         k, beta, values, _ = state
         current = _with_nuisance(problem, values)
         beta = solver.minimize(current, beta).beta
         loglik, u = _profile_loglik(current, current.family.mean(current.eta(beta)), values)
-        new = _newton_unconstrained(loglik, u, max_steps=30, limit=_NUISANCE_LIMIT, tol=1e-8)
-        return k + 1, beta, _constrained(problem.family, names, new), jnp.max(jnp.abs(new - u))
+        new, flat = _newton_unconstrained(loglik, u, max_steps=30, limit=_NUISANCE_LIMIT,
+                                          tol=1e-8)
+        done = (jnp.max(jnp.abs(new - u)) <= 1e-8) | flat
+        return k + 1, beta, _constrained(problem.family, names, new), done
 
-    start_state = (0, beta0, start, jnp.asarray(jnp.inf, beta0.dtype))
+    start_state = (0, beta0, start, jnp.asarray(False))
     _, beta, values, _ = jax.lax.while_loop(cond, body, start_state)
     return jax.lax.stop_gradient(beta), jax.lax.stop_gradient(values)
 
@@ -467,31 +469,51 @@ def _ml_dispersion(family, y, eta, weights, start) -> Array:
     def loglik(u):
         return jnp.sum(weights * family.log_prob(y, eta, jnp.exp(u[0])))
 
-    return jnp.exp(_newton_unconstrained(loglik, jnp.log(start)[None], max_steps=40)[0])
+    return jnp.exp(_newton_unconstrained(loglik, jnp.log(start)[None], max_steps=40)[0][0])
 
 
 def _newton_unconstrained(loglik, u: Array, max_steps: int, limit: float = jnp.inf,
-                          tol: float = 1e-10) -> Array:
-    """Newton's method maximising ``loglik`` over unconstrained parameters u (a vector), until
-    a step moves no coordinate by more than ``tol`` (at most ``max_steps`` steps); each step at
-    most 2 in every coordinate, u kept within ±``limit``; a step of ±½ along the gradient where
-    the Hessian is not negative definite. The gradient and Hessian come from one
-    forward-over-forward pass (a family's density may be a ``while_loop``: Tweedie's series)."""
+                          tol: float = 1e-10) -> tuple[Array, Array]:
+    """Newton's method maximising ``loglik`` over unconstrained parameters u (a vector):
+    (u, whether its first step already gained less than the rounding error).
+
+    It stops when a step moves no coordinate by more than ``tol``, or would raise ``loglik``
+    by less than 1e-12·(|ℓ| + 1) (on a flat likelihood the derivatives are rounding noise),
+    after at most ``max_steps`` steps. Each step moves at most 2 in every coordinate and u
+    stays within ±``limit``; where the Hessian is not negative definite the step is ±½ along
+    the gradient. With a finite ``limit``, a coordinate whose derivative points towards an end
+    both at u and at that end starts there (the likelihood rises towards the end: no overdispersion
+    for the negative binomial). Derivatives by forward mode: a family's density may be a
+    ``while_loop`` (Tweedie's series).
+    """
+    grad_fn = jax.jacfwd(loglik)
+    if limit != jnp.inf:
+        here = grad_fn(u)
+        for k in range(u.shape[0]):
+            for end in (-limit, limit):
+                at_end = grad_fn(u.at[k].set(end))[k]
+                towards = (jnp.sign(at_end) == jnp.sign(end)) & (jnp.sign(here[k]) == jnp.sign(end))
+                u = u.at[k].set(jnp.where(towards, end, u[k]))
 
     def cond(state):
-        k, _, move = state
-        return (k < max_steps) & (move > tol)
+        k, _, done, _ = state
+        return (k < max_steps) & ~done
 
     def body(state):
-        k, u, _ = state
-        hess, grad = jax.jacfwd(lambda v: (jax.jacfwd(loglik)(v),) * 2, has_aux=True)(u)
+        k, u, _, flat = state
+        hess, (grad, value) = jax.jacfwd(lambda v: (grad_fn(v), (grad_fn(v), loglik(v))),
+                                         has_aux=True)(u)
         move = jnp.linalg.solve(hess, grad)
         newton_ok = jnp.all(jnp.isfinite(move)) & (jnp.linalg.det(-hess) > 0)
+        gain = jnp.where(newton_ok, 0.5 * jnp.abs(jnp.dot(grad, move)), jnp.inf)
         move = jnp.where(newton_ok, -move, 0.5 * jnp.sign(grad))
         new = jnp.clip(u + jnp.clip(move, -2.0, 2.0), -limit, limit)
-        return k + 1, new, jnp.max(jnp.abs(new - u))
+        small_gain = gain <= 1e-12 * (jnp.abs(value) + 1)
+        done = (jnp.max(jnp.abs(new - u)) <= tol) | small_gain
+        return k + 1, new, done, jnp.where(k == 0, small_gain, flat)
 
-    return jax.lax.while_loop(cond, body, (0, u, jnp.asarray(jnp.inf, u.dtype)))[1]
+    _, u, _, flat = jax.lax.while_loop(cond, body, (0, u, jnp.asarray(False), jnp.asarray(False)))
+    return u, flat
 
 
 def _covariance(problem: Problem, solved: SolverResult) -> Array:
