@@ -278,6 +278,8 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
     """
     _TRACE_COUNT[0] += 1
     estimated = family.estimated_nuisance()  # fields set to None: estimated by ML
+    if estimated and family.has_dispersion and scale is None:
+        scale = "ml"  # φ by maximum likelihood with them (the profile maximises over both)
     start = family.nuisance_start(y, weights) if estimated else {}
     problem, scan, ok = checked_problem(family.with_nuisance(start), param, X, y, weights,
                                         offset, l2, l1, outer)
@@ -309,7 +311,8 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
     problem = _with_nuisance(problem, nuisance)
     result = _statistics(problem, solved, family.with_nuisance(nuisance), scale, covariance)
     if estimated:
-        reported, stderr, at_bound = _reported_nuisance(problem, solved.beta, nuisance)
+        reported, stderr, at_bound = _reported_nuisance(problem, solved.beta, nuisance,
+                                                        result.scale)
         result = dataclasses.replace(result, nuisance=reported, nuisance_stderr=stderr,
                                      nuisance_at_bound=at_bound)
     # X goes back in outside: an input returned from a compiled program is copied
@@ -396,47 +399,59 @@ def _constrained(family: AbstractFamily, names: list, u: Array) -> dict:
     return {name: one(name, u[k]) for k, name in enumerate(names)}
 
 
-def _profile_loglik(problem: Problem, mean: Array, values: dict):
-    """(u ↦ Σ wᵢ log p(yᵢ | μᵢ, ν(u)), u at ``values``): the log-likelihood of the nuisance
-    parameters ν, on their unconstrained scale u, at fixed means μ."""
+def _profile_loglik(problem: Problem, mean: Array, values: dict, phi: Array):
+    """(u ↦ Σ wᵢ log p(yᵢ | μᵢ, ν(u), φ), u at ``values``): the log-likelihood of the nuisance
+    parameters ν, on their unconstrained scale u, at fixed means μ. For a family with a
+    dispersion φ, u ends with log φ (from ``phi``): the profile maximises over both."""
     names, family = list(values), problem.family
+    dispersed = family.has_dispersion
 
     def loglik(u):
         fam = family.with_nuisance(_constrained(family, names, u))
         eta = fam.natural_from_mean(mean)
-        return jnp.sum(problem.weights * fam.log_prob(problem.y, eta))
+        dispersion = jnp.exp(u[-1]) if dispersed else 1.0
+        return jnp.sum(problem.weights * fam.log_prob(problem.y, eta, dispersion))
 
-    return loglik, _unconstrained(family, values)
+    u = _unconstrained(family, values)
+    return loglik, jnp.concatenate([u, jnp.log(phi)[None]]) if dispersed else u
 
 
 def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
     """MASS's ``glm.nb`` alternation: the coefficients by the solver at fixed nuisance
-    parameters, then the nuisance parameters by Newton's method on their log-likelihood at
-    the fitted means (on the unconstrained scale, within ±``_NUISANCE_LIMIT``), until they
-    change by less than 1e-8 there, or are already at the maximum within its rounding error
-    (at most 25 rounds). Returns the coefficients and the estimates."""
-    names = list(start)
+    parameters, then the nuisance parameters (with log φ for a family with a dispersion) by
+    Newton's method on their log-likelihood at the fitted means (on the unconstrained scale,
+    within ±``_NUISANCE_LIMIT``), until they change by less than 1e-8 there, or are already
+    at the maximum within its rounding error (at most 25 rounds). Returns the coefficients
+    and the estimates."""
+    names, family = list(start), problem.family
+    limit = jnp.asarray([_NUISANCE_LIMIT] * len(names) + [jnp.inf] * family.has_dispersion)
 
     def cond(state):
-        k, _, _, done = state
+        k, _, _, _, done = state
         return (k < 25) & ~done
 
     def body(state):
-        k, beta, values, _ = state
+        k, beta, values, phi, _ = state
         current = _with_nuisance(problem, values)
         beta = solver.minimize(current, beta).beta
-        loglik, u = _profile_loglik(current, current.family.mean(current.eta(beta)), values)
-        new, flat = _newton_unconstrained(loglik, u, max_steps=30, limit=_NUISANCE_LIMIT,
-                                          tol=1e-8)
+        loglik, u = _profile_loglik(current, current.family.mean(current.eta(beta)), values,
+                                    phi)
+        new, flat = _newton_unconstrained(loglik, u, max_steps=30, limit=limit, tol=1e-8,
+                                          n_bounded=len(names))
         done = (jnp.max(jnp.abs(new - u)) <= 1e-8) | flat
-        return k + 1, beta, _constrained(problem.family, names, new), done
+        phi = jnp.exp(new[-1]) if family.has_dispersion else phi
+        return k + 1, beta, _constrained(family, names, new), phi, done
 
-    start_state = (0, beta0, start, jnp.asarray(False))
-    _, beta, values, _ = jax.lax.while_loop(cond, body, start_state)
+    fam0 = _with_nuisance(problem, start)
+    eta0 = fam0.eta(beta0)
+    mean0, var0, w = fam0.family.mean(eta0), fam0.family.variance(eta0), problem.weights
+    phi0 = jnp.sum(w * (problem.y - mean0) ** 2 / var0) / jnp.sum(w)  # Pearson, at the start
+    start_state = (0, beta0, start, phi0.astype(beta0.dtype), jnp.asarray(False))
+    _, beta, values, _, _ = jax.lax.while_loop(cond, body, start_state)
     return jax.lax.stop_gradient(beta), jax.lax.stop_gradient(values)
 
 
-def _reported_nuisance(problem: Problem, beta: Array, values: dict
+def _reported_nuisance(problem: Problem, beta: Array, values: dict, phi: Array
                        ) -> tuple[dict, dict, dict]:
     """(estimates, standard errors, at the bound) as ``FitResult`` reports them.
 
@@ -444,14 +459,14 @@ def _reported_nuisance(problem: Problem, beta: Array, values: dict
     for the negative binomial, no overdispersion: α → 0 and the Poisson fit) is reported as
     that end, flagged, with a NaN standard error; the fit itself keeps the parameter 1e-8
     inside. Standard errors come from the observed information of the nuisance
-    log-likelihood at the fitted means (MASS's ``theta.ml``), mapped from the unconstrained
-    scale by the delta method.
+    log-likelihood at the fitted means (MASS's ``theta.ml``; with φ, at its estimate
+    ``phi``), mapped from the unconstrained scale by the delta method.
     """
     family, names = problem.family, list(values)
-    loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values)
+    loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values, phi)
     cov_u = jnp.linalg.inv(-jax.jacfwd(jax.jacfwd(loglik))(u))
     slope = jnp.diagonal(jax.jacfwd(  # dν/du
-        lambda v: jnp.stack(list(_constrained(family, names, v).values())))(u))
+        lambda v: jnp.stack(list(_constrained(family, names, v).values())))(u[:len(names)]))
     estimates, stderr, at_bound = {}, {}, {}
     for k, name in enumerate(names):
         lower, upper = family.nuisance_range(name)
@@ -472,28 +487,29 @@ def _ml_dispersion(family, y, eta, weights, start) -> Array:
     return jnp.exp(_newton_unconstrained(loglik, jnp.log(start)[None], max_steps=40)[0][0])
 
 
-def _newton_unconstrained(loglik, u: Array, max_steps: int, limit: float = jnp.inf,
-                          tol: float = 1e-10) -> tuple[Array, Array]:
+def _newton_unconstrained(loglik, u: Array, max_steps: int, limit=jnp.inf, tol: float = 1e-10,
+                          n_bounded: int = 0) -> tuple[Array, Array]:
     """Newton's method maximising ``loglik`` over unconstrained parameters u (a vector):
     (u, whether its first step already gained less than the rounding error).
 
     It stops when a step moves no coordinate by more than ``tol``, or would raise ``loglik``
     by less than 1e-12·(|ℓ| + 1) (on a flat likelihood the derivatives are rounding noise),
     after at most ``max_steps`` steps. Each step moves at most 2 in every coordinate and u
-    stays within ±``limit``; where the Hessian is not negative definite the step is ±½ along
-    the gradient. With a finite ``limit``, a coordinate whose derivative points towards an end
-    both at u and at that end starts there (the likelihood rises towards the end: no overdispersion
-    for the negative binomial). Derivatives by forward mode: a family's density may be a
-    ``while_loop`` (Tweedie's series).
+    stays within ±``limit`` (a number, or one per coordinate); where the Hessian is not
+    negative definite the step is ±½ along the gradient. Each of the first ``n_bounded``
+    coordinates whose derivative points towards the end ±limit, both at u and at that end,
+    starts there (the likelihood rises towards the end of the parameter's range: no
+    overdispersion, for the negative binomial). Derivatives by forward mode: a family's density
+    may be a ``while_loop`` (Tweedie's series).
     """
     grad_fn = jax.jacfwd(loglik)
-    if limit != jnp.inf:
+    limit = jnp.broadcast_to(jnp.asarray(limit, u.dtype), u.shape)
+    if n_bounded:
         here = grad_fn(u)
-        for k in range(u.shape[0]):
-            for end in (-limit, limit):
-                at_end = grad_fn(u.at[k].set(end))[k]
-                towards = (jnp.sign(at_end) == jnp.sign(end)) & (jnp.sign(here[k]) == jnp.sign(end))
-                u = u.at[k].set(jnp.where(towards, end, u[k]))
+        for k in range(n_bounded):
+            end = jnp.sign(here[k]) * limit[k]  # the end the derivative points to
+            towards = jnp.sign(grad_fn(u.at[k].set(end))[k]) == jnp.sign(end)
+            u = u.at[k].set(jnp.where(towards & (here[k] != 0), end, u[k]))
 
     def cond(state):
         k, _, done, _ = state

@@ -29,7 +29,9 @@ class Tweedie(AbstractScalarFamily):
     log b(0, φ) = 0, and for y > 0 log b(y, φ) = −log y + log Σⱼ Wⱼ, the series of Dunn &
     Smyth (2005) summed outward from its largest term (``_log_series``).
     The default link is ``links.Log()`` (R's ``statmod::tweedie(var.power = p,
-    link.power = 0)``).
+    link.power = 0)``). ``power=None`` estimates p with φ and the coefficients by maximum
+    likelihood (the profile likelihood of ``tweedie::tweedie.profile``): p in
+    ``res.nuisance["power"]``, φ in ``res.scale``.
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -45,10 +47,12 @@ class Tweedie(AbstractScalarFamily):
     support: ClassVar[str] = "non-negative reals y >= 0"
     canonical_link_name: ClassVar[str] = "canonical (mu^(1-p)/(1-p))"
     names: ClassVar[tuple[str, ...]] = ("tweedie",)
-    power: Array = eqx.field(default=1.5, converter=jnp.asarray)
+    power: Array | None = eqx.field(default=1.5,
+                                    converter=lambda p: p if p is None else jnp.asarray(p))
+    nuisance: ClassVar[tuple[str, ...]] = ("power",)
 
     def __check_init__(self):
-        if not is_tracer(self.power):
+        if self.power is not None and not is_tracer(self.power):
             p = np.asarray(self.power)
             if p.shape != () or not 1 < float(p) < 2:
                 raise ValueError(f"Tweedie needs a scalar power with 1 < power < 2 (compound "
@@ -56,6 +60,13 @@ class Tweedie(AbstractScalarFamily):
 
     def default_link(self):
         return links.Log()
+
+    def nuisance_range(self, name: str) -> tuple[float, float]:
+        """The power's range (1, 2) (``power=None``: estimated with φ by maximum likelihood)."""
+        return 1.0, 2.0
+
+    def nuisance_start(self, y, weights):
+        return {} if self.power is not None else {"power": jnp.asarray(1.5, jnp.result_type(float))}
 
     def loglik_dispersion(self, deviance, total_weight, pearson):
         """The Pearson φ (statsmodels' ``llf``; the deviance/Σw of R's Gaussian and Gamma

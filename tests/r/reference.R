@@ -1,0 +1,25 @@
+# The R references of tests/test_r_reference.py: writes quine.csv and ref.json into the
+# working directory. Every fit converges to R's tightest tolerance (the same fit as glmjax's).
+suppressMessages({library(MASS); library(sandwich); library(jsonlite)})
+write.csv(quine, "quine.csv", row.names = FALSE)
+out <- list()
+nb <- glm.nb(Days ~ Eth + Sex + Age + Lrn, data = quine, control = glm.control(epsilon = 1e-12, maxit = 100))
+out$nb <- list(coef = unname(coef(nb)), se = unname(sqrt(diag(vcov(nb)))), theta = nb$theta,
+               se_theta = nb$SE.theta, twologlik = nb$twologlik)
+po <- glm(Days ~ Eth + Sex + Age + Lrn, data = quine, family = poisson, control = glm.control(epsilon = 1e-15, maxit = 100))
+out$hc <- lapply(c(HC0 = "HC0", HC1 = "HC1", HC2 = "HC2", HC3 = "HC3"),
+                 function(t) unname(c(vcovHC(po, type = t))))
+out$cl_default <- unname(c(vcovCL(po, cluster = ~Age)))
+out$cl_hc0 <- unname(c(vcovCL(po, cluster = ~Age, type = "HC0")))
+f0 <- glm(Days ~ 1, data = quine, family = poisson, control = glm.control(epsilon = 1e-15, maxit = 100))
+f1 <- glm(Days ~ Eth, data = quine, family = poisson, control = glm.control(epsilon = 1e-15, maxit = 100))
+a <- anova(f0, f1, po, test = "Chisq")
+out$anova <- list(resid_df = a[["Resid. Df"]], resid_dev = a[["Resid. Dev"]],
+                  df = a[["Df"]], dev = a[["Deviance"]], p = a[["Pr(>Chi)"]])
+ga <- glm(Days + 1 ~ Eth + Sex + Age + Lrn, data = quine, family = Gamma(link = "log"), control = glm.control(epsilon = 1e-15, maxit = 100))
+b <- anova(glm(Days + 1 ~ Eth, data = quine, family = Gamma(link = "log"), control = glm.control(epsilon = 1e-15, maxit = 100)), ga, test = "F")
+out$anova_f <- list(f = b[["F"]], p = b[["Pr(>F)"]])
+pl <- predict(po, type = "link", se.fit = TRUE); pr <- predict(po, type = "response", se.fit = TRUE)
+out$pred <- list(link = unname(pl$fit), link_se = unname(pl$se.fit),
+                 mean = unname(pr$fit), mean_se = unname(pr$se.fit))
+write(toJSON(out, digits = NA), "ref.json")

@@ -1,0 +1,81 @@
+"""Against R itself (Debian's r-base-core, r-cran-mass, r-cran-sandwich, r-cran-jsonlite),
+on MASS's quine data: ``glm.nb``, ``sandwich::vcovHC``/``vcovCL``, ``anova.glm`` and
+``predict.glm(se.fit = TRUE)``. Skipped without ``Rscript``; every quantity is also tested
+without R (test_nuisance, test_covariances, test_model_tests, test_results).
+
+Tolerances: coefficients, standard errors, θ and 2·log-likelihood 1e-8; MASS's SE(θ) 1e-5
+(glm.nb reports θ's standard error at the means of the fit before its last θ update);
+covariances 1e-8; analysis of deviance and predictions 1e-8.
+"""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import glmjax as gj
+from glmjax import families as F
+
+pytestmark = pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
+TERMS = "Eth + Sex + Age + Lrn"
+
+
+@pytest.fixture(scope="module")
+def r(tmp_path_factory):
+    pd = pytest.importorskip("pandas")
+    where = tmp_path_factory.mktemp("r")
+    script = Path(__file__).parent / "r" / "reference.R"
+    out = subprocess.run(["Rscript", str(script)], cwd=where, capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip(f"the R packages are missing: {out.stderr.strip()[-200:]}")
+    ref = json.loads((where / "ref.json").read_text())
+    return ref, pd.read_csv(where / "quine.csv")
+
+
+def test_negative_binomial_equals_glm_nb(r):
+    ref, quine = r
+    res = gj.glm(f"Days ~ {TERMS}", quine, F.NegativeBinomial(alpha=None))
+    alpha, nb = float(res.nuisance["alpha"]), ref["nb"]
+    np.testing.assert_allclose(res.coef, nb["coef"], rtol=1e-8)
+    np.testing.assert_allclose(res.stderr, nb["se"], rtol=1e-8)
+    np.testing.assert_allclose(1 / alpha, nb["theta"][0], rtol=1e-8)
+    np.testing.assert_allclose(float(res.nuisance_stderr["alpha"]) / alpha**2,
+                               nb["se_theta"][0], rtol=1e-5)
+    np.testing.assert_allclose(2 * float(res.loglik), nb["twologlik"][0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("cov_type", ["HC0", "HC1", "HC2", "HC3", "cluster"])
+def test_sandwiches_equal_the_sandwich_package(r, cov_type):
+    ref, quine = r
+    groups = "Age" if cov_type == "cluster" else None
+    res = gj.glm(f"Days ~ {TERMS}", quine, F.Poisson(), cov_type=cov_type, groups=groups)
+    expected = ref["cl_default"] if cov_type == "cluster" else ref["hc"][cov_type]
+    np.testing.assert_allclose(np.asarray(res.cov).ravel(order="F"), expected, rtol=1e-8)
+
+
+def test_analysis_of_deviance_equals_anova_glm(r):
+    ref, quine = r
+    fits = [gj.glm(f, quine, F.Poisson()) for f in
+            ("Days ~ 1", "Days ~ Eth", f"Days ~ {TERMS}")]
+    table, a = gj.anova(*fits, test="Chisq"), ref["anova"]
+    np.testing.assert_allclose(table.resid_df, a["resid_df"])
+    np.testing.assert_allclose(table.resid_dev, a["resid_dev"], rtol=1e-10)
+    np.testing.assert_allclose(table.deviance[1:], a["dev"][1:], rtol=1e-9)
+    np.testing.assert_allclose(table.pvalue[1:], a["p"][1:], rtol=1e-8)
+    quine = quine.assign(y=quine.Days + 1)
+    gamma = [gj.glm(f, quine, F.Gamma(), link=gj.links.Log()) for f in
+             ("y ~ Eth", f"y ~ {TERMS}")]
+    table = gj.anova(*gamma, test="F")
+    np.testing.assert_allclose(table.statistic[1], ref["anova_f"]["f"][1], rtol=1e-8)
+    np.testing.assert_allclose(table.pvalue[1], ref["anova_f"]["p"][1], rtol=1e-8)
+
+
+def test_prediction_equals_predict_glm(r):
+    ref, quine = r
+    res = gj.glm(f"Days ~ {TERMS}", quine, F.Poisson())
+    pred = res.prediction(quine)
+    for field in ("link", "link_se", "mean", "mean_se"):
+        np.testing.assert_allclose(getattr(pred, field), ref["pred"][field], rtol=1e-8)
