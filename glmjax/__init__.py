@@ -18,7 +18,7 @@ from glmjax._fitting import ConvergenceWarning, RankDeficiencyWarning, Separatio
 from glmjax._formula import glm
 from glmjax._identity import IdentityCheck, check_identity
 from glmjax._many import fit_many
-from glmjax._model_tests import anova, lr_test
+from glmjax._model_tests import anova, lr_test, score_test
 from glmjax._paths import RegularizationPath, fit_path
 from glmjax._results import FitResult
 from glmjax._training import TrainResult, fit_minibatch
@@ -48,6 +48,7 @@ __all__ = [
     "links",
     "lr_test",
     "parametrizations",
+    "score_test",
     "shard_rows",
     "sharding",
     "solvers",

@@ -1,11 +1,13 @@
-"""Tests of models: Wald tests of linear hypotheses, likelihood-ratio tests and R's
-analysis-of-deviance table (``anova.glm``) for nested fits.
+"""Tests of models: Wald tests of linear hypotheses, likelihood-ratio and score (Rao) tests
+and R's analysis-of-deviance table (``anova.glm``) for nested fits.
 
 The deviance difference D₀ − D₁ of nested fits, divided by the dispersion φ of the larger
 fit, is asymptotically χ² with the difference in residual degrees of freedom; where φ is
 estimated, R's F test divides the mean deviance difference by φ with (Δdf, df_resid) degrees
 of freedom. For a fixed dispersion (Poisson, Bernoulli, ...) the χ² statistic is
-2(ℓ₁ − ℓ₀).
+2(ℓ₁ − ℓ₀). The score test needs only the smaller fit: at its coefficients, embedded in the
+larger model, S = Uᵀ I⁻¹ U with the larger model's score U and information I (both by
+autodiff, at unit dispersion), divided by φ.
 """
 
 from __future__ import annotations
@@ -43,14 +45,14 @@ class AnovaTable:
     test: str
 
     def __str__(self) -> str:
-        f_test = self.test == "F"
+        f_test, shown = self.test == "F", self.test in ("F", "Rao")
         head = (f"{'':6}{'Resid. Df':>10}{'Resid. Dev':>12}{'Df':>6}{'Deviance':>12}"
-                f"{'F' if f_test else '':>9}{'Pr(>F)' if f_test else 'Pr(>Chi)':>11}")
+                f"{self.test if shown else '':>9}{'Pr(>F)' if f_test else 'Pr(>Chi)':>11}")
         rows = ["Analysis of Deviance Table", "", head]
         for k in range(len(self.resid_df)):
             cells = f"{k + 1:<6}{self.resid_df[k]:>10.0f}{self.resid_dev[k]:>12.4f}"
             if k:
-                stat = f"{self.statistic[k]:>9.4f}" if f_test else f"{'':>9}"
+                stat = f"{self.statistic[k]:>9.4f}" if shown else f"{'':>9}"
                 cells += (f"{self.df[k]:>6.0f}{self.deviance[k]:>12.4f}{stat}"
                           f"{self.pvalue[k]:>11.4g}")
             rows.append(cells)
@@ -111,9 +113,10 @@ def lr_test(smaller, larger) -> TestResult:
 
 
 def anova(*fits, test: str = "Chisq") -> AnovaTable:
-    """R's ``anova(fit₁, fit₂, ..., test = "Chisq" | "F")`` for nested fits, smallest first:
-    each row tests the fit against the one before it, with the dispersion (and its df) of the
-    largest fit, as R.
+    """R's ``anova(fit₁, fit₂, ..., test = "Chisq" | "F" | "Rao")`` for nested fits, smallest
+    first: each row tests the fit against the one before it, with the dispersion (and its df)
+    of the largest fit, as R. With "Rao" the statistic is R's "Rao" score (``score_test``)
+    and its p-value that of the score divided by the dispersion.
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -124,8 +127,8 @@ def anova(*fits, test: str = "Chisq") -> AnovaTable:
         >>> t.resid_df.tolist()
         [4.0, 3.0]
     """
-    if test not in ("Chisq", "F"):
-        raise ValueError(f'test must be "Chisq" or "F"; got {test!r}.')
+    if test not in ("Chisq", "F", "Rao"):
+        raise ValueError(f'test must be "Chisq", "F" or "Rao"; got {test!r}.')
     if len(fits) < 2:
         raise ValueError("anova compares at least two fits, the smallest first.")
     for k, fit in enumerate(fits):
@@ -142,10 +145,46 @@ def anova(*fits, test: str = "Chisq") -> AnovaTable:
         if test == "F":
             statistic = deviance / df / scale
             pvalue = stats.f.sf(statistic, df, df_scale)
+        elif test == "Rao":
+            pairs = zip(fits[:-1], fits[1:], strict=True)
+            statistic = np.r_[np.nan, [_rao(a, b) for a, b in pairs]]
+            pvalue = stats.chi2.sf(statistic / scale, df)
         else:
             statistic = deviance / scale
             pvalue = stats.chi2.sf(statistic, df)
     return AnovaTable(resid_df, resid_dev, df, deviance, statistic, pvalue, test)
+
+
+def score_test(smaller, larger) -> TestResult:
+    """The score (Rao) test of ``smaller`` nested in ``larger``: S = U(β̃)ᵀ I(β̃)⁻¹ U(β̃) / φ₁
+    against χ² with Δdf, where β̃ is the smaller fit in the larger model's coefficients and φ₁
+    the larger fit's dispersion (R's ``anova(..., test = "Rao")``, whose "Rao" column is S·φ₁).
+
+    Example:
+        >>> import jax.numpy as jnp, glmjax as gj
+        >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0], [1.0, 4.0]])
+        >>> y = jnp.array([1.0, 2.0, 2.0, 5.0, 6.0])
+        >>> small = gj.fit(X[:, :1], y, gj.families.Poisson())
+        >>> round(gj.score_test(small, gj.fit(X, y, gj.families.Poisson())).statistic, 4)
+        5.2812
+    """
+    table = anova(smaller, larger, test="Rao")
+    return TestResult(float(table.statistic[1] / float(larger.scale)), float(table.df[1]),
+                      float(table.pvalue[1]), "chi2")
+
+
+def _rao(smaller, larger) -> float:
+    """Uᵀ I⁻¹ U at unit dispersion: the larger model's score and information at the smaller
+    fit (R's "Rao" column: the regression sum of squares of the smaller fit's working
+    residuals on the larger design, with its working weights)."""
+    a, b = smaller.problem, larger.problem
+    Xs, Xl = np.asarray(a.X, np.float64), np.asarray(b.X, np.float64)
+    embed, *_ = np.linalg.lstsq(Xl, Xs, rcond=None)  # Xs = Xl · embed
+    theta, extra = (np.asarray(v, np.float64) for v in a.unpack(smaller.params))
+    beta = np.concatenate([(embed @ theta).ravel(), extra]).astype(np.asarray(larger.params).dtype)
+    score = np.asarray(b.score(beta), np.float64)
+    info = np.asarray(b.fisher(beta), np.float64)
+    return float(score @ np.linalg.solve(info, score))
 
 
 def _single(result, what: str) -> None:

@@ -1,5 +1,6 @@
-"""Wald and likelihood-ratio tests and R's analysis of deviance against statsmodels (its GLM
-Wald tests and deviances, its OLS anova_lm) and scipy. Tolerance: rtol 1e-7."""
+"""Wald, likelihood-ratio and score tests and R's analysis of deviance against statsmodels
+(its GLM Wald and score tests and deviances, its OLS anova_lm) and scipy. Tolerance: rtol
+1e-7."""
 
 import warnings
 
@@ -65,6 +66,25 @@ def test_likelihood_ratio_and_anova_chisq(data):
     assert "Analysis of Deviance Table" in str(table) and "Pr(>Chi)" in str(table)
 
 
+@pytest.mark.parametrize("link", [None, gj.links.Sqrt()], ids=["log", "sqrt"])
+def test_score_test_matches_statsmodels(data, link):
+    """The score test at the smaller fit with the expected information: statsmodels'
+    ``score_test(exog_extra=..., observed=False)``, for the canonical and a non-canonical
+    link; the anova table's Rao rows equal it, and the likelihood-ratio statistic is near it."""
+    X, counts, _ = data
+    sm_link = sm.families.links.Sqrt() if link is not None else sm.families.links.Log()
+    small, large = (gj.fit(X[:, :k], counts, F.Poisson(), link) for k in (2, 4))
+    ref = _sm(counts, X[:, :2], sm.families.Poisson(sm_link)).score_test(
+        exog_extra=X[:, 2:], observed=False, return_object=True)
+    got = gj.score_test(small, large)
+    np.testing.assert_allclose(got.statistic, ref.statistic[0], rtol=1e-7)
+    np.testing.assert_allclose(got.pvalue, ref.pvalue[0], rtol=1e-7)
+    assert got.df == 2 == ref.k_constraint and got.distribution == "chi2"
+    table = gj.anova(small, large, test="Rao")
+    assert table.statistic[1] == got.statistic and "Rao" in str(table)
+    assert abs(got.statistic - gj.lr_test(small, large).statistic) < 0.1 * got.statistic
+
+
 def test_anova_f_for_gaussian_is_ols_anova(data):
     """R's anova.glm(test = "F") for Gaussian fits equals the F test of nested least squares
     (statsmodels' anova_lm), with the larger fit's dispersion."""
@@ -89,7 +109,7 @@ def test_fits_that_are_not_nested_or_not_comparable(data):
     with pytest.raises(ValueError, match="not in the span"):
         gj.lr_test(gj.fit(X[:, [0, 3]], counts, F.Poisson()), gj.fit(X[:, :3], counts,
                                                                          F.Poisson()))
-    with pytest.raises(ValueError, match='test must be "Chisq" or "F"'):
+    with pytest.raises(ValueError, match='test must be "Chisq", "F" or "Rao"'):
         gj.anova(a, b, test="LRT")
     with pytest.raises(ValueError, match="R must have shape"):
         b.wald_test([[1.0, 0.0]])

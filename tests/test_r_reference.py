@@ -1,11 +1,13 @@
 """Against R itself (Debian's r-base-core, r-cran-mass, r-cran-sandwich, r-cran-jsonlite),
-on MASS's quine data: ``glm.nb``, ``sandwich::vcovHC``/``vcovCL``, ``anova.glm`` and
-``predict.glm(se.fit = TRUE)``. Skipped without ``Rscript``; every quantity is also tested
-without R (test_nuisance, test_covariances, test_model_tests, test_results).
+on MASS's quine data: ``glm.nb``, ``sandwich::vcovHC``/``vcovCL``, ``anova.glm`` (with
+score tests, ``test = "Rao"``) and ``predict.glm(se.fit = TRUE)``. Skipped without
+``Rscript``; every quantity is also tested without R (test_nuisance, test_covariances,
+test_model_tests, test_results).
 
 Tolerances: coefficients, standard errors, θ and 2·log-likelihood 1e-8; MASS's SE(θ) 1e-5
 (glm.nb reports θ's standard error at the means of the fit before its last θ update);
-covariances 1e-8; analysis of deviance and predictions 1e-8.
+covariances 1e-8; analysis of deviance, score tests and predictions 1e-8 (p-values near
+1e-40: 1e-7).
 """
 
 import json
@@ -71,6 +73,11 @@ def test_analysis_of_deviance_equals_anova_glm(r):
     table = gj.anova(*gamma, test="F")
     np.testing.assert_allclose(table.statistic[1], ref["anova_f"]["f"][1], rtol=1e-8)
     np.testing.assert_allclose(table.pvalue[1], ref["anova_f"]["p"][1], rtol=1e-8)
+    for models, expected in ((fits, ref["rao"]), (gamma, ref["rao_gamma"])):  # score tests
+        table = gj.anova(*models, test="Rao")
+        np.testing.assert_allclose(table.statistic[1:], expected["rao"][1:], rtol=1e-8)
+        # p-values near 1e-40: d log p ≈ dS/2 turns S's 1e-10 into 1e-8
+        np.testing.assert_allclose(table.pvalue[1:], expected["p"][1:], rtol=1e-7)
 
 
 def test_prediction_equals_predict_glm(r):

@@ -122,7 +122,7 @@ PUBLIC = {
                "RankDeficiencyWarning", "RegularizationPath", "SeparationWarning", "TrainResult",
                "anova", "check_identity", "datasets", "families", "fit", "fit_cv", "fit_many",
                "fit_minibatch", "fit_path", "glm", "links", "lr_test", "parametrizations",
-               "shard_rows", "sharding", "solvers"],
+               "score_test", "shard_rows", "sharding", "solvers"],
     "glmjax.families": ["AbstractFamily", "AbstractScalarFamily", "Bernoulli", "Beta",
                         "Binomial", "Dirichlet", "Exponential", "Gamma", "Gaussian",
                         "InverseGaussian", "Multinomial", "NegativeBinomial", "Poisson",

@@ -14,11 +14,16 @@ out$cl_hc0 <- unname(c(vcovCL(po, cluster = ~Age, type = "HC0")))
 f0 <- glm(Days ~ 1, data = quine, family = poisson, control = glm.control(epsilon = 1e-15, maxit = 100))
 f1 <- glm(Days ~ Eth, data = quine, family = poisson, control = glm.control(epsilon = 1e-15, maxit = 100))
 a <- anova(f0, f1, po, test = "Chisq")
+rao <- anova(f0, f1, po, test = "Rao")
+out$rao <- list(rao = rao[["Rao"]], p = rao[["Pr(>Chi)"]])
 out$anova <- list(resid_df = a[["Resid. Df"]], resid_dev = a[["Resid. Dev"]],
                   df = a[["Df"]], dev = a[["Deviance"]], p = a[["Pr(>Chi)"]])
 ga <- glm(Days + 1 ~ Eth + Sex + Age + Lrn, data = quine, family = Gamma(link = "log"), control = glm.control(epsilon = 1e-15, maxit = 100))
 b <- anova(glm(Days + 1 ~ Eth, data = quine, family = Gamma(link = "log"), control = glm.control(epsilon = 1e-15, maxit = 100)), ga, test = "F")
 out$anova_f <- list(f = b[["F"]], p = b[["Pr(>F)"]])
+rg <- anova(glm(Days + 1 ~ Eth, data = quine, family = Gamma(link = "log"),
+                control = glm.control(epsilon = 1e-15, maxit = 100)), ga, test = "Rao")
+out$rao_gamma <- list(rao = rg[["Rao"]], p = rg[["Pr(>Chi)"]])
 pl <- predict(po, type = "link", se.fit = TRUE); pr <- predict(po, type = "response", se.fit = TRUE)
 out$pred <- list(link = unname(pl$fit), link_se = unname(pl$se.fit),
                  mean = unname(pr$fit), mean_se = unname(pr$se.fit))
