@@ -59,6 +59,7 @@ def fit(
     feature_names: Sequence[str] | None = None,
     cov_type: str = "nonrobust",
     groups: ArrayLike | None = None,
+    cox_reid: bool = False,
 ) -> FitResult:
     """Fit a GLM by maximum likelihood: θ̂ = argmax Σ wᵢ log p(yᵢ | η(xᵢᵀθ + offsetᵢ)).
 
@@ -104,6 +105,11 @@ def fit(
         ``sandwich::vcovHC``) or "cluster" (``sandwich::vcovCL``, with ``groups``): the
         covariance behind ``stderr``, ``conf_int`` and ``summary()`` (``glmjax._covariances``).
       groups: one cluster label per row, for ``cov_type="cluster"``.
+      cox_reid: estimate the family's parameters set to None (NegativeBinomial's α,
+        Tweedie's power) from the Cox–Reid adjusted profile likelihood
+        ℓ(ν; μ̂) − ½ log det I_β(β̂; ν) (edgeR's, DESeq2's and glmGamPoi's default), which
+        corrects the profile likelihood's downward bias in small samples; by default
+        (False) plain maximum likelihood, as MASS's ``glm.nb``.
 
     Returns:
       A ``FitResult``. Inputs are checked before the solver runs; with concrete inputs a bad
@@ -127,7 +133,7 @@ def fit(
     inputs = prepare(X, y, family, link, weights=weights, offset=offset, l2=l2, l1=l1,
                      solver=solver, init=init, tol=tol, max_iter=max_iter, scale=scale,
                      learning_rate=learning_rate, feature_names=feature_names,
-                     cov_type=cov_type, groups=groups)
+                     cov_type=cov_type, groups=groups, cox_reid=cox_reid)
     result, scan, ok = solve(inputs)
     if is_tracer(ok):  # inside a user's jit or vmap: the checks raise through equinox
         checked = checks.error_if_bad(scan, family, result.params)
@@ -165,12 +171,13 @@ class Inputs(eqx.Module):
     n_groups: int = eqx.field(static=True)
     outer: Array | None = None  # X's packed row outer products (``Problem.outer``)
     vmapped: bool = eqx.field(static=True, default=False)  # under ``fit_many``'s vmap
+    cox_reid: bool = eqx.field(static=True, default=False)
 
 
 def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=None, l2=0.0,
             l1=0.0, solver="irls", init=None, tol=None, max_iter=None, scale=None,
             learning_rate=None, feature_names=None, cov_type="nonrobust",
-            groups=None) -> Inputs:
+            groups=None, cox_reid=False) -> Inputs:
     """Check the arguments of ``fit`` (shapes, types, settings: ``ValueError`` or
     ``TypeError`` naming the argument) and bring them into the fit's dtype on the device.
 
@@ -211,10 +218,16 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
             raise ValueError(f"l1 > 0 needs solver='irls' (proximal Newton); got {solver.name!r}.")
         solver = ProximalNewton(solver.tol, solver.max_iter, solver.max_halvings)
     cov_type, codes, n_groups = check_cov_type(cov_type, groups, m)
+    if not isinstance(cox_reid, bool):
+        raise TypeError(f"cox_reid must be True or False; got {cox_reid!r}.")
+    if cox_reid and not family.estimated_nuisance():
+        raise ValueError(f"cox_reid=True adjusts the estimate of a family parameter set to "
+                         f"None (NegativeBinomial(alpha=None), Tweedie(power=None)); "
+                         f"{family.name} estimates none.")
     return Inputs(family=family, parametrization=param, X=X, y=y, weights=weights,
                   offset=offset, l2=l2, l1=l1, init=init, solver=solver,
                   scale=_as_scale(scale, family), groups=codes, feature_names=feature_names,
-                  cov_type=cov_type, n_groups=n_groups)
+                  cov_type=cov_type, n_groups=n_groups, cox_reid=cox_reid)
 
 
 def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
@@ -224,7 +237,8 @@ def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
     a = inputs
     result, scan, ok = _fit_compiled(a.family, a.parametrization, a.X, a.y, a.weights,
                                      a.offset, a.l2, a.l1, a.init, a.solver, a.scale,
-                                     (a.cov_type, a.groups, a.n_groups), a.outer, a.vmapped)
+                                     (a.cov_type, a.groups, a.n_groups), a.outer, a.vmapped,
+                                     a.cox_reid)
     names = a.feature_names or tuple(f"x{j}" for j in range(a.X.shape[1]))
     result = dataclasses.replace(with_X(result, a.X), solver=a.solver.name, feature_names=names)
     return result, scan, ok
@@ -268,7 +282,8 @@ _TRACE_COUNT = [0]
 
 @filter_jit
 def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, scale,
-                  covariance=("nonrobust", None, 0), outer=None, vmapped=False):
+                  covariance=("nonrobust", None, 0), outer=None, vmapped=False,
+                  cox_reid=False):
     """Check the inputs and, when they pass, solve and compute the statistics.
 
     One program per input shape: the checks, the solver and the statistics compile together.
@@ -291,7 +306,7 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
         beta0 = problem.initial(first) if init is None else init
         nuisance = start
         if estimated:
-            beta0, nuisance = _profile_nuisance(solver, problem, beta0, start)
+            beta0, nuisance = _profile_nuisance(solver, problem, beta0, start, cox_reid)
             problem = _with_nuisance(problem, nuisance)
         traced.append((implicit.solve(solver, problem, jax.lax.stop_gradient(beta0)),
                        nuisance))
@@ -312,7 +327,7 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
     result = _statistics(problem, solved, family.with_nuisance(nuisance), scale, covariance)
     if estimated:
         reported, stderr, at_bound = _reported_nuisance(problem, solved.beta, nuisance,
-                                                        result.scale)
+                                                        result.scale, cox_reid)
         result = dataclasses.replace(result, nuisance=reported, nuisance_stderr=stderr,
                                      nuisance_at_bound=at_bound)
     # X goes back in outside: an input returned from a compiled program is copied
@@ -399,30 +414,39 @@ def _constrained(family: AbstractFamily, names: list, u: Array) -> dict:
     return {name: one(name, u[k]) for k, name in enumerate(names)}
 
 
-def _profile_loglik(problem: Problem, mean: Array, values: dict, phi: Array):
+def _profile_loglik(problem: Problem, beta: Array, values: dict, phi: Array,
+                    cox_reid: bool = False):
     """(u ↦ Σ wᵢ log p(yᵢ | μᵢ, ν(u), φ), u at ``values``): the log-likelihood of the nuisance
-    parameters ν, on their unconstrained scale u, at fixed means μ. For a family with a
-    dispersion φ, u ends with log φ (from ``phi``): the profile maximises over both."""
+    parameters ν, on their unconstrained scale u, at the means μ of the coefficients β. For
+    a family with a dispersion φ, u ends with log φ (from ``phi``): the profile maximises
+    over both. ``cox_reid``: minus ½ log det of the coefficients' information I_β(β; ν, φ)
+    (Cox & Reid 1987)."""
     names, family = list(values), problem.family
     dispersed = family.has_dispersion
+    mean = family.mean(problem.eta(beta))
 
     def loglik(u):
         fam = family.with_nuisance(_constrained(family, names, u))
         eta = fam.natural_from_mean(mean)
         dispersion = jnp.exp(u[-1]) if dispersed else 1.0
-        return jnp.sum(problem.weights * fam.log_prob(problem.y, eta, dispersion))
+        value = jnp.sum(problem.weights * fam.log_prob(problem.y, eta, dispersion))
+        if cox_reid:
+            info = eqx.tree_at(lambda pr: pr.family, problem, fam).fisher(beta) / dispersion
+            value = value - jnp.sum(jnp.log(jnp.diagonal(jnp.linalg.cholesky(info))))
+        return value
 
     u = _unconstrained(family, values)
     return loglik, jnp.concatenate([u, jnp.log(phi)[None]]) if dispersed else u
 
 
-def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
+def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict,
+                      cox_reid: bool = False):
     """MASS's ``glm.nb`` alternation: the coefficients by the solver at fixed nuisance
     parameters, then the nuisance parameters (with log φ for a family with a dispersion) by
     Newton's method on their log-likelihood at the fitted means (on the unconstrained scale,
     within ±``_NUISANCE_LIMIT``), until they change by less than 1e-8 there, or are already
-    at the maximum within its rounding error (at most 25 rounds). Returns the coefficients
-    and the estimates."""
+    at the maximum within its rounding error (at most 25 rounds); ``cox_reid``: on the
+    adjusted profile likelihood. Returns the coefficients and the estimates."""
     names, family = list(start), problem.family
     limit = jnp.asarray([_NUISANCE_LIMIT] * len(names) + [jnp.inf] * family.has_dispersion)
 
@@ -434,8 +458,7 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
         k, beta, values, phi, _ = state
         current = _with_nuisance(problem, values)
         beta = solver.minimize(current, beta).beta
-        loglik, u = _profile_loglik(current, current.family.mean(current.eta(beta)), values,
-                                    phi)
+        loglik, u = _profile_loglik(current, beta, values, phi, cox_reid)
         new, flat = _newton_unconstrained(loglik, u, max_steps=30, limit=limit, tol=1e-8,
                                           n_bounded=len(names))
         done = (jnp.max(jnp.abs(new - u)) <= 1e-8) | flat
@@ -451,8 +474,8 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict):
     return jax.lax.stop_gradient(beta), jax.lax.stop_gradient(values)
 
 
-def _reported_nuisance(problem: Problem, beta: Array, values: dict, phi: Array
-                       ) -> tuple[dict, dict, dict]:
+def _reported_nuisance(problem: Problem, beta: Array, values: dict, phi: Array,
+                       cox_reid: bool = False) -> tuple[dict, dict, dict]:
     """(estimates, standard errors, at the bound) as ``FitResult`` reports them.
 
     An estimate within 1e-8 of an end of its range (the likelihood still rising towards it;
@@ -460,10 +483,11 @@ def _reported_nuisance(problem: Problem, beta: Array, values: dict, phi: Array
     that end, flagged, with a NaN standard error; the fit itself keeps the parameter 1e-8
     inside. Standard errors come from the observed information of the nuisance
     log-likelihood at the fitted means (MASS's ``theta.ml``; with φ, at its estimate
-    ``phi``), mapped from the unconstrained scale by the delta method.
+    ``phi``; adjusted with ``cox_reid``), mapped from the unconstrained scale by the delta
+    method.
     """
     family, names = problem.family, list(values)
-    loglik, u = _profile_loglik(problem, problem.family.mean(problem.eta(beta)), values, phi)
+    loglik, u = _profile_loglik(problem, beta, values, phi, cox_reid)
     cov_u = jnp.linalg.inv(-jax.jacfwd(jax.jacfwd(loglik))(u))
     slope = jnp.diagonal(jax.jacfwd(  # dν/du
         lambda v: jnp.stack(list(_constrained(family, names, v).values())))(u[:len(names)]))
