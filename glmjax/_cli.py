@@ -19,6 +19,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -73,10 +74,14 @@ def _parser() -> argparse.ArgumentParser:
                                     "inverse_squared, sqrt, canonical (default: the family's, "
                                     "as R)")
     fit.add_argument("--alpha", type=_number_or_ml, default=None,
-                     help="the negative binomial's α (variance μ + αμ²; default 1), or ml: "
-                          "estimated by maximum likelihood (MASS's glm.nb)")
-    fit.add_argument("--power", type=float, default=None,
-                     help="the Tweedie power p, 1 < p < 2 (variance φμᵖ; default 1.5)")
+                     help="the negative binomial's α (variance μ + αμ²), fixed; default (or "
+                          "ml): estimated by maximum likelihood (MASS's glm.nb)")
+    fit.add_argument("--power", type=_number_or_ml, default=None,
+                     help="the Tweedie power p, 1 < p < 2 (variance φμᵖ), fixed; default (or "
+                          "ml): estimated with φ by maximum likelihood")
+    fit.add_argument("--cox-reid", action="store_true",
+                     help="estimate α or p from the Cox–Reid adjusted profile likelihood "
+                          "(edgeR's, DESeq2's and glmGamPoi's)")
     fit.add_argument("--weights", help="column of prior weights")
     fit.add_argument("--offset", help="column of offsets")
     fit.add_argument("--l2", type=float, default=0.0, help="ridge strength")
@@ -106,7 +111,7 @@ def _fit(args) -> int:
         warnings.simplefilter("always")
         res = gj.glm(args.formula, frame, family, link, weights=args.weights,
                      offset=args.offset, l2=args.l2, l1=args.l1, cov_type=args.cov_type,
-                     groups=args.groups)
+                     groups=args.groups, cox_reid=args.cox_reid)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     print(_render(res, args.output), end="")
@@ -165,7 +170,7 @@ def _family(args, frame):
                 raise _UsageError(f"--{name} is not a parameter of the {cls.__name__} family.")
             params[name] = None if value == "ml" else value
     try:
-        return cls(**params)
+        return families.from_name(args.family, **params)  # unset α, p: estimated
     except ValueError as err:
         raise _UsageError(str(err)) from None
 
@@ -200,7 +205,9 @@ def _render(res, output: str) -> str:
         "nobs": int(res.nobs), "df_resid": int(res.df_resid), "converged": bool(res.converged),
         "n_iter": int(res.n_iter), "cov_type": res.cov_type, **stats,
         "nuisance": {k: float(v) for k, v in res.nuisance.items()},
-        "nuisance_stderr": {k: float(v) for k, v in res.nuisance_stderr.items()},
+        "nuisance_stderr": {k: None if math.isnan(v) else float(v)  # NaN at a range's end
+                            for k, v in res.nuisance_stderr.items()},
+        "nuisance_at_bound": {k: bool(v) for k, v in res.nuisance_at_bound.items()},
         "coefficients": [dict(zip(table, row, strict=True))
                          for row in zip(*table.values(), strict=True)],
     }, indent=2) + "\n"

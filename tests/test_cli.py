@@ -166,6 +166,13 @@ def test_negative_binomial_alpha_by_maximum_likelihood(csv_file, capsys):
     ref = gj.glm("y ~ x1", df, gj.families.NegativeBinomial(alpha=None))
     np.testing.assert_allclose(json.loads(out)["nuisance"]["alpha"], ref.nuisance["alpha"],
                                rtol=1e-10)
+    assert json.loads(out)["nuisance_at_bound"] == {"alpha": False}
+    # without --alpha α is estimated as well; --cox-reid adjusts its profile likelihood
+    code, out, _ = _run(capsys, "fit", csv_file, "--formula", "y ~ x1", "--family",
+                        "negative_binomial", "--cox-reid", "--output", "json")
+    ref = gj.glm("y ~ x1", df, gj.families.NegativeBinomial(alpha=None), cox_reid=True)
+    np.testing.assert_allclose(json.loads(out)["nuisance"]["alpha"], ref.nuisance["alpha"],
+                               rtol=1e-10)
     with pytest.raises(SystemExit) as exit_info:  # argparse's usage error
         cli.main(["fit", str(csv_file), "--formula", "y ~ x1", "--family",
                   "negative_binomial", "--alpha", "many"])

@@ -56,7 +56,8 @@ def test_nan_and_inf_are_rejected_with_their_index(X, counts, where, bad):
 
 @pytest.mark.parametrize("family,y,text", [
     (F.Poisson(), -1.0, "non-negative counts"),
-    (F.NegativeBinomial(), -2.0, "non-negative counts"),
+    (F.NegativeBinomial(), -2.0, "non-negative integer counts"),
+    (F.NegativeBinomial(alpha=None), 2.5, "non-negative integer counts"),
     (F.Bernoulli(), 0.5, "{0, 1}"),
     (F.Bernoulli(), 2.0, "{0, 1}"),
     (F.Gamma(), 0.0, "positive reals"),
@@ -66,7 +67,8 @@ def test_nan_and_inf_are_rejected_with_their_index(X, counts, where, bad):
     (F.Beta(), 0.0, "open interval 0 < y < 1"),
 ], ids=lambda v: str(v))
 def test_values_outside_the_support(X, family, y, text):
-    ys = np.full(M, {"Bernoulli": 1.0, "Beta": 0.5}.get(family.name, 1.5))
+    ys = np.full(M, {"Bernoulli": 1.0, "Beta": 0.5, "NegativeBinomial": 1.0}.get(family.name,
+                                                                               1.5))
     ys[7] = y
     with pytest.raises(ValueError, match=re.escape(f"y is outside the support of the "
                                                    f"{family.name} family") + ".*" +

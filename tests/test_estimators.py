@@ -55,6 +55,21 @@ def test_poisson_regressor_matches_sklearn(data):
     assert ours.n_iter_ > 0
 
 
+def test_negative_binomial_by_name_estimates_alpha(data):
+    """family="negative_binomial" estimates α with the coefficients (as MASS's glm.nb): the
+    estimator's fit is ``gj.fit``'s with NegativeBinomial(alpha=None) (1e-10)."""
+    import glmjax as gj
+
+    X, y = data["X"], data["counts"]
+    ours = GLMRegressor(family="negative_binomial").fit(X, y)
+    ref = gj.fit(np.column_stack([np.ones(len(y)), X]), y,
+                 gj.families.NegativeBinomial(alpha=None))
+    np.testing.assert_allclose(ours.result_.nuisance["alpha"], ref.nuisance["alpha"],
+                               rtol=1e-10)
+    np.testing.assert_allclose(ours.coef_, ref.coef[1:], rtol=1e-10)
+    assert np.isfinite(ours.score(X, y))
+
+
 def test_classifiers_match_sklearn_logistic_regression(data):
     X = data["X"]
     for y in (data["binary"], data["three"]):

@@ -31,12 +31,16 @@ def family_names() -> dict[str, type]:
 
 def from_name(name: str | AbstractFamily, **params) -> AbstractFamily:
     """A family from its name ("poisson", "negative-binomial", "Inverse Gaussian", ...), with
-    its parameters as keywords; an instance passes through (without ``params``).
+    its parameters as keywords; an instance passes through (without ``params``). A parameter
+    the family can estimate (its ``nuisance``: NegativeBinomial's α, Tweedie's power) that is
+    not given is estimated by ``fit`` (set to None), as R's ``MASS::glm.nb``.
 
     Example:
         >>> import glmjax as gj
-        >>> type(gj.families.from_name("negative-binomial", alpha=0.5)).__name__
-        'NegativeBinomial'
+        >>> gj.families.from_name("negative-binomial", alpha=0.5).alpha.item()
+        0.5
+        >>> gj.families.from_name("negative-binomial").estimated_nuisance()
+        ('alpha',)
     """
     if isinstance(name, AbstractFamily):
         if params:
@@ -47,7 +51,8 @@ def from_name(name: str | AbstractFamily, **params) -> AbstractFamily:
     if key not in table:
         raise ValueError(f"unknown family {name!r}; use one of {sorted(table)} or a "
                          "glmjax.families instance.")
-    return table[key](**params)
+    cls = table[key]
+    return cls(**{**dict.fromkeys(cls.nuisance), **params})
 
 
 __all__ = [

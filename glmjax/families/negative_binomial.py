@@ -39,7 +39,7 @@ class NegativeBinomial(AbstractScalarFamily):
                                     converter=lambda a: a if a is None else jnp.asarray(a))
     nuisance: ClassVar[tuple[str, ...]] = ("alpha",)
     allowed_links: ClassVar[tuple[type, ...]] = (links.Log, links.Sqrt, links.Identity)
-    support: ClassVar[str] = "non-negative counts y >= 0"
+    support: ClassVar[str] = "non-negative integer counts y = 0, 1, 2, ..."
 
     def __check_init__(self):
         if self.alpha is not None and not is_tracer(self.alpha):
@@ -66,7 +66,9 @@ class NegativeBinomial(AbstractScalarFamily):
         return log_gamma_ratio(y, 1.0 / self.alpha) - gammaln(jnp.asarray(y) + 1)
 
     def in_support(self, y: ArrayLike) -> Array:
-        return y >= 0
+        """Counts: log Γ(y + r) − log y! is a density only at the integers (unlike Poisson's
+        ηy − A(η), which a quasi-likelihood fit of rates may use at any y ≥ 0)."""
+        return (y >= 0) & (y == jnp.round(y))
 
     def mean_bounds(self):
         return 0.0, jnp.inf
