@@ -304,12 +304,15 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
     def solve(problem):
         first = scan.spectrum, scan.X_rhs, scan.start_extra
         beta0 = problem.initial(first) if init is None else init
-        nuisance = start
+        nuisance, rounds_iter = start, 0
         if estimated:
-            beta0, nuisance = _profile_nuisance(solver, problem, beta0, start, cox_reid)
+            beta0, nuisance, rounds_iter = _profile_nuisance(solver, problem, beta0, start,
+                                                             cox_reid)
             problem = _with_nuisance(problem, nuisance)
-        traced.append((implicit.solve(solver, problem, jax.lax.stop_gradient(beta0)),
-                       nuisance))
+        solved = implicit.solve(solver, problem, jax.lax.stop_gradient(beta0))
+        # the iterations of the alternation's rounds count too
+        solved = eqx.tree_at(lambda s: s.n_iter, solved, solved.n_iter + rounds_iter)
+        traced.append((solved, nuisance))
         return traced[-1]
 
     def skip(problem):  # bad input: zeros of the solver's output structure
@@ -446,32 +449,35 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict,
     Newton's method on their log-likelihood at the fitted means (on the unconstrained scale,
     within ±``_NUISANCE_LIMIT``), until they change by less than 1e-8 there, or are already
     at the maximum within its rounding error (at most 25 rounds); ``cox_reid``: on the
-    adjusted profile likelihood. Returns the coefficients and the estimates."""
+    adjusted profile likelihood. Returns the coefficients, the estimates and the solver's
+    iterations in all rounds."""
     names, family = list(start), problem.family
     limit = jnp.asarray([_NUISANCE_LIMIT] * len(names) + [jnp.inf] * family.has_dispersion)
 
     def cond(state):
-        k, _, _, _, done = state
+        k, _, _, _, done, _ = state
         return (k < 25) & ~done
 
     def body(state):
-        k, beta, values, phi, _ = state
+        k, beta, values, phi, _, n_iter = state
         current = _with_nuisance(problem, values)
-        beta = solver.minimize(current, beta).beta
+        solved = solver.minimize(current, beta)
+        beta, n_iter = solved.beta, n_iter + solved.n_iter
         loglik, u = _profile_loglik(current, beta, values, phi, cox_reid)
         new, flat = _newton_unconstrained(loglik, u, max_steps=30, limit=limit, tol=1e-8,
                                           n_bounded=len(names))
         done = (jnp.max(jnp.abs(new - u)) <= 1e-8) | flat
         phi = jnp.exp(new[-1]) if family.has_dispersion else phi
-        return k + 1, beta, _constrained(family, names, new), phi, done
+        return k + 1, beta, _constrained(family, names, new), phi, done, n_iter
 
     fam0 = _with_nuisance(problem, start)
     eta0 = fam0.eta(beta0)
     mean0, var0, w = fam0.family.mean(eta0), fam0.family.variance(eta0), problem.weights
     phi0 = jnp.sum(w * (problem.y - mean0) ** 2 / var0) / jnp.sum(w)  # Pearson, at the start
-    start_state = (0, beta0, start, phi0.astype(beta0.dtype), jnp.asarray(False))
-    _, beta, values, _, _ = jax.lax.while_loop(cond, body, start_state)
-    return jax.lax.stop_gradient(beta), jax.lax.stop_gradient(values)
+    start_state = (0, beta0, start, phi0.astype(beta0.dtype), jnp.asarray(False),
+                   jnp.zeros((), jnp.int32))
+    _, beta, values, _, _, n_iter = jax.lax.while_loop(cond, body, start_state)
+    return jax.lax.stop_gradient(beta), jax.lax.stop_gradient(values), n_iter
 
 
 def _reported_nuisance(problem: Problem, beta: Array, values: dict, phi: Array,

@@ -27,6 +27,8 @@ NOTEBOOKS = {
     "02_one_regression_per_family.ipynb": "families",
     "03_minibatch_training.ipynb": "minibatch",
     "04_autodiff_vs_hand_gradients.ipynb": "autodiff",
+    "05_tests_and_prediction_bands.ipynb": "inference",
+    "06_per_gene_negative_binomial.ipynb": "per_gene",
 }
 
 

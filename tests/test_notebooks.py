@@ -1,4 +1,4 @@
-"""The four notebooks execute end to end at small sizes (``GLMJAX_NOTEBOOK_SMALL=1``)."""
+"""The notebooks execute end to end at small sizes (``GLMJAX_NOTEBOOK_SMALL=1``)."""
 
 import importlib.util
 import os
