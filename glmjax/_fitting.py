@@ -532,14 +532,25 @@ def _newton_unconstrained(loglik, u: Array, max_steps: int, limit=jnp.inf, tol: 
     overdispersion, for the negative binomial). Derivatives by forward mode: a family's density
     may be a ``while_loop`` (Tweedie's series).
     """
-    grad_fn = jax.jacfwd(loglik)
+    basis = jnp.eye(u.shape[0], dtype=u.dtype)
+
+    def value_and_grad(v):  # one forward pass for ℓ and ∇ℓ (one trace of ``loglik``)
+        return jax.vmap(lambda e: jax.jvp(loglik, (v,), (e,)), out_axes=(None, 0))(basis)
+
+    def grad_twice(v):
+        value, grad = value_and_grad(v)
+        return grad, (grad, value)
+
     limit = jnp.broadcast_to(jnp.asarray(limit, u.dtype), u.shape)
-    if n_bounded:
-        here = grad_fn(u)
+    if n_bounded:  # the gradient at u and at both ends of each bounded coordinate, in one pass
+        ends = [u.at[k].set(sign * limit[k]) for k in range(n_bounded) for sign in (-1, 1)]
+        grads = jax.vmap(lambda v: value_and_grad(v)[1])(jnp.stack([u, *ends]))
+        here = grads[0]
         for k in range(n_bounded):
+            end_k = jnp.where(here[k] > 0, grads[2 + 2 * k, k], grads[1 + 2 * k, k])
             end = jnp.sign(here[k]) * limit[k]  # the end the derivative points to
-            towards = jnp.sign(grad_fn(u.at[k].set(end))[k]) == jnp.sign(end)
-            u = u.at[k].set(jnp.where(towards & (here[k] != 0), end, u[k]))
+            towards = (jnp.sign(end_k) == jnp.sign(end)) & (here[k] != 0)
+            u = u.at[k].set(jnp.where(towards, end, u[k]))
 
     def cond(state):
         k, _, done, _ = state
@@ -547,8 +558,7 @@ def _newton_unconstrained(loglik, u: Array, max_steps: int, limit=jnp.inf, tol: 
 
     def body(state):
         k, u, _, flat = state
-        hess, (grad, value) = jax.jacfwd(lambda v: (grad_fn(v), (grad_fn(v), loglik(v))),
-                                         has_aux=True)(u)
+        hess, (grad, value) = jax.jacfwd(grad_twice, has_aux=True)(u)
         move = jnp.linalg.solve(hess, grad)
         newton_ok = jnp.all(jnp.isfinite(move)) & (jnp.linalg.det(-hess) > 0)
         gain = jnp.where(newton_ok, 0.5 * jnp.abs(jnp.dot(grad, move)), jnp.inf)

@@ -26,7 +26,7 @@ import glmjax as gj
 jax.config.update("jax_enable_x64", True)
 SMALL = os.environ.get("GLMJAX_NOTEBOOK_SMALL") == "1"
 rng = np.random.default_rng(0)
-genes, cells = (300, 300) if SMALL else (3000, 600)
+genes, cells = (100, 200) if SMALL else (3000, 600)
 condition = np.repeat([0.0, 1.0], cells // 2)
 X = np.column_stack([np.ones(cells), condition, rng.normal(size=cells)])
 log_size = rng.normal(scale=0.3, size=cells)  # log size factors: the offset
