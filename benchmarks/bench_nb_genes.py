@@ -9,7 +9,9 @@ factors as the offset, log-normal α per gene. glmjax fits every gene with
 shared), and with ``cox_reid=True`` (the Cox–Reid adjusted profile likelihood). Beside it,
 in the same run: glmGamPoi's ``glm_gp`` (R, when ``Rscript`` with glmGamPoi is installed;
 ``size_factors = FALSE, overdispersion_shrinkage = FALSE``, ``do_cox_reid_adjustment``
-FALSE and TRUE; only the call to ``glm_gp`` is timed, inside R), and a
+FALSE and TRUE; only the call to ``glm_gp`` is timed, inside R), PyDESeq2's genewise
+dispersions when it is installed (one IRLS fit at the moment estimate of α, then the
+Cox–Reid adjusted α at those means, the first half of DESeq2's dispersion step), and a
 statsmodels loop of ``NegativeBinomial(...).fit()`` over the first ``--statsmodels-genes``
 genes, scaled to all genes. Reports coefficient and α agreement with glmGamPoi, and for the
 genes where α differs most, the log-likelihoods of both fits. With ``--chunk-sizes``, also
@@ -75,6 +77,29 @@ def glmgampoi(X, Y, offset, cox_reid: bool):
                 np.loadtxt(d / "alpha.csv", ndmin=1), (d / "version.txt").read_text().strip())
 
 
+def pydeseq2(X, Y, offset):
+    """(seconds, α) of PyDESeq2's ``fit_genewise_dispersions`` with the size factors e^offset
+    (2 processes), or None without PyDESeq2."""
+    try:
+        import pandas as pd
+        from pydeseq2.dds import DeseqDataSet
+    except ImportError:
+        return None
+    frame = pd.DataFrame(Y.T.astype(int), columns=[f"g{i}" for i in range(len(Y))])
+    meta = pd.DataFrame({"condition": np.where(X[:, 1] > 0, "B", "A"), "x": X[:, 2]},
+                        index=frame.index.astype(str))
+    frame.index = meta.index
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        dds = DeseqDataSet(counts=frame, metadata=meta, design="~condition + x", quiet=True,
+                           n_cpus=2)
+        dds.obsm["size_factors"] = np.exp(offset)
+        dds.fit_genewise_dispersions()
+        seconds = time.perf_counter() - start
+    return seconds, np.asarray(dds.var["genewise_dispersions"], float)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genes", type=int, default=4000)
@@ -132,6 +157,15 @@ def main() -> None:
             print(f"| {what} | statsmodels NegativeBinomial loop ({k} genes, scaled to {G}) | "
                   f"{t_sm:.1f} | {t_sm / base:.1f} |")
         notes.append(agreement(gj, X, Y, offset, res, ref, what, cox_reid))
+        deseq = pydeseq2(X, Y, offset) if cox_reid else None
+        if deseq:
+            print(f"| {what} | PyDESeq2 genewise dispersions (one round) | {deseq[0]:.2f} | "
+                  f"{deseq[0] / base:.2f} |")
+            alpha = np.asarray(res.nuisance["alpha"])
+            both = (alpha > 1e-6) & (deseq[1] > 1e-6)
+            notes.append(f"PyDESeq2's one-round alpha against glmjax's Cox-Reid alpha: median "
+                         f"relative difference "
+                         f"{np.median(np.abs(deseq[1][both] / alpha[both] - 1)):.1e}.")
     print("\n" + "\n\n".join(notes))
     if args.chunk_sizes:
         print("\n| chunk_size | glmjax steady state (s) |\n|---|---|")
