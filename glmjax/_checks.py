@@ -74,12 +74,14 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
     """
     first = X[0]
 
-    def block_terms(rows):
-        x, w, r = rows
+    def x_flags(x):  # (any entry not finite, which columns differ from their first entry)
         # a column differs from its first entry where Σ|x − x₀| ≠ 0 (NaN counts as a
         # difference, as x != x₀ did): one float reduction, without a byte per entry of X
-        return (*gram(x, w, r), any_true(~jnp.isfinite(x)),
-                jnp.sum(jnp.abs(x - first), 0) != 0)  # + is "or"
+        return any_true(~jnp.isfinite(x)), jnp.sum(jnp.abs(x - first), 0) != 0
+
+    def block_terms(rows):
+        x, w, r = rows
+        return (*gram(x, w, r), *x_flags(x))  # + is "or"
 
     def take(start, size, keep):  # "or" needs no keep: a row seen twice changes nothing
         x, w, r = (jax.lax.dynamic_slice_in_dim(a, start, size)
@@ -91,8 +93,7 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
             block_terms, take, X.shape[0], default_block_rows(X))
     else:
         X_gram, X_rhs = gram_from_outer(outer, start_weights, X.shape[1]), X.T @ start_rhs
-        any_nonfinite = any_true(~jnp.isfinite(X))
-        any_differ = jnp.sum(jnp.abs(X - first), 0) != 0
+        any_nonfinite, any_differ = x_flags(X)
     X_rows = jnp.broadcast_to(any_nonfinite, weights.shape)
     row_flags = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
     constant = ~any_differ

@@ -413,12 +413,10 @@ class FitResult(eqx.Module):
                          "marks what is not estimated)")
         lines.append("")
         for name, value in self.nuisance.items():  # as MASS's glm.nb prints theta
-            if np.ndim(value) == 0 and bool(self.nuisance_at_bound[name]):
-                lines.append(f"{name} (estimated by maximum likelihood): {float(value):.6g}, "
-                             "at the end of its range (the likelihood rises towards it)")
-            else:
-                lines.append(f"{name} (estimated by maximum likelihood): {float(value):.6g}, "
-                             f"std. error {float(self.nuisance_stderr[name]):.4g}")
+            tail = ("at the end of its range (the likelihood rises towards it)"
+                    if bool(self.nuisance_at_bound[name])
+                    else f"std. error {float(self.nuisance_stderr[name]):.4g}")
+            lines.append(f"{name} (estimated by maximum likelihood): {float(value):.6g}, {tail}")
         precision = numbers["precision"]
         if precision is not None and np.ndim(precision) == 0:
             lines.append(f"Precision parameter phi: {float(precision):.5g}")
