@@ -13,6 +13,7 @@ Example:
 """
 
 from glmjax import datasets, families, links, parametrizations, sharding, solvers
+from glmjax._chunked import fit_chunked
 from glmjax._cross_validation import CVResult, fit_cv
 from glmjax._fitting import ConvergenceWarning, RankDeficiencyWarning, SeparationWarning, fit
 from glmjax._formula import glm
@@ -40,6 +41,7 @@ __all__ = [
     "datasets",
     "families",
     "fit",
+    "fit_chunked",
     "fit_cv",
     "fit_many",
     "fit_minibatch",

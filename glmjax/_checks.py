@@ -33,11 +33,12 @@ CHECKS = ("X", "y", "weights", "offset", "negative weights", "zero weights", "su
 
 class Scan(eqx.Module):
     """Which checks of ``CHECKS`` each row fails (``row_flags``: bit k of a uint8 per row for
-    check k; ``failed``); the spectrum of the Gram matrix XᵀW₀X, which reveals rank
+    check k; ``failed``); the Gram matrix XᵀW₀X and its spectrum, which reveals rank
     deficiency, XᵀR₀ and extra₀: with them the starting values (``Problem.start_rows``,
     ``Problem.initial``)."""
 
     row_flags: Array
+    gram: Array
     spectrum: GramSpectrum
     X_rhs: Array
     start_extra: Array
@@ -98,7 +99,7 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
     row_flags = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
     constant = ~any_differ
     return Scan(
-        row_flags=row_flags, spectrum=GramSpectrum.of(X_gram), X_rhs=X_rhs,
+        row_flags=row_flags, gram=X_gram, spectrum=GramSpectrum.of(X_gram), X_rhs=X_rhs,
         start_extra=start_extra,
         zero_columns=jnp.diagonal(X_gram) == 0,
         constant_columns=constant & (first != 0), ones_columns=constant & (first == 1),

@@ -59,20 +59,33 @@ def check_cov_type(cov_type: str, groups, n_obs: int):
 def robust(problem, beta: Array, bread: Array, cov_type: str, codes: Array | None,
            n_groups: int) -> Array:
     """The sandwich of ``cov_type`` (not "nonrobust") at β̂ with ``bread`` B."""
+    return sandwich(bread, meat(problem, beta, bread, cov_type, codes, n_groups), cov_type,
+                    jnp.sum(problem.weights > 0), n_groups)
+
+
+def meat(problem, beta: Array, bread: Array, cov_type: str, codes: Array | None = None,
+         n_groups: int = 0) -> Array:
+    """The meat of ``cov_type``'s sandwich at β̂, before its degrees-of-freedom factor: a sum
+    over rows (over clusters for "cluster"), so the meats of chunks of rows add up."""
     scores = jax.jacfwd(problem.row_loglik)(beta)  # (m, k): uᵢ
     if cov_type == "cluster":
         totals = jax.ops.segment_sum(scores, codes, num_segments=n_groups)
-        meat = totals.T @ totals * (n_groups / (n_groups - 1))
-        return bread @ meat @ bread
-    factor = jnp.ones(scores.shape[0], scores.dtype)
+        return totals.T @ totals
     if cov_type in ("HC2", "HC3"):
         leverage = 1 - hat_values(problem, beta, bread)
         factor = 1 / leverage if cov_type == "HC2" else 1 / leverage**2
-    meat = (scores * factor[:, None]).T @ scores
+        return (scores * factor[:, None]).T @ scores
+    return scores.T @ scores
+
+
+def sandwich(bread: Array, meat: Array, cov_type: str, n_obs: Array, n_groups: int) -> Array:
+    """B · meat · B with the factor of ``cov_type``: n/(n − k) for "HC1" (n observations
+    with positive weight), G/(G − 1) for "cluster"."""
     cov = bread @ meat @ bread
     if cov_type == "HC1":
-        n = jnp.sum(problem.weights > 0)
-        cov = cov * n / (n - beta.shape[0])
+        cov = cov * n_obs / (n_obs - bread.shape[0])
+    elif cov_type == "cluster":
+        cov = cov * (n_groups / (n_groups - 1))
     return cov
 
 

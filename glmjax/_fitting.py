@@ -581,10 +581,16 @@ def _covariance(problem: Problem, solved: SolverResult) -> Array:
     info = solved.information
     if info is None:
         info = problem.penalized_fisher(solved.beta)
+    return bread(info, total, solved.beta, problem.penalized, problem.has_l1)
+
+
+def bread(info: Array, total: Array, beta: Array, penalized: Array, has_l1: bool) -> Array:
+    """(I + Σw λ₂M)⁻¹ from the solvers' information I/Σw + λ₂M (``total`` = Σw); with an L1
+    term, on the active set: coefficients held at zero by it are not estimated (0)."""
     info = info * total
     eye = jnp.eye(info.shape[0], dtype=info.dtype)
-    if problem.has_l1:  # coefficients held at zero by the L1 term are not estimated
-        active = (solved.beta != 0) | (problem.penalized == 0)
+    if has_l1:
+        active = (beta != 0) | (penalized == 0)
         both = active[:, None] & active[None, :]
         return spd_solve(jnp.where(both, info, eye), eye) * both
     return spd_solve(info, eye)

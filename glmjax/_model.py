@@ -237,13 +237,15 @@ class Problem(eqx.Module):
         value = jnp.where(jnp.isnan(value), jnp.inf, value)  # as smooth_objective
         return value, -score / total + ridge_grad, self._penalized(info)
 
-    def row_sums(self, beta: Array, block_rows: int | None = None):
+    def row_sums(self, beta: Array, block_rows: int | None = None, also=None):
         """(ℓ, ∇ℓ, I) at β, summed over blocks of rows.
 
         Each block's terms are computed while the block is in the cache, so X is read once
         for all three (``row_blocks.sum_over_blocks``; ``block_rows`` as there): ℓ and its
         gradient in (L, extra) by ``jax.value_and_grad``, then, by the chain rule through
         L = XΘ + offset, ∇_Θ ℓ = Xᵀ ∂ℓ/∂L in the same product as the information.
+        ``also(block, eta)``: a pytree of further sums over rows, at the block's η, returned
+        fourth (``fit_chunked``'s deviance and Pearson χ² in the same pass).
         """
         _, extra = self.unpack(beta)
 
@@ -252,7 +254,11 @@ class Problem(eqx.Module):
             value, (d_linear, d_extra) = jax.value_and_grad(block._loglik, argnums=(0, 1))(
                 linear, extra)
             info, d_theta = block._fisher(linear, extra, d_linear)
-            return value, jnp.concatenate([d_theta.ravel(), d_extra]), info
+            terms = value, jnp.concatenate([d_theta.ravel(), d_extra]), info
+            if also is None:
+                return terms
+            eta = block.parametrization.natural(block.family, linear, extra)
+            return (*terms, also(block, eta))
 
         if self.outer is not None:
             block_rows = 0  # ``outer`` is kept only for data small enough for one block

@@ -177,6 +177,8 @@ def _rao(smaller, larger) -> float:
     """Uᵀ I⁻¹ U at unit dispersion: the larger model's score and information at the smaller
     fit (R's "Rao" column: the regression sum of squares of the smaller fit's working
     residuals on the larger design, with its working weights)."""
+    smaller.require_rows("the score test's score and information")
+    larger.require_rows("the score test's score and information")
     a, b = smaller.problem, larger.problem
     Xs, Xl = np.asarray(a.X, np.float64), np.asarray(b.X, np.float64)
     embed, *_ = np.linalg.lstsq(Xl, Xs, rcond=None)  # Xs = Xl · embed
@@ -194,14 +196,23 @@ def _single(result, what: str) -> None:
 
 def _check_nested(smaller, larger) -> None:
     """``ValueError`` unless the two fits share family, parametrization kind, data and
-    weights, have fewer parameters in ``smaller``, and span nested column spaces."""
+    weights, have fewer parameters in ``smaller``, and span nested column spaces. Fits
+    without their rows (``fit_chunked``) are checked for the number of observations only:
+    that they share the data and nest is the caller's to vouch for."""
     if type(smaller.family) is not type(larger.family):
         raise ValueError(f"the fits have different families ({smaller.family.name}, "
                          f"{larger.family.name}): they are not nested.")
-    a, b = smaller.problem, larger.problem
-    same = (np.shape(a.y) == np.shape(b.y) and np.array_equal(np.asarray(a.y), np.asarray(b.y))
-            and np.array_equal(np.asarray(a.weights), np.asarray(b.weights))
-            and np.array_equal(np.asarray(a.offset), np.asarray(b.offset)))
+    with_rows = smaller.per_row and larger.per_row
+    if with_rows:
+        a, b = smaller.problem, larger.problem
+        same = (np.shape(a.y) == np.shape(b.y)
+                and np.array_equal(np.asarray(a.y), np.asarray(b.y))
+                and np.array_equal(np.asarray(a.weights), np.asarray(b.weights))
+                and np.array_equal(np.asarray(a.offset), np.asarray(b.offset)))
+    elif smaller.per_row or larger.per_row:
+        raise ValueError("compare a chunked fit with another chunked fit of the same data.")
+    else:
+        same = int(smaller.nobs) == int(larger.nobs)
     if not same:
         raise ValueError("the fits are not on the same data (y, weights and offset must be "
                          "equal): compare fits of one data set.")
@@ -209,6 +220,8 @@ def _check_nested(smaller, larger) -> None:
         raise ValueError(f"the first fit must be the smaller: its residual df "
                          f"({float(smaller.df_resid):.0f}) must exceed the second's "
                          f"({float(larger.df_resid):.0f}). Pass the fits smallest first.")
+    if not with_rows:
+        return
     Xs, Xl = np.asarray(a.X, np.float64), np.asarray(b.X, np.float64)
     coef, *_ = np.linalg.lstsq(Xl, Xs, rcond=None)
     if np.max(np.abs(Xl @ coef - Xs)) > 1e-8 * max(1.0, np.max(np.abs(Xs))):

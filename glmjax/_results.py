@@ -106,6 +106,10 @@ class FitResult(eqx.Module):
     nuisance: dict = eqx.field(default_factory=dict)  # estimated family parameters
     nuisance_stderr: dict = eqx.field(default_factory=dict)
     nuisance_at_bound: dict = eqx.field(default_factory=dict)  # estimate at its range's end
+    null_fit: tuple | None = None  # (null deviance, df) when computed with the fit
+    # whether the per-row values (the data in ``problem``, mean, variance, unit deviances)
+    # are kept: False for ``fit_chunked``, whose data need not fit in memory
+    per_row: bool = eqx.field(static=True, default=True)
 
     @property
     def converged(self) -> Array:
@@ -228,6 +232,8 @@ class FitResult(eqx.Module):
 
     def _null_model(self) -> tuple[Array, Array]:
         """``model.null_model`` of each fit: one for a single fit, (B,) each for a batch."""
+        if self.null_fit is not None:
+            return self.null_fit
         if jnp.ndim(self.params) < 2:
             return null_model(self.problem)
         X = self.problem.X  # fit_many keeps a shared X once, unbatched; the rest is batched
@@ -247,7 +253,14 @@ class FitResult(eqx.Module):
     @compiled_property
     def resid_response(self) -> Array:
         """T(yᵢ) − E[T(yᵢ)]."""
+        self.require_rows("residuals")
         return self.problem.family.sufficient_stat(self.problem.y) - self.mean
+
+    def require_rows(self, what: str) -> None:
+        """``ValueError`` for a result without its per-row values (``fit_chunked``)."""
+        if not self.per_row:
+            raise ValueError(f"{what} need the data of every row, which a chunked fit does "
+                             "not keep: compute them chunk by chunk from res.predict(X).")
 
     @compiled_property
     def resid_pearson(self) -> Array:
@@ -457,7 +470,7 @@ def summary_numbers(result: FitResult) -> dict[str, np.ndarray]:
 
 @filter_jit
 def _summary_numbers(result: FitResult) -> dict[str, Array]:
-    null_deviance, df_null = null_model(result.problem)
+    null_deviance, df_null = result._null_model()
     return {"params": result.params, "bse": result.bse,
             "pvalue": result._pvalues(result.params / result.bse),
             "null_deviance": null_deviance, "df_null": df_null, "aic": result.aic,

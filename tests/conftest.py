@@ -35,6 +35,33 @@ def rng():
     return np.random.default_rng(20231125)
 
 
+@pytest.fixture(scope="session")
+def make_response():
+    """``response(family_name, rng, eta)``: a response of that family around the linear
+    predictor eta (as the family's ``fit`` takes it)."""
+    return _response
+
+
+def _response(name, rng, eta):
+    """A response of family ``name`` around the linear predictor eta."""
+    m = eta.shape[0]
+    if name == "Binomial":  # (successes, failures)
+        trials = rng.integers(1, 6, m)
+        successes = rng.binomial(trials, 1 / (1 + np.exp(-eta)))
+        return np.stack([successes, trials - successes], 1).astype(float)
+    return {
+        "Multinomial": lambda: rng.integers(0, 3, m),
+        "Beta": lambda: np.clip(rng.beta(2, 3, m), 1e-3, 1 - 1e-3),
+        "Dirichlet": lambda: rng.dirichlet([2, 3, 4], m),
+        "Gamma": lambda: rng.gamma(2.0, np.exp(eta) / 2.0),
+        "Gaussian": lambda: eta + rng.normal(size=m),
+        "NegativeBinomial": lambda: rng.negative_binomial(2, 2 / (2 + np.exp(eta))).astype(float),
+        "InverseGaussian": lambda: rng.wald(np.exp(0.3 * eta + 1), 2.0),
+        "Exponential": lambda: rng.exponential(np.exp(eta)),
+    }[name]()
+
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _free_compiled_programs():
     """Drop JAX's compiled programs after a test module once the process holds many memory

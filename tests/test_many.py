@@ -241,33 +241,14 @@ def test_fit_many_from_several_threads_at_once():
     assert "threads agree" in out.stdout
 
 
-def _response(name, rng, eta):
-    """A response of family ``name`` around the linear predictor eta."""
-    m = eta.shape[0]
-    if name == "Binomial":  # (successes, failures)
-        trials = rng.integers(1, 6, m)
-        successes = rng.binomial(trials, 1 / (1 + np.exp(-eta)))
-        return np.stack([successes, trials - successes], 1).astype(float)
-    return {
-        "Multinomial": lambda: rng.integers(0, 3, m),
-        "Beta": lambda: np.clip(rng.beta(2, 3, m), 1e-3, 1 - 1e-3),
-        "Dirichlet": lambda: rng.dirichlet([2, 3, 4], m),
-        "Gamma": lambda: rng.gamma(2.0, np.exp(eta) / 2.0),
-        "Gaussian": lambda: eta + rng.normal(size=m),
-        "NegativeBinomial": lambda: rng.negative_binomial(2, 2 / (2 + np.exp(eta))).astype(float),
-        "InverseGaussian": lambda: rng.wald(np.exp(0.3 * eta + 1), 2.0),
-        "Exponential": lambda: rng.exponential(np.exp(eta)),
-    }[name]()
-
-
 @pytest.mark.parametrize("family", [F.Binomial(), F.Multinomial(3), F.Beta(), F.Dirichlet(3),
                                     F.Gamma(), F.Gaussian(), F.NegativeBinomial(2.0),
                                     F.InverseGaussian(), F.Exponential()],
                          ids=lambda f: f.name)
-def test_every_family_batched_equals_its_single_fits(family):
+def test_every_family_batched_equals_its_single_fits(family, make_response):
     rng = np.random.default_rng(5)
     X = np.column_stack([np.ones(200), rng.normal(size=(200, 2)) * 0.5])
-    Y = np.stack([_response(family.name, rng, X @ (rng.normal(size=3) * 0.3))
+    Y = np.stack([make_response(family.name, rng, X @ (rng.normal(size=3) * 0.3))
                   for _ in range(3)])
     many = gj.fit_many(X, Y, family)
     assert many.converged.all()

@@ -17,7 +17,8 @@ LAYERS = [
     ("model", {"_model", "_checks"}),
     ("solvers", {"solvers"}),
     ("inference", {"_results", "_covariances", "_model_tests", "_identity", "reference"}),
-    ("entry points", {"_fitting", "_many", "_paths", "_cross_validation", "_training"}),
+    ("entry points", {"_fitting", "_many", "_paths", "_cross_validation", "_training",
+                      "_chunked", "_chunk_sources"}),
     ("adapters", {"_cli", "estimators", "_formula", "plots", "__main__"}),
     ("package", {"__init__"}),
 ]
@@ -120,9 +121,9 @@ def test_no_code_outside_the_families_asks_which_family_it_has():
 PUBLIC = {
     "glmjax": ["CVResult", "ConvergenceWarning", "FitResult", "IdentityCheck",
                "RankDeficiencyWarning", "RegularizationPath", "SeparationWarning", "TrainResult",
-               "anova", "check_identity", "datasets", "families", "fit", "fit_cv", "fit_many",
-               "fit_minibatch", "fit_path", "glm", "links", "lr_test", "parametrizations",
-               "score_test", "shard_rows", "sharding", "solvers"],
+               "anova", "check_identity", "datasets", "families", "fit", "fit_chunked", "fit_cv",
+               "fit_many", "fit_minibatch", "fit_path", "glm", "links", "lr_test",
+               "parametrizations", "score_test", "shard_rows", "sharding", "solvers"],
     "glmjax.families": ["AbstractFamily", "AbstractScalarFamily", "Bernoulli", "Beta",
                         "Binomial", "Dirichlet", "Exponential", "Gamma", "Gaussian",
                         "InverseGaussian", "Multinomial", "NegativeBinomial", "Poisson",

@@ -1,0 +1,299 @@
+"""Where ``fit_chunked`` reads its rows: arrays and ``.npy`` memory maps, Parquet files through
+a formula, or a callable returning an iterator of chunks.
+
+Every source yields ``Chunk``s: (X, y, weights, offset) host arrays whose rows past
+``n_rows`` are padding (copies of the first row with weight 0), so that chunks come in few
+shapes and each compiles once, and that know how to name one of their rows in an error
+message (file and row). The arrays are aligned (``transfer.aligned_empty``): on the CPU
+``jax.device_put`` then uses them without a copy, and filling them is the one read of the rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from glmjax._transfer import aligned_empty, check_numeric
+from glmjax.families import AbstractFamily
+
+_NAMES = ("X", "y", "weights", "offset")
+
+
+class Chunk(NamedTuple):
+    """Rows of the data, padded to a fixed number of rows; ``where`` names the first row
+    (``locate(r)`` the r-th), as "row 1200 of X.npy" or "row 17 of part-3.parquet"."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+    offset: np.ndarray
+    n_rows: int
+    first_row: int
+    origin: str  # "of X.npy", "of part-3.parquet", "of chunk 4 of the iterator"
+
+    def locate(self, row: int) -> str:
+        return f"row {self.first_row + row} {self.origin}"
+
+
+def padded_size(n_rows: int, chunk_rows: int) -> int:
+    """Rows of a chunk's arrays: ``chunk_rows`` for a full chunk, else the next power of two
+    (at least 256): few shapes, little padding."""
+    if n_rows >= chunk_rows:
+        return n_rows
+    return min(chunk_rows, max(256, 1 << (n_rows - 1).bit_length()))
+
+
+def make_chunk(arrays, n_rows: int, size: int, dtype, first_row: int, origin: str) -> Chunk:
+    """A ``Chunk`` of ``size`` rows from (X, y, weights or None, offset or None) holding
+    ``n_rows`` rows each; y keeps an integer type (labels), the rest become ``dtype``."""
+    X, y, weights, offset = arrays
+    out = []
+    for k, a in enumerate((X, y)):
+        a_dtype = a.dtype if k == 1 and not np.issubdtype(a.dtype, np.floating) else dtype
+        buffer = aligned_empty((size,) + a.shape[1:], a_dtype)
+        buffer[:n_rows] = a
+        buffer[n_rows:] = buffer[:1]
+        out.append(buffer)
+    w = np.zeros(size, dtype)
+    w[:n_rows] = 1.0 if weights is None else weights
+    off = np.zeros(size, dtype)
+    if offset is not None:
+        off[:n_rows] = offset
+    return Chunk(*out, w, off, n_rows, first_row, origin)
+
+
+class ArraySource:
+    """(X, y[, weights[, offset]]) arrays, memory maps or ``.npy`` paths, ``chunk_rows`` rows
+    at a time."""
+
+    def __init__(self, arrays, chunk_rows: int):
+        if not 2 <= len(arrays) <= 4:
+            raise ValueError("an array source is a tuple (X, y[, weights[, offset]]); got "
+                             f"{len(arrays)} items.")
+        arrays = (*arrays, None, None)[:4]
+        self.paths = [os.fspath(a) if isinstance(a, str | os.PathLike) else None
+                      for a in arrays]
+        self.arrays = [None if a is None else _load(a, name)
+                       for a, name in zip(arrays, _NAMES, strict=True)]
+        X, y = self.arrays[:2]
+        if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X must be a 2-D (m, p) array with rows and columns; got shape "
+                             f"{X.shape}.")
+        for name, a in zip(_NAMES[1:], self.arrays[1:], strict=True):
+            if a is not None and (a.ndim == 0 or a.shape[0] != X.shape[0]):
+                raise ValueError(f"{name} has shape {a.shape} but X has {X.shape[0]} rows.")
+        for name, a in zip(_NAMES[2:], self.arrays[2:], strict=True):
+            if a is not None and a.ndim != 1:
+                raise ValueError(f"{name} must have shape ({X.shape[0]},); got {a.shape}.")
+        self.chunk_rows = chunk_rows
+        self.n_rows, self.n_columns = X.shape
+        self.dtype = _float_dtype(X.dtype)
+        self.y_shape = y.shape[1:]
+        self.feature_names = None
+        files = [f"{name} = {path}" for name, path in zip(_NAMES, self.paths, strict=True)
+                 if path is not None]
+        self.origin = f"(files: {', '.join(files)})" if files else "of the arrays"
+
+    def chunks(self) -> Iterator[Chunk]:
+        size = self.chunk_rows
+        for start in range(0, self.n_rows, size):
+            stop = min(start + size, self.n_rows)
+            rows = [None if a is None else a[start:stop] for a in self.arrays]
+            yield make_chunk(rows, stop - start, padded_size(stop - start, size), self.dtype,
+                             start, self.origin)
+
+
+class CallableSource:
+    """A callable returning an iterable of (X, y[, weights[, offset]]) tuples or dicts, called
+    once per pass; every chunk must have the first one's columns."""
+
+    def __init__(self, make: Callable, chunk_rows: int):
+        self.make, self.chunk_rows = make, chunk_rows
+        first = next(iter(self._items()), None)
+        if first is None:
+            raise ValueError("the source gave no chunks (no rows to fit).")
+        X, y = first[0][:2]
+        self.n_rows, self.n_columns, self.dtype = None, X.shape[1], _float_dtype(X.dtype)
+        self.y_shape, self.columns = y.shape[1:], (X.shape[1:], y.shape[1:])
+        self.feature_names = None
+
+    def _items(self):
+        items = self.make()
+        if not hasattr(items, "__iter__"):
+            raise TypeError("a callable source must return an iterable of chunks; got "
+                            f"{type(items).__name__}.")
+        for number, item in enumerate(items):
+            if isinstance(item, dict):
+                item = tuple(item.get(k) for k in _NAMES)
+            if not isinstance(item, tuple | list) or not 2 <= len(item) <= 4:
+                raise ValueError("a callable source must yield (X, y[, weights[, offset]]) "
+                                 f"tuples or dicts with those keys; got {type(item).__name__}.")
+            arrays = [None if a is None else check_numeric(np.asarray(a), name)
+                      for a, name in zip((*item, None, None)[:4], _NAMES, strict=True)]
+            X = arrays[0]
+            if X.ndim != 2:
+                raise ValueError(f"chunk {number} of the source: X must be 2-D; got shape "
+                                 f"{X.shape}.")
+            if X.shape[0] == 0:
+                raise ValueError(f"chunk {number} of the source has no rows: yield only "
+                                 "chunks with rows.")
+            for name, a in zip(_NAMES[1:], arrays[1:], strict=True):
+                if a is not None and (a.ndim == 0 or a.shape[0] != X.shape[0]):
+                    raise ValueError(f"chunk {number} of the source: {name} has shape "
+                                     f"{a.shape} but X has {X.shape[0]} rows.")
+            yield arrays, number
+
+    def chunks(self) -> Iterator[Chunk]:
+        for arrays, number in self._items():
+            X, y = arrays[:2]
+            if (X.shape[1:], y.shape[1:]) != self.columns:
+                raise ValueError(f"chunk {number} of the source has X of shape {X.shape} and y "
+                                 f"of shape {y.shape}; every chunk must have the first one's "
+                                 f"columns: X (rows, {self.columns[0][0]}) and y (rows"
+                                 f"{''.join(f', {d}' for d in self.columns[1])}).")
+            n = X.shape[0]
+            yield make_chunk(arrays, n, padded_size(n, self.chunk_rows), self.dtype, 0,
+                             f"of chunk {number} of the source")
+
+
+class ParquetSource:
+    """A Parquet file, or a directory of them, through a formula: pyarrow reads only the
+    columns the formula (and ``weights``, ``offset``) names, file by file in batches of at
+    most ``chunk_rows`` rows. The levels of categorical columns (strings, booleans,
+    dictionaries, and columns in ``C(...)``) are those of the whole data set, read first, so
+    every chunk is encoded with the same columns."""
+
+    def __init__(self, path, formula: str, weights: str | None, offset: str | None,
+                 chunk_rows: int, family: AbstractFamily):
+        import pyarrow.dataset as ds
+        from formulaic import Formula
+
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"the Parquet source {path!r} does not exist.")
+        if not isinstance(formula, str) or "~" not in formula:
+            raise ValueError("a Parquet source needs formula='response ~ terms'; got "
+                             f"{formula!r}.")
+        self.dataset = ds.dataset(path, format="parquet")
+        self.formula, self.family, self.chunk_rows = formula, family, chunk_rows
+        schema = self.dataset.schema
+        wanted = set(Formula(formula).required_variables)
+        wanted |= {c for c in (weights, offset) if c is not None}
+        missing = sorted(c for c in wanted if c not in schema.names
+                         and c in (weights, offset))
+        if missing:
+            raise ValueError(f"column {missing[0]!r} is not in the Parquet data (columns: "
+                             f"{', '.join(schema.names)}).")
+        self.columns = [c for c in schema.names if c in wanted]
+        self.weights, self.offset = weights, offset
+        in_c = set(re.findall(r"C\(\s*([A-Za-z_]\w*)", formula))
+        self.categorical = [c for c in self.columns if c in in_c or _is_categorical(
+            schema.field(c).type)]
+        self.levels = self._levels()
+        self.n_rows = self.dataset.count_rows()
+        first = next(self._frames(), None)
+        if first is None:
+            raise ValueError(f"the Parquet source {path!r} has no rows.")
+        frame, _, _ = first
+        X, y, self.specs = self._encode(frame, None)
+        self.n_columns, self.y_shape = X.shape[1], y.shape[1:]
+        self.dtype = _float_dtype(np.float64)
+        self.feature_names = tuple("(Intercept)" if n == "Intercept" else str(n)
+                                   for n in self._rhs_names)
+
+    def _levels(self) -> dict:
+        import pyarrow.compute as pc
+
+        levels: dict = {c: set() for c in self.categorical}
+        if not levels:
+            return {}
+        for batch in self.dataset.to_batches(columns=self.categorical):
+            for c in self.categorical:
+                levels[c].update(v for v in pc.unique(batch.column(c)).to_pylist()
+                                 if v is not None)
+        return {c: sorted(v) for c, v in levels.items()}
+
+    def _frames(self):
+        for fragment in self.dataset.get_fragments():
+            start = 0
+            for batch in fragment.to_batches(columns=self.columns, batch_size=self.chunk_rows):
+                if batch.num_rows == 0:
+                    continue
+                frame = batch.to_pandas()
+                for c, levels in self.levels.items():
+                    frame[c] = frame[c].astype(_categorical_dtype(levels))
+                yield frame, start, f"of {fragment.path}"
+                start += batch.num_rows
+
+    def _encode(self, frame, specs):
+        """(X, y, (lhs spec, rhs spec)) of a frame: the first frame builds the specs."""
+        from formulaic import model_matrix
+
+        if specs is None:
+            lhs, rhs = model_matrix(self.formula, frame, na_action="ignore")
+            self._rhs_names = list(rhs.columns)
+            specs = (lhs.model_spec, rhs.model_spec)
+        else:
+            lhs, rhs = (s.get_model_matrix(frame, na_action="ignore") for s in specs)
+        y = self.family.response_from_columns(np.asarray(lhs, float), list(lhs.columns))
+        return np.asarray(rhs, float), np.asarray(y), specs
+
+    def chunks(self) -> Iterator[Chunk]:
+        for frame, start, origin in self._frames():
+            X, y, _ = self._encode(frame, self.specs)
+            weights = None if self.weights is None else frame[self.weights].to_numpy(float)
+            offset = None if self.offset is None else frame[self.offset].to_numpy(float)
+            n = X.shape[0]
+            yield make_chunk((X, y, weights, offset), n, padded_size(n, self.chunk_rows),
+                             self.dtype, start, origin)
+
+
+def as_source(source, chunk_rows: int, formula, weights, offset, family: AbstractFamily):
+    """The source of ``fit_chunked``'s ``source`` argument (see there)."""
+    if isinstance(source, str | os.PathLike):
+        return ParquetSource(source, formula, weights, offset, chunk_rows, family)
+    if formula is not None or weights is not None or offset is not None:
+        raise ValueError("formula, weights and offset (column names) are for a Parquet "
+                         "source; pass weights and offset of arrays in the source's tuple.")
+    if callable(source):
+        return CallableSource(source, chunk_rows)
+    if isinstance(source, tuple | list):
+        return ArraySource(tuple(source), chunk_rows)
+    raise TypeError("source must be a tuple (X, y[, weights[, offset]]) of arrays or .npy "
+                    "paths, the path of Parquet data, or a callable returning an iterable of "
+                    f"chunks; got {type(source).__name__}.")
+
+
+def _load(a, name: str) -> np.ndarray:
+    if isinstance(a, str | os.PathLike):
+        if not os.path.exists(a):
+            raise FileNotFoundError(f"the {name} file {os.fspath(a)!r} does not exist.")
+        return np.load(a, mmap_mode="r")
+    if isinstance(a, jax.Array):
+        return np.asarray(a)
+    return check_numeric(a if isinstance(a, np.ndarray) else np.asarray(a), name)
+
+
+def _float_dtype(dtype) -> np.dtype:
+    """X's float type in the fit: float32 stays, float64 unless x64 is off, ints → default."""
+    if np.issubdtype(dtype, np.floating) and np.dtype(dtype).itemsize >= 4:
+        return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
+    return np.dtype(jax.dtypes.canonicalize_dtype(float))
+
+
+def _is_categorical(arrow_type) -> bool:
+    import pyarrow as pa
+
+    return (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+            or pa.types.is_dictionary(arrow_type) or pa.types.is_boolean(arrow_type))
+
+
+def _categorical_dtype(levels):
+    import pandas as pd
+
+    return pd.CategoricalDtype(levels)
