@@ -56,15 +56,76 @@ def make_chunk(arrays, n_rows: int, size: int, dtype, first_row: int, origin: st
     for k, a in enumerate((X, y)):
         a_dtype = a.dtype if k == 1 and not np.issubdtype(a.dtype, np.floating) else dtype
         buffer = aligned_empty((size,) + a.shape[1:], a_dtype)
-        buffer[:n_rows] = a
+        _fill(buffer[:n_rows], a)
         buffer[n_rows:] = buffer[:1]
         out.append(buffer)
     w = np.zeros(size, dtype)
-    w[:n_rows] = 1.0 if weights is None else weights
+    if weights is None:
+        w[:n_rows] = 1.0
+    else:
+        _fill(w[:n_rows], weights)
     off = np.zeros(size, dtype)
     if offset is not None:
-        off[:n_rows] = offset
+        _fill(off[:n_rows], offset)
     return Chunk(*out, w, off, n_rows, first_row, origin)
+
+
+def _fill(out: np.ndarray, rows) -> None:
+    """Write ``rows`` (an array, or ``NpyFile.rows``) into ``out``."""
+    if isinstance(rows, _FileRows):
+        rows.read_into(out)
+    else:
+        out[...] = rows
+
+
+class NpyFile:
+    """A ``.npy`` file read by rows with plain reads (``os.preadv``) into the caller's
+    buffers: no copy through a memory map, and no file pages mapped into the process (a
+    memory map's pages count in its resident memory as they are read)."""
+
+    def __init__(self, path, name: str):
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"the {name} file {path!r} does not exist.")
+        mapped = np.load(path, mmap_mode="r")
+        if not isinstance(mapped, np.memmap) or not mapped.flags.c_contiguous:
+            raise ValueError(f"the {name} file {path!r} must hold one C-ordered numeric array.")
+        check_numeric(mapped[:0], name)
+        self.path, self.shape, self.dtype, self.ndim = path, mapped.shape, mapped.dtype, mapped.ndim
+        self.header = mapped.offset
+        self.row_bytes = int(np.prod(mapped.shape[1:], dtype=np.int64)) * mapped.dtype.itemsize
+        del mapped
+
+    def rows(self, start: int, stop: int) -> _FileRows:
+        return _FileRows(self, start, stop)
+
+
+class _FileRows(NamedTuple):
+    file: NpyFile
+    start: int
+    stop: int
+
+    @property
+    def dtype(self):
+        return self.file.dtype
+
+    @property
+    def shape(self):
+        return (self.stop - self.start,) + self.file.shape[1:]
+
+    def read_into(self, out: np.ndarray) -> None:
+        f = self.file
+        target = out if out.dtype == f.dtype else np.empty(out.shape, f.dtype)
+        view = memoryview(target.reshape(-1).view(np.uint8))
+        with open(f.path, "rb", buffering=0) as handle:
+            done, offset = 0, f.header + self.start * f.row_bytes
+            while done < view.nbytes:
+                n = os.preadv(handle.fileno(), [view[done:]], offset + done)
+                if n == 0:
+                    raise ValueError(f"{f.path!r} ends before its header says it does.")
+                done += n
+        if target is not out:
+            out[...] = target
 
 
 class ArraySource:
@@ -78,8 +139,8 @@ class ArraySource:
         arrays = (*arrays, None, None)[:4]
         self.paths = [os.fspath(a) if isinstance(a, str | os.PathLike) else None
                       for a in arrays]
-        self.arrays = [None if a is None else _load(a, name)
-                       for a, name in zip(arrays, _NAMES, strict=True)]
+        self.arrays = [None if a is None else NpyFile(a, name) if path else _load(a, name)
+                       for a, name, path in zip(arrays, _NAMES, self.paths, strict=True)]
         X, y = self.arrays[:2]
         if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X must be a 2-D (m, p) array with rows and columns; got shape "
@@ -103,7 +164,8 @@ class ArraySource:
         size = self.chunk_rows
         for start in range(0, self.n_rows, size):
             stop = min(start + size, self.n_rows)
-            rows = [None if a is None else a[start:stop] for a in self.arrays]
+            rows = [None if a is None else a.rows(start, stop) if isinstance(a, NpyFile)
+                    else a[start:stop] for a in self.arrays]
             yield make_chunk(rows, stop - start, padded_size(stop - start, size), self.dtype,
                              start, self.origin)
 
@@ -270,10 +332,6 @@ def as_source(source, chunk_rows: int, formula, weights, offset, family: Abstrac
 
 
 def _load(a, name: str) -> np.ndarray:
-    if isinstance(a, str | os.PathLike):
-        if not os.path.exists(a):
-            raise FileNotFoundError(f"the {name} file {os.fspath(a)!r} does not exist.")
-        return np.load(a, mmap_mode="r")
     if isinstance(a, jax.Array):
         return np.asarray(a)
     return check_numeric(a if isinstance(a, np.ndarray) else np.asarray(a), name)

@@ -22,6 +22,8 @@ processes (an all-gather of a few small arrays per pass).
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 import warnings
 from collections.abc import Sequence
 
@@ -43,6 +45,7 @@ from glmjax.families import AbstractFamily
 from glmjax.solvers import IRLS, Status
 from glmjax.solvers.coordinate_descent import lasso_newton_step
 
+logger = logging.getLogger("glmjax.chunked")  # one INFO line per pass: what, rows, seconds
 
 def fit_chunked(
     source,
@@ -321,12 +324,16 @@ class _Passes:
         self.count += 1
         bar = tqdm(total=self.source.n_rows, disable=not self.verbose, unit="row",
                    unit_scale=True, desc=f"pass {self.count} ({what})", leave=False)
+        start, rows = time.perf_counter(), 0
         try:
             for chunk, device in read_ahead(self.source.chunks(), _on_device, self.prefetch):
                 yield chunk, device
                 bar.update(chunk.n_rows)
+                rows += chunk.n_rows
         finally:
             bar.close()
+        logger.info("pass %d (%s): %d rows in %.3f s", self.count, what, rows,
+                    time.perf_counter() - start)
 
     def scan(self) -> dict:
         """The checks and the start: sums of the scan's products over the chunks."""

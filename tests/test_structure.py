@@ -11,7 +11,7 @@ PACKAGE = Path(gj.__file__).parent
 
 # DESIGN.md's layers, lowest first; a module imports from its own layer or lower ones
 LAYERS = [
-    ("utilities", {"_compilation", "_transfer", "_row_blocks", "_optional", "_streaming",
+    ("utilities", {"_compilation", "_transfer", "_row_blocks", "_blas", "_optional", "_streaming",
                    "sharding", "datasets"}),
     ("math", {"links", "parametrizations", "families"}),
     ("model", {"_model", "_checks"}),
