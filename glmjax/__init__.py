@@ -15,6 +15,7 @@ Example:
 from glmjax import datasets, families, links, parametrizations, sharding, solvers
 from glmjax._chunked import fit_chunked
 from glmjax._cross_validation import CVResult, fit_cv
+from glmjax._design import Design
 from glmjax._fitting import ConvergenceWarning, RankDeficiencyWarning, SeparationWarning, fit
 from glmjax._formula import glm
 from glmjax._identity import IdentityCheck, check_identity
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CVResult",
     "ConvergenceWarning",
+    "Design",
     "FitResult",
     "IdentityCheck",
     "RegularizationPath",

@@ -22,6 +22,7 @@ from glmjax._row_blocks import (
     default_block_rows,
     gram,
     gram_from_outer,
+    is_design,
     keep_rows,
     sum_over_blocks,
 )
@@ -73,7 +74,7 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
     (``raise_for_bad_values`` locates the entry on the host). With X's row outer products
     ``outer`` (``fit_many`` with X shared) the Gram matrix is one product with them.
     """
-    first = X[0]
+    first = None if is_design(X) else X[0]
 
     def x_flags(x):  # (any entry not finite, which columns differ from their first entry)
         # a column differs from its first entry where Σ|x − x₀| ≠ 0 (NaN counts as a
@@ -89,7 +90,10 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
                    for a in (X, start_weights, start_rhs))
         return x, keep_rows(w, keep), keep_rows(r, keep)
 
-    if outer is None:
+    if is_design(X):
+        X_gram, X_rhs = gram(X, start_weights, start_rhs)
+        any_nonfinite, any_differ, first = X.column_summary()
+    elif outer is None:
         X_gram, X_rhs, any_nonfinite, any_differ = sum_over_blocks(
             block_terms, take, X.shape[0], default_block_rows(X))
     else:

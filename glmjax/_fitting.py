@@ -18,9 +18,10 @@ from jax.typing import ArrayLike
 from glmjax import _checks as checks
 from glmjax._compilation import filter_jit, is_tracer
 from glmjax._covariances import check_cov_type, robust
+from glmjax._design import as_design
 from glmjax._model import Problem, spd_solve
 from glmjax._results import FitResult, with_X, without_X
-from glmjax._row_blocks import any_true, count_true
+from glmjax._row_blocks import any_true, count_true, is_design
 from glmjax._transfer import as_float_array, as_response, check_numeric
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import AbstractParametrization
@@ -187,9 +188,10 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
     """
     if not isinstance(family, AbstractFamily):
         raise TypeError(f"family must be a glmjax.families instance; got {family!r}")
+    design = as_design(X, feature_names)  # categorical or sparse columns: a ``Design``
     if feature_names is None:
-        feature_names = column_names(X)
-    X = _as_float_matrix(X)
+        feature_names = column_names(X) if design is None else design.names
+    X = _as_float_matrix(X) if design is None else design
     m, p = X.shape
     y = as_response(y)
     family.check_response_shape(y, m)
@@ -247,13 +249,16 @@ def solve(inputs: Inputs) -> tuple[FitResult, checks.Scan, Array]:
 def raise_for_inputs(inputs: Inputs, scan: checks.Scan) -> None:
     """On the host: the ``ValueError`` for a fit whose inputs failed ``solve``'s checks."""
     a = inputs
-    arrays = {"X": a.X, "weights": a.weights, "offset": a.offset}
+    arrays = {"weights": a.weights, "offset": a.offset}
+    if not is_design(a.X):  # (a design's values are checked when it is built)
+        arrays["X"] = a.X
     if jnp.issubdtype(a.y.dtype, jnp.floating):
         arrays["y"] = a.y
     prepared, _, _ = checks.prepare(a.family, a.y, a.weights, a.X.dtype)
     checks.raise_for_bad_values(scan, prepared, arrays)
     names = a.feature_names or default_names(scan.ones_columns)
-    checks.raise_for_rank_deficiency(scan, names, a.X, a.weights)
+    checks.raise_for_rank_deficiency(scan, names, a.X.todense() if is_design(a.X) else a.X,
+                                     a.weights)
     raise ValueError("the inputs failed a check that has no message of its own; please "
                      "report this with the data's shapes.")
 

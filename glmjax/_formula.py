@@ -15,12 +15,15 @@ betareg and DirichletReg: ``y ~ x1 + x2 | z`` models log φᵢ = zᵢᵀγ (mean
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
 from glmjax import links as L
+from glmjax._design import Design
 from glmjax._fitting import fit
 from glmjax._results import FitResult
+from glmjax._row_blocks import is_design
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import MeanPrecision
 
@@ -28,22 +31,44 @@ from glmjax.parametrizations import MeanPrecision
 @dataclasses.dataclass(frozen=True, eq=False)
 class DesignSpec:
     """How a frame becomes the design matrices: formulaic's model specs of the mean part and,
-    with a precision formula, of the precision part."""
+    with a precision formula, of the precision part; ``layout``, when the mean part has
+    categorical (sparse) columns, how they form a ``Design``."""
 
     spec: object
     precision_spec: object = None
+    layout: object = None
 
-    def design(self, data, offset=None):
+    def design(self, data, offset=None, unseen: str = "raise"):
         """(X, offset, Z or None) for new data, encoded as the fitted data; arrays pass
-        through (with Z None)."""
+        through (with Z None). A level the fit did not see raises, or with
+        ``unseen="reference"`` is coded as the reference level."""
         if isinstance(data, np.ndarray) or type(data).__module__.startswith("jax"):
-            return data, offset, None
-        Z = None if self.precision_spec is None else _matrix(self.precision_spec, data)
-        return _matrix(self.spec, data), _column(data, offset, "offset"), Z
+            # the formula's columns, in its order
+            return (data if self.layout is None else self.layout.encode_matrix(data)), \
+                offset, None
+        Z = None if self.precision_spec is None else np.asarray(
+            _model_matrix(self.precision_spec.get_model_matrix, data, unseen), float)
+        X = _model_matrix(self.spec.get_model_matrix, data, unseen,
+                          sparse=self.layout is not None)
+        X = self.layout.encode_matrix(X) if self.layout is not None else np.asarray(X, float)
+        return X, _column(data, offset, "offset"), Z
 
 
-def _matrix(spec, data) -> np.ndarray:
-    return np.asarray(spec.get_model_matrix(data, na_action="raise"), float)
+def _model_matrix(build, data, unseen: str = "raise", sparse: bool = False):
+    """formulaic's model matrix of ``data``; a categorical level outside the fitted ones
+    (formulaic's ``DataMismatchWarning``) raises unless ``unseen="reference"``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        matrix = build(data, na_action="raise", output="sparse" if sparse else "numpy")
+    for warning in caught:
+        if type(warning.message).__name__ == "DataMismatchWarning":
+            if unseen != "reference":
+                raise ValueError(f"{warning.message} Pass unseen='reference' to predict "
+                                 "them at the reference level.")
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    return matrix
 
 
 def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, offset=None,
@@ -81,7 +106,7 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
         if len(parts) > 2:
             raise ValueError("at most one '|' (before the precision terms) is allowed")
         lhs = model_matrix(parsed.lhs, data, na_action="raise")
-        rhs = model_matrix(parts[0], data, na_action="raise")
+        rhs = model_matrix(parts[0], data, na_action="raise", output="sparse")
         precision = model_matrix(parts[1], data, na_action="raise") if len(parts) == 2 else None
     except ValueError as err:
         raise ValueError(f"cannot build the design from formula {formula!r}: {err}") from None
@@ -99,12 +124,17 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
                              "glmjax.links link) or None for logit.")
         link = MeanPrecision(link or L.Logit(), precision_design=np.asarray(precision, float),
                              precision_names=tuple(_name(c) for c in precision.columns))
-    result = fit(np.asarray(rhs, float), _response(lhs, family), family, link,
+    names = [_name(c) for c in rhs.model_spec.column_names]
+    X = Design.from_matrix(rhs, names)  # categorical columns stay sparse
+    if X.n_sparse == 0:
+        X = X.dense
+    result = fit(X, _response(lhs, family), family, link,
                  weights=_column(data, weights, "weights"),
                  offset=_column(data, offset, "offset"),
                  groups=_column(data, groups, "groups", numeric=False),
-                 feature_names=[_name(c) for c in rhs.columns], **fit_kwargs)
-    spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec)
+                 feature_names=X.names if is_design(X) else names, **fit_kwargs)
+    spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec,
+                      X.layout if is_design(X) else None)
     return dataclasses.replace(result, model_spec=spec)
 
 

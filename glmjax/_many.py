@@ -19,6 +19,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from glmjax._compilation import filter_jit, host_driven, is_tracer
+from glmjax._design import as_design
 from glmjax._fitting import (
     ConvergenceWarning,
     SeparationWarning,
@@ -83,6 +84,9 @@ def fit_many(
     names = fit_kwargs.get("feature_names") or column_names(X)
     if names is not None:
         fit_kwargs["feature_names"] = names  # checked by fit
+    if as_design(X) is not None:
+        raise TypeError("fit_many takes X as a dense array (or a stack of them); for "
+                        "categorical or sparse columns call fit for each response.")
     X, y = as_float_array(X), as_response(y)
     args = {"X": X, "y": y, "weights": weights, "offset": offset, "l2": jnp.asarray(l2),
             "l1": jnp.asarray(l1)}

@@ -30,8 +30,10 @@ from glmjax._row_blocks import (
     default_block_rows,
     gram,
     gram_from_outer,
+    is_design,
     keep_rows,
     sum_over_blocks,
+    transposed_product,
     weighted_gram,
 )
 from glmjax.families import AbstractFamily
@@ -41,6 +43,9 @@ from glmjax.parametrizations import AbstractParametrization, Canonical
 def constant_columns(X: Array) -> Array:
     """Columns of X that are constant and non-zero: intercepts (unpenalised, and what the
     null model keeps)."""
+    if is_design(X):
+        _, differ, first = X.column_summary()
+        return ~differ & (first != 0)
     return ~any_true(X != X[:1], 0) & (X[0] != 0)
 
 
@@ -213,7 +218,8 @@ class Problem(eqx.Module):
             info = info_theta
         else:
             E = jax.jacfwd(eta_of, argnums=1)(linear, extra)  # (m, d, r)
-            cross = jnp.einsum("ida,idr,ij->jar", VG, E, self.X).reshape(p * q, r)
+            VGE = jnp.einsum("ida,idr->iar", VG, E).reshape(m, q * r)
+            cross = transposed_product(self.X, VGE).reshape(p * q, r)
             info_extra = jnp.einsum("ids,idr->sr", E, V @ E)
             info = jnp.block([[info_theta, cross], [cross.T, info_extra]])
         return info if rhs is None else (info, X_rhs)
@@ -317,7 +323,8 @@ class Problem(eqx.Module):
         """(the spectrum of XᵀW₀X, XᵀR₀, extra₀) from ``start_rows``: what ``initial``
         solves, and the spectrum the rank check reads."""
         W0, R0, extra0 = self.start_rows()
-        return GramSpectrum.of(weighted_gram(self.X, W0)), self.X.T @ R0, extra0
+        return (GramSpectrum.of(weighted_gram(self.X, W0)), transposed_product(self.X, R0),
+                extra0)
 
     def initial(self, start: tuple[GramSpectrum, Array, Array] | None = None) -> Array:
         """Starting coefficients from ``start_rows``: Θ₀ = (XᵀW₀X)⁻¹ XᵀR₀ and extra₀.

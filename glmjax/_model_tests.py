@@ -17,6 +17,8 @@ import dataclasses
 import numpy as np
 from scipy import stats
 
+from glmjax._row_blocks import is_design
+
 
 @dataclasses.dataclass(frozen=True)
 class TestResult:
@@ -180,7 +182,7 @@ def _rao(smaller, larger) -> float:
     smaller.require_rows("the score test's score and information")
     larger.require_rows("the score test's score and information")
     a, b = smaller.problem, larger.problem
-    Xs, Xl = np.asarray(a.X, np.float64), np.asarray(b.X, np.float64)
+    Xs, Xl = _dense(a.X), _dense(b.X)
     embed, *_ = np.linalg.lstsq(Xl, Xs, rcond=None)  # Xs = Xl · embed
     theta, extra = (np.asarray(v, np.float64) for v in a.unpack(smaller.params))
     beta = np.concatenate([(embed @ theta).ravel(), extra]).astype(np.asarray(larger.params).dtype)
@@ -222,8 +224,13 @@ def _check_nested(smaller, larger) -> None:
                          f"({float(larger.df_resid):.0f}). Pass the fits smallest first.")
     if not with_rows:
         return
-    Xs, Xl = np.asarray(a.X, np.float64), np.asarray(b.X, np.float64)
+    Xs, Xl = _dense(a.X), _dense(b.X)
     coef, *_ = np.linalg.lstsq(Xl, Xs, rcond=None)
     if np.max(np.abs(Xl @ coef - Xs)) > 1e-8 * max(1.0, np.max(np.abs(Xs))):
         raise ValueError("the smaller fit's columns are not in the span of the larger fit's: "
                          "the models are not nested.")
+
+
+def _dense(X) -> np.ndarray:
+    """X as a float64 NumPy array (a ``Design`` densified: these checks are for moderate p)."""
+    return np.asarray(X.todense() if is_design(X) else X, np.float64)

@@ -20,7 +20,7 @@ from jax.scipy.special import betainc, ndtr
 
 from glmjax._compilation import filter_jit
 from glmjax._model import Problem, constant_columns
-from glmjax._row_blocks import any_true, count_true
+from glmjax._row_blocks import any_true, count_true, is_design
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import AbstractParametrization, MeanPrecision, Softmax
 from glmjax.solvers import IRLS, Status
@@ -279,19 +279,23 @@ class FitResult(eqx.Module):
         return plot_diagnostics(self, title)
 
     # ---- prediction ------------------------------------------------------------------------
-    def predict(self, X, offset=None, which: str = "mean", precision_design=None) -> Array:
+    def predict(self, X, offset=None, which: str = "mean", precision_design=None,
+                unseen: str = "raise") -> Array:
         """E[y | x] for new rows (``which="mean"``), or η (``"natural"``) or L (``"linear"``).
 
         Multinomial returns all K class probabilities, shape (m, K); Beta and Dirichlet E[y].
         A fit from a formula (``glmjax.glm``) also takes a data frame, encoded as the data it
-        was fitted on, and ``offset`` as a column name. A model with a precision design needs
-        the new rows' Z as ``precision_design`` (a formula fit builds it from the frame).
+        was fitted on, and ``offset`` as a column name; so does a fit of a data frame with
+        categorical columns, or of a sparse matrix (a ``Design``). A level of a categorical
+        the fit did not see raises, unless ``unseen="reference"`` (its reference level's
+        coding). A model with a precision design needs the new rows' Z as
+        ``precision_design`` (a formula fit builds it from the frame).
         """
-        X, offset, param = self._new_rows(X, offset, precision_design)
+        X, offset, param = self._new_rows(X, offset, precision_design, unseen)
         return predict(self.family, param, self.params, self.n_linear, X, offset, which)
 
     def prediction(self, X, offset=None, level: float = 0.95,
-                   precision_design=None) -> Prediction:
+                   precision_design=None, unseen: str = "raise") -> Prediction:
         """Predictions with standard errors and intervals, as R's ``predict.glm(se.fit =
         TRUE)`` on both scales.
 
@@ -311,11 +315,11 @@ class FitResult(eqx.Module):
         """
         if not (isinstance(level, int | float) and 0 < level < 1):
             raise ValueError(f"level must be a number with 0 < level < 1; got {level!r}.")
-        X, offset, param = self._new_rows(X, offset, precision_design)
+        X, offset, param = self._new_rows(X, offset, precision_design, unseen)
         X, offset = _checked_rows(self.family, param, self.params, self.n_linear, X, offset)
         z = np.asarray(_normal_quantile(0.5 + level / 2), self.params.dtype)
-        result = _prediction(self.family, param, self.params, self.cov, self.n_linear,
-                             jnp.asarray(X, self.params.dtype), offset, z)
+        result = _prediction(self.family, param, self.params, self.cov, self.n_linear, X,
+                             offset, z)
         return dataclasses.replace(result, level=float(level))
 
     def wald_test(self, R, q=None):
@@ -325,12 +329,18 @@ class FitResult(eqx.Module):
 
         return wald_test(self, R, q)
 
-    def _new_rows(self, X, offset, precision_design):
+    def _new_rows(self, X, offset, precision_design, unseen: str = "raise"):
         """(X, offset, parametrization) for new rows: a data frame encoded through the
-        formula, the precision design of a mean–precision model swapped in."""
+        formula or the fitted design's layout, the precision design of a mean–precision
+        model swapped in."""
+        if unseen not in ("raise", "reference"):
+            raise ValueError(f"unseen must be 'raise' or 'reference'; got {unseen!r}.")
+        fitted = self.problem.X
         if self.model_spec is not None:
-            X, offset, Z = self.model_spec.design(X, offset)
+            X, offset, Z = self.model_spec.design(X, offset, unseen)
             precision_design = Z if Z is not None else precision_design
+        elif is_design(fitted) and not is_design(X) and fitted.layout is not None:
+            X = fitted.layout.encode(X, unseen)
         param = self.parametrization
         if getattr(param, "precision_design", None) is not None:
             if precision_design is None:
@@ -556,7 +566,7 @@ def predict(family: AbstractFamily, param: AbstractParametrization, params: Arra
 
 def _checked_rows(family, param, params, n_linear, X, offset):
     """(X, offset) for a prediction, as arrays; ``ValueError`` for wrong shapes."""
-    X = X if isinstance(X, jax.Array) else np.asarray(X)
+    X = X if isinstance(X, jax.Array) or is_design(X) else np.asarray(X)
     p = (params.shape[-1] - param.n_extra(family)) // n_linear
     if X.ndim != 2 or X.shape[1] != p:
         raise ValueError(f"X must have shape (m, {p}); got {X.shape}.")
@@ -617,7 +627,7 @@ def _predict(family, param, params, n_linear, X, offset, which):
     if params.ndim == 2:  # a batch of fits: each one's prediction for the same rows
         return jax.vmap(lambda b: _predict(family, param, b, n_linear, X, offset, which))(
             params)
-    X = jnp.asarray(X, params.dtype)
+    X = X.astype(params.dtype) if is_design(X) else jnp.asarray(X, params.dtype)
     p = X.shape[1]
     linear = X @ params[: p * n_linear].reshape(p, n_linear)
     if offset is not None:

@@ -31,10 +31,16 @@ def default_block_rows(X: Array, width: int = 1) -> int:
     predictors per row). Narrow X gets long blocks: each block costs a few kernel launches,
     which at 8,192 rows of 5 columns took longer than the block's arithmetic (measured on a
     2-core AMD EPYC)."""
-    if not _on_one_cpu(X) or (width == 1 and uses_blas(X)):
+    if is_design(X) or not _on_one_cpu(X) or (width == 1 and uses_blas(X)):
         return 0
     rows = max(_BLOCK_BYTES // (X.dtype.itemsize * X.shape[1] * width), 1)
     return int(min(max(256, 1 << (rows.bit_length() - 1)), 65536))
+
+
+def is_design(X) -> bool:
+    """Whether X is a ``glmjax.Design`` (categorical or sparse columns; ``_design``), which
+    computes its own products, rather than a dense array."""
+    return hasattr(X, "column_summary")
 
 
 def _on_one_cpu(X: Array) -> bool:
@@ -47,8 +53,8 @@ def uses_blas(X: Array) -> bool:
     (``glmjax._blas``): X on one CPU device with at least 8 columns and 2¹⁶ entries, and the
     BLAS target registered. Smaller products stay in XLA, where the call would cost more than
     it saves."""
-    return (X.ndim == 2 and X.shape[1] >= 8 and X.shape[0] * X.shape[1] >= 1 << 16
-            and _on_one_cpu(X) and _blas.available())
+    return (not is_design(X) and X.ndim == 2 and X.shape[1] >= 8
+            and X.shape[0] * X.shape[1] >= 1 << 16 and _on_one_cpu(X) and _blas.available())
 
 
 def sum_over_blocks(fn: Callable[[Any], Any], take: Callable[..., Any], n_rows: int,
@@ -126,6 +132,8 @@ def weighted_gram(X: Array, W: Array, block_rows: int | None = None) -> Array:
         >>> weighted_gram(X, jnp.ones(3)).tolist() == (X.T @ X).tolist()
         True
     """
+    if is_design(X):
+        return X.gram(W)
     q = 1 if W.ndim == 1 else W.shape[1]
     block_rows = default_block_rows(X, q) if block_rows is None else block_rows
 
@@ -144,6 +152,8 @@ def gram(X: Array, W: Array, R: Array | None = None, xla: bool = False
     pass over a block of rows takes about a fifth less time than with a second product),
     unless BLAS computes XᵀWX (``uses_blas``; not with ``xla``).
     """
+    if is_design(X):
+        return X.gram(W, R)
     if W.ndim == 1 and not xla and uses_blas(X):
         G = _blas.syrk_gram(X, W)
         return G if R is None else (G, transposed_product(X, R.reshape(R.shape[0], -1)))
@@ -162,7 +172,9 @@ def gram(X: Array, W: Array, R: Array | None = None, xla: bool = False
 def transposed_product(X: Array, R: Array) -> Array:
     """XᵀR for X (m, p) and R (m, k), as a reduction over the rows: XLA's CPU backend computes
     the product ``X.T @ R`` of a tall X through a transposed copy of X (200,000 × 50 in
-    float64: 30 ms, against 3 ms for the reduction)."""
+    float64: 30 ms, against 3 ms for the reduction). A ``Design`` computes its own."""
+    if is_design(X):
+        return X.transposed_product(R)
     if R.shape[1] == 1:
         return jnp.sum(X * R, axis=0)[:, None]
     return (R.T @ X).T

@@ -15,6 +15,7 @@ import numpy as np
 
 from glmjax import families as F
 from glmjax._compilation import filter_jit
+from glmjax._design import Design, needs_design
 from glmjax._fitting import fit
 from glmjax._optional import require
 from glmjax.families import AbstractFamily
@@ -45,7 +46,29 @@ def _x64():
 
 
 class _GLMBase(BaseEstimator):
-    def _design(self, X) -> np.ndarray:
+    def _validated(self, X, y=None, reset: bool = True, **kwargs):
+        """``validate_data``; a data frame with categorical columns or a sparse matrix is
+        checked for its columns only and kept as it is (the fit makes it a ``Design``)."""
+        if not needs_design(X):
+            return validate_data(self, X, y, reset=reset, dtype=np.float64, **kwargs) \
+                if y is not None else validate_data(self, X, reset=reset, dtype=np.float64)
+        if y is None:
+            return validate_data(self, X, reset=reset, skip_check_array=True)
+        X, y = validate_data(self, X, y, reset=reset, skip_check_array=True)
+        y = np.asarray(y)
+        return X, (y.astype(np.float64) if kwargs.get("y_numeric") else y)
+
+    def _design(self, X, fitting: bool = False):
+        """X with the intercept column; a categorical frame or sparse matrix as the fitted
+        ``Design`` encodes it (when ``fitting``, the ``Design`` itself)."""
+        if needs_design(X):
+            if hasattr(X, "columns"):  # the layout adds the intercept column to new rows
+                return Design.from_frame(X, intercept=self.fit_intercept) if fitting else X
+            if self.fit_intercept:
+                import scipy.sparse as sp
+
+                X = sp.hstack([np.ones((X.shape[0], 1)), X], format="csc")
+            return Design.from_matrix(X) if fitting else X
         if self.fit_intercept:
             return np.column_stack([np.ones(X.shape[0]), X])
         return X
@@ -66,7 +89,8 @@ class _GLMBase(BaseEstimator):
                              f"{self.alpha}, l1_ratio={self.l1_ratio}.")
         l1 = self.alpha * self.l1_ratio
         with _x64():
-            result = fit(self._design(X), y, family, self.link, weights=sample_weight,
+            result = fit(self._design(X, fitting=True), y, family, self.link,
+                         weights=sample_weight,
                          l1=l1, l2=self.alpha - l1, solver=self.solver, tol=self.tol,
                          max_iter=self.max_iter)
             coef = np.asarray(result.coef)
@@ -89,7 +113,7 @@ class _GLMBase(BaseEstimator):
 
     def _predict_mean(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._validated(X, reset=False)
         with _x64():
             return np.asarray(self.result_.predict(self._design(X)))
 
@@ -121,7 +145,7 @@ class GLMRegressor(RegressorMixin, _GLMBase):
         self.max_iter = max_iter
 
     def fit(self, X, y, sample_weight=None):
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = self._validated(X, y, y_numeric=True)
         sample_weight = self._weights(X, sample_weight)
         return self._fit(X, y, F.from_name(self.family), sample_weight)
 
@@ -173,7 +197,7 @@ class GLMClassifier(ClassifierMixin, _GLMBase):
         self.max_iter = max_iter
 
     def fit(self, X, y, sample_weight=None):
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = self._validated(X, y)
         check_classification_targets(y)
         self.classes_, labels = np.unique(y, return_inverse=True)
         k = self.classes_.size
@@ -198,7 +222,7 @@ class GLMClassifier(ClassifierMixin, _GLMBase):
         """The linear predictor: log-odds (two classes) or one column per non-reference class
         (softmax, class 0 the reference)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._validated(X, reset=False)
         with _x64():
             linear = np.asarray(self.result_.predict(self._design(X), which="linear"))
         if linear.ndim == 2:  # the reference class's column, zero: one column per class

@@ -58,6 +58,8 @@ def _response(name, rng, eta):
         "NegativeBinomial": lambda: rng.negative_binomial(2, 2 / (2 + np.exp(eta))).astype(float),
         "InverseGaussian": lambda: rng.wald(np.exp(0.3 * eta + 1), 2.0),
         "Exponential": lambda: rng.exponential(np.exp(eta)),
+        "Poisson": lambda: rng.poisson(np.exp(eta)).astype(float),
+        "Bernoulli": lambda: (rng.uniform(size=m) < 1 / (1 + np.exp(-eta))).astype(float),
     }[name]()
 
 

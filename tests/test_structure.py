@@ -11,8 +11,8 @@ PACKAGE = Path(gj.__file__).parent
 
 # DESIGN.md's layers, lowest first; a module imports from its own layer or lower ones
 LAYERS = [
-    ("utilities", {"_compilation", "_transfer", "_row_blocks", "_blas", "_optional", "_streaming",
-                   "sharding", "datasets"}),
+    ("utilities", {"_compilation", "_transfer", "_row_blocks", "_blas", "_design", "_optional",
+                   "_streaming", "sharding", "datasets"}),
     ("math", {"links", "parametrizations", "families"}),
     ("model", {"_model", "_checks"}),
     ("solvers", {"solvers"}),
@@ -119,7 +119,7 @@ def test_no_code_outside_the_families_asks_which_family_it_has():
 
 
 PUBLIC = {
-    "glmjax": ["CVResult", "ConvergenceWarning", "FitResult", "IdentityCheck",
+    "glmjax": ["CVResult", "ConvergenceWarning", "Design", "FitResult", "IdentityCheck",
                "RankDeficiencyWarning", "RegularizationPath", "SeparationWarning", "TrainResult",
                "anova", "check_identity", "datasets", "families", "fit", "fit_chunked", "fit_cv",
                "fit_many", "fit_minibatch", "fit_path", "glm", "links", "lr_test",
