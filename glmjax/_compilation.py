@@ -34,11 +34,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 
 import equinox as eqx
 import jax
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
@@ -60,14 +62,19 @@ def _is_rejection(err: Exception) -> bool:
 
 
 @functools.cache
-def _blas() -> ThreadpoolController:
-    """The BLAS libraries loaded in this process (found once: ~15 ms)."""
-    return ThreadpoolController().select(user_api="blas")
+def _blas() -> tuple:
+    """The BLAS libraries loaded in this process (found once: ~15 ms) but NumPy's own wheel's:
+    those that XLA's LAPACK calls use. NumPy's, which computes the Gram products of
+    ``glmjax._blas`` on both cores, keeps its threads."""
+    numpy_libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    return tuple(lib for lib in ThreadpoolController().select(user_api="blas").lib_controllers
+                 if not lib.filepath.startswith(numpy_libs))
 
 
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Limit BLAS to one thread inside the block, then restore each library's own count.
+    """Limit BLAS (``_blas``) to one thread inside the block, then restore each library's own
+    count.
 
     Only in the main Python thread: threadpoolctl lets one thread at a time control OpenBLAS's
     shared pool, so fits from other threads run with BLAS as it is.
@@ -75,8 +82,15 @@ def one_blas_thread() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    with _blas().limit(limits=1):
+    libraries = _blas()
+    counts = [lib.num_threads for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(1)
+    try:
         yield
+    finally:
+        for lib, count in zip(libraries, counts, strict=True):
+            lib.set_num_threads(count)
 
 
 def is_tracer(x) -> bool:

@@ -222,18 +222,22 @@ class Design(eqx.Module):
 
     @classmethod
     def from_matrix(cls, matrix, names: Sequence[str] | None = None,
-                    dense_share: float = 0.5, dtype=None) -> Design:
+                    dense_share: float = 0.5, dtype=None,
+                    may_be_sparse: Sequence[int] | None = None) -> Design:
         """X from a scipy.sparse matrix, a JAX ``BCOO`` or an array: columns with more than
         ``dense_share`` of their entries non-zero go to the dense block (in their order),
-        the others to the sparse one."""
+        the others to the sparse one; ``may_be_sparse``: only these columns may (a formula's
+        categorical terms)."""
         csc = _as_csc(matrix)
         m, p = csc.shape
         names = tuple(names) if names is not None else tuple(f"x{j}" for j in range(p))
         if len(names) != p:
             raise ValueError(f"{len(names)} names for {p} columns.")
-        share = np.diff(csc.indptr) / max(m, 1)
-        dense_columns = tuple(int(j) for j in np.flatnonzero(share > dense_share))
-        sparse_columns = tuple(int(j) for j in np.flatnonzero(share <= dense_share))
+        sparse = np.diff(csc.indptr) <= dense_share * m
+        if may_be_sparse is not None:
+            sparse &= np.isin(np.arange(p), list(may_be_sparse))
+        dense_columns = tuple(int(j) for j in np.flatnonzero(~sparse))
+        sparse_columns = tuple(int(j) for j in np.flatnonzero(sparse))
         layout = Layout(dense=tuple(names[j] for j in dense_columns), categorical=(),
                         sparse=tuple(names[j] for j in sparse_columns),
                         positions=(dense_columns, sparse_columns))

@@ -42,6 +42,8 @@ class DesignSpec:
         """(X, offset, Z or None) for new data, encoded as the fitted data; arrays pass
         through (with Z None). A level the fit did not see raises, or with
         ``unseen="reference"`` is coded as the reference level."""
+        if is_design(data):
+            return data, offset, None
         if isinstance(data, np.ndarray) or type(data).__module__.startswith("jax"):
             # the formula's columns, in its order
             return (data if self.layout is None else self.layout.encode_matrix(data)), \
@@ -125,7 +127,7 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
         link = MeanPrecision(link or L.Logit(), precision_design=np.asarray(precision, float),
                              precision_names=tuple(_name(c) for c in precision.columns))
     names = [_name(c) for c in rhs.model_spec.column_names]
-    X = Design.from_matrix(rhs, names)  # categorical columns stay sparse
+    X = Design.from_matrix(rhs, names, may_be_sparse=_categorical_columns(rhs.model_spec))
     if X.n_sparse == 0:
         X = X.dense
     result = fit(X, _response(lhs, family), family, link,
@@ -136,6 +138,17 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
     spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec,
                       X.layout if is_design(X) else None)
     return dataclasses.replace(result, model_spec=spec)
+
+
+def _categorical_columns(spec) -> list[int]:
+    """The columns of the terms with a categorical factor: those that a ``Design`` keeps as
+    integer codes (sparse), never as dense indicator columns."""
+    columns = []
+    for term, indices in spec.term_indices.items():
+        kinds = [spec.encoder_state.get(factor.expr, (None,))[0] for factor in term.factors]
+        if any(getattr(kind, "value", None) == "categorical" for kind in kinds):
+            columns += list(indices)
+    return columns
 
 
 def _name(column: str) -> str:

@@ -56,8 +56,9 @@ def to_device(a) -> Array:
 _HINTS = {
     "y": "; encode class labels as integers 0..K-1 (`classes, y = np.unique(y, "
          "return_inverse=True)`; GLMClassifier does this itself)",
-    "X": "; encode categorical columns as indicator columns (a formula through gj.glm does "
-         "this, or pandas.get_dummies)",
+    "X": "; pass the data frame itself (its categorical and string columns become "
+         "categorical columns of a gj.Design, as in a formula through gj.glm) or encode them "
+         "as numbers",
 }
 
 

@@ -46,15 +46,16 @@ def _x64():
 
 
 class _GLMBase(BaseEstimator):
-    def _validated(self, X, y=None, reset: bool = True, **kwargs):
-        """``validate_data``; a data frame with categorical columns or a sparse matrix is
-        checked for its columns only and kept as it is (the fit makes it a ``Design``)."""
+    def _validated(self, X, y="no_validation", reset: bool = True, **kwargs):
+        """``validate_data`` (X, or (X, y) when ``y`` is passed); a data frame with
+        categorical columns or a sparse matrix is checked for its columns only and kept as it
+        is (the fit makes it a ``Design``)."""
         if not needs_design(X):
-            return validate_data(self, X, y, reset=reset, dtype=np.float64, **kwargs) \
-                if y is not None else validate_data(self, X, reset=reset, dtype=np.float64)
-        if y is None:
-            return validate_data(self, X, reset=reset, skip_check_array=True)
-        X, y = validate_data(self, X, y, reset=reset, skip_check_array=True)
+            return validate_data(self, X, y, reset=reset, dtype=np.float64, **kwargs)
+        out = validate_data(self, X, y, reset=reset, skip_check_array=True)
+        if isinstance(y, str) and y == "no_validation":
+            return out
+        X, y = out
         y = np.asarray(y)
         return X, (y.astype(np.float64) if kwargs.get("y_numeric") else y)
 
@@ -72,6 +73,12 @@ class _GLMBase(BaseEstimator):
         if self.fit_intercept:
             return np.column_stack([np.ones(X.shape[0]), X])
         return X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True  # a sparse matrix is fitted as a Design, never densified
+        return tags
 
     def _weights(self, X, sample_weight) -> np.ndarray:
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
@@ -164,11 +171,6 @@ class GLMRegressor(RegressorMixin, _GLMBase):
         with _x64():
             null = float(_deviance(family, y, w, np.full_like(y, np.average(y, weights=w))))
             return 1 - float(_deviance(family, y, w, mean)) / null
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
 
 
 class GLMClassifier(ClassifierMixin, _GLMBase):

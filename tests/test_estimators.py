@@ -10,15 +10,15 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import (
     check_estimator,
     check_sample_weight_equivalence_on_dense_data,
+    check_sample_weight_equivalence_on_sparse_data,
 )
 
 from glmjax.estimators import GLMClassifier, GLMRegressor
 
-RANK_DEFICIENT = {
-    "check_sample_weight_equivalence_on_dense_data":
-        "its data have more columns than rows with positive weight: without a penalty the "
-        "MLE is not unique and glmjax raises (with alpha > 0 it passes; tested below)",
-}
+_WHY = ("its data have more columns than rows with positive weight: without a penalty the "
+        "MLE is not unique and glmjax raises (with alpha > 0 it passes; tested below)")
+RANK_DEFICIENT = {"check_sample_weight_equivalence_on_dense_data": _WHY,
+                  "check_sample_weight_equivalence_on_sparse_data": _WHY}
 
 
 @pytest.mark.parametrize("estimator", [GLMRegressor(), GLMClassifier()],
@@ -31,6 +31,7 @@ def test_check_estimator(estimator):
                          ids=["regressor", "classifier"])
 def test_sample_weight_equivalence_with_a_penalty(estimator):
     check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)
+    check_sample_weight_equivalence_on_sparse_data(type(estimator).__name__, estimator)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,152 @@
+"""glum's home ground: a wide insurance data set of categorical columns, fitted as glum's
+"wide-insurance" benchmark does (Poisson frequency, Gamma severity, Tweedie p = 1.5 pure
+premium; L2 penalty α = 0.001), by glmjax (a ``Design``: integer codes, never one-hot) and
+glum (tabmat's categorical matrices), side by side.
+
+    python benchmarks/bench_insurance.py [--rows 600000]
+
+The data is synthetic with the benchmark's shape (generated here, no download): 8
+categorical columns with 320 levels in all and one numeric column, exposure, claim counts and
+amounts. Both libraries take the same pandas frame (categorical dtypes), fit an intercept
+and every level (no reference level: the penalty identifies them, glum's ``drop_first=False``)
+and minimise the same objective; the table gives each fit's median time over interleaved
+rounds, the largest coefficient difference, and each library's peak resident memory over
+the frame's size, measured in a fresh process per library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+LEVELS = (5, 10, 15, 25, 35, 50, 80, 100)  # 320 levels in 8 categorical columns
+ALPHA = 0.001
+
+
+def make_frame(rows: int, seed: int = 0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    columns, eta = {}, np.full(rows, -2.0)
+    for k, n_levels in enumerate(LEVELS):
+        popularity = rng.dirichlet(np.ones(n_levels) * 2)
+        codes = rng.choice(n_levels, rows, p=popularity)
+        columns[f"c{k}"] = pd.Categorical.from_codes(codes, [f"l{j}" for j in range(n_levels)])
+        eta += rng.normal(scale=0.2, size=n_levels)[codes]
+    columns["age"] = rng.uniform(18, 80, rows)
+    eta += 0.01 * (columns["age"] - 45)
+    exposure = rng.uniform(0.1, 1.0, rows)
+    claims = rng.poisson(exposure * np.exp(eta))
+    severity = rng.gamma(2.0, np.exp(7 + 0.1 * (eta + 2)) / 2.0)
+    frame = pd.DataFrame(columns)
+    frame["exposure"], frame["claims"] = exposure, claims
+    frame["amount"] = claims * severity
+    return frame
+
+
+FEATURES = [f"c{k}" for k in range(len(LEVELS))] + ["age"]
+
+
+def problems(frame):
+    """(name, rows, y, weights, offset) of the three models."""
+    pp = frame["amount"].to_numpy() / frame["exposure"].to_numpy()
+    claimed = frame["claims"].to_numpy() > 0
+    return [
+        ("Poisson frequency", slice(None), frame["claims"].to_numpy(float), None,
+         np.log(frame["exposure"].to_numpy())),
+        ("Gamma severity", claimed, (frame["amount"] / frame["claims"]).to_numpy()[claimed],
+         frame["claims"].to_numpy(float)[claimed], None),
+        ("Tweedie p=1.5 pure premium", slice(None), pp, frame["exposure"].to_numpy(), None),
+    ]
+
+
+def fit_glmjax(frame, name, rows, y, weights, offset):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import glmjax as gj
+
+    family = {"Poisson frequency": gj.families.Poisson(), "Gamma severity": gj.families.Gamma(),
+              "Tweedie p=1.5 pure premium": gj.families.Tweedie(power=1.5)}[name]
+    link = None if name == "Poisson frequency" else gj.links.Log()
+    X = gj.Design.from_frame(frame.loc[rows, FEATURES], drop_first=False, intercept=True)
+    res = gj.fit(X, y, family, link, weights=weights, offset=offset, l2=ALPHA)
+    return np.asarray(res.coef), res
+
+
+def fit_glum(frame, name, rows, y, weights, offset):
+    from glum import GeneralizedLinearRegressor
+
+    family = {"Poisson frequency": "poisson", "Gamma severity": "gamma",
+              "Tweedie p=1.5 pure premium": "tweedie"}[name]
+    model = GeneralizedLinearRegressor(family=family, power=1.5 if family == "tweedie" else None,
+                                       link="log", alpha=ALPHA, l1_ratio=0.0, drop_first=False,
+                                       gradient_tol=1e-10)
+    model.fit(frame.loc[rows, FEATURES], y, sample_weight=weights, offset=offset)
+    return np.r_[model.intercept_, model.coef_], model
+
+
+def measure_memory(library: str, rows: int) -> dict:
+    """In this process (``--child``): the peak resident memory of one fit of each model."""
+    import resource
+
+    frame = make_frame(rows)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fitter = fit_glmjax if library == "glmjax" else fit_glum
+    for problem in problems(frame):
+        fitter(frame, *problem)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"extra_gb": (peak - base) / 2**20,
+            "frame_gb": frame[FEATURES].memory_usage(deep=True).sum() / 2**30}
+
+
+def main() -> None:
+    from _common import interleaved_times, machine
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=600_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(machine())
+    frame = make_frame(args.rows)
+    print(f"\n{args.rows:,} rows; {len(LEVELS)} categorical columns, {sum(LEVELS)} levels; one "
+          f"numeric column; L2 alpha = {ALPHA}; both libraries fit from the pandas frame\n")
+    print("| model | glmjax (s) | glum (s) | glmjax / glum | max abs coef difference |")
+    print("|---|---|---|---|---|")
+    for problem in problems(frame):
+        name = problem[0]
+        coef_j, res = fit_glmjax(frame, *problem)  # compiles
+        coef_g, _ = fit_glum(frame, *problem)
+        times, ratios = interleaved_times({
+            "glmjax": lambda p=problem: fit_glmjax(frame, *p),
+            "glum": lambda p=problem: fit_glum(frame, *p),
+        }, rounds=args.rounds)
+        print(f"| {name} | {times['glmjax']:.2f} | {times['glum']:.2f} | "
+              f"{1 / ratios['glum']:.2f} | {np.max(np.abs(coef_j - coef_g)):.1e} |")
+        assert bool(res.converged)
+    print()
+    for library in ("glmjax", "glum"):
+        script = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); "
+                  f"import bench_insurance as b; "
+                  f"print('RESULT', json.dumps(b.measure_memory({library!r}, {args.rows})))")
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            print(f"{library}: memory run failed: {out.stderr[-500:]}")
+            continue
+        memory = json.loads(line[7:])
+        print(f"{library}: peak memory of the three fits {memory['extra_gb']:.2f} GiB above the "
+              f"frame's process ({memory['extra_gb'] / memory['frame_gb']:.1f}× the "
+              f"{memory['frame_gb'] * 1024:.0f} MiB of model columns)")
+
+
+if __name__ == "__main__":
+    main()
