@@ -88,11 +88,13 @@ class NpyFile:
         if not os.path.exists(path):
             raise FileNotFoundError(f"the {name} file {path!r} does not exist.")
         mapped = np.load(path, mmap_mode="r")
-        if not isinstance(mapped, np.memmap) or not mapped.flags.c_contiguous:
-            raise ValueError(f"the {name} file {path!r} must hold one C-ordered numeric array.")
+        if not isinstance(mapped, np.memmap):
+            raise ValueError(f"the {name} file {path!r} must hold one numeric array.")
         check_numeric(mapped[:0], name)
         self.path, self.shape, self.dtype, self.ndim = path, mapped.shape, mapped.dtype, mapped.ndim
         self.header = mapped.offset
+        # column-major (np.save of a Fortran-ordered array): a chunk is one read per column
+        self.by_columns = mapped.ndim == 2 and not mapped.flags.c_contiguous
         self.row_bytes = int(np.prod(mapped.shape[1:], dtype=np.int64)) * mapped.dtype.itemsize
         del mapped
 
@@ -115,17 +117,29 @@ class _FileRows(NamedTuple):
 
     def read_into(self, out: np.ndarray) -> None:
         f = self.file
-        target = out if out.dtype == f.dtype else np.empty(out.shape, f.dtype)
-        view = memoryview(target.reshape(-1).view(np.uint8))
         with open(f.path, "rb", buffering=0) as handle:
-            done, offset = 0, f.header + self.start * f.row_bytes
-            while done < view.nbytes:
-                n = os.preadv(handle.fileno(), [view[done:]], offset + done)
-                if n == 0:
-                    raise ValueError(f"{f.path!r} ends before its header says it does.")
-                done += n
-        if target is not out:
-            out[...] = target
+            if not f.by_columns:
+                target = out if out.dtype == f.dtype else np.empty(out.shape, f.dtype)
+                _read(handle, target, f.header + self.start * f.row_bytes, f.path)
+                if target is not out:
+                    out[...] = target
+                return
+            column = np.empty(self.stop - self.start, f.dtype)
+            size = f.dtype.itemsize
+            for j in range(f.shape[1]):
+                _read(handle, column, f.header + (j * f.shape[0] + self.start) * size, f.path)
+                out[:, j] = column
+
+
+def _read(handle, target: np.ndarray, offset: int, path: str) -> None:
+    """Fill the contiguous ``target`` with the file's bytes from ``offset`` on."""
+    view = memoryview(target.reshape(-1).view(np.uint8))
+    done = 0
+    while done < view.nbytes:
+        n = os.preadv(handle.fileno(), [view[done:]], offset + done)
+        if n == 0:
+            raise ValueError(f"{path!r} ends before its header says it does.")
+        done += n
 
 
 class ArraySource:

@@ -351,7 +351,10 @@ class _Passes:
         sums = _all_processes(sums)
         if sums["weight"] <= 0:
             raise ValueError("weights must not all be zero.")
-        constant = ~sums.pop("differ")
+        firsts = _from_every_process(first)  # a column constant in each process may differ
+        extra = _from_every_process(extra)[0]  # between them; the start's extras: the first's
+        constant = ~(sums.pop("differ") | np.any(firsts != firsts[:1], axis=0))
+        first = firsts[0]
         return sums | {"constant": constant & (first != 0), "ones": constant & (first == 1),
                        "extra": extra}
 
@@ -405,6 +408,14 @@ def _all_processes(tree):
     gathered = multihost_utils.process_allgather(tree)
     return jax.tree.map(lambda a: np.asarray(a).any(0) if a.dtype == bool
                         else np.asarray(a).sum(0), gathered)
+
+
+def _from_every_process(a: np.ndarray) -> np.ndarray:
+    """``a`` of every process of ``jax.distributed``, stacked: shape (processes, ...)."""
+    a = np.asarray(a)
+    if jax.process_count() == 1 or a.size == 0:
+        return a[None]
+    return np.asarray(multihost_utils.process_allgather(a))
 
 
 def _chunk_problem(family, param, X, y, weights, offset):

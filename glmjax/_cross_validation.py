@@ -21,11 +21,11 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from glmjax._compilation import filter_jit, host_driven
-from glmjax._fitting import as_vector, column_names
+from glmjax._fitting import as_design_matrix, as_vector
 from glmjax._model import Problem
 from glmjax._paths import GRID_ON_THE_HOST, RegularizationPath, fit_path
 from glmjax._results import FitResult
-from glmjax._transfer import as_float_array, to_host
+from glmjax._transfer import to_host
 from glmjax.families import AbstractFamily
 
 
@@ -164,8 +164,7 @@ def fit_cv(
     if ratios.ndim != 1 or ratios.size == 0:
         raise ValueError(f"l1_ratio must be a number or a non-empty list of numbers; got "
                          f"{l1_ratio!r}.")
-    fit_kwargs.setdefault("feature_names", column_names(X))
-    X = as_float_array(X)
+    X, fit_kwargs["feature_names"] = as_design_matrix(X, fit_kwargs.get("feature_names"))
     m = X.shape[0]
     if folds is None:
         if not 2 <= n_folds <= m:

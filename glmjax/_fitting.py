@@ -188,10 +188,7 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
     """
     if not isinstance(family, AbstractFamily):
         raise TypeError(f"family must be a glmjax.families instance; got {family!r}")
-    design = as_design(X, feature_names)  # categorical or sparse columns: a ``Design``
-    if feature_names is None:
-        feature_names = column_names(X) if design is None else design.names
-    X = _as_float_matrix(X) if design is None else design
+    X, feature_names = as_design_matrix(X, feature_names)
     m, p = X.shape
     y = as_response(y)
     family.check_response_shape(y, m)
@@ -659,6 +656,16 @@ def as_penalty(value, name: str, dtype) -> Array | np.ndarray | None:
 
 
 # ---- input checks --------------------------------------------------------------------------
+def as_design_matrix(X, feature_names=None):
+    """(X, its column names or None): a ``Design`` for categorical or sparse columns (a data
+    frame with categorical or string columns, scipy.sparse, ``BCOO``), else a floating-point
+    (m, p) array."""
+    design = as_design(X, feature_names)
+    if feature_names is None:
+        feature_names = column_names(X) if design is None else design.names
+    return (_as_float_matrix(X) if design is None else design), feature_names
+
+
 def _as_float_matrix(X) -> Array:
     X = as_float_array(X)
     if X.ndim != 2:

@@ -24,9 +24,9 @@ from jax.typing import ArrayLike
 
 from glmjax._compilation import filter_jit, host_driven
 from glmjax._fitting import (
+    as_design_matrix,
     as_vector,
     checked_problem,
-    column_names,
     default_names,
     fit,
     ones_columns,
@@ -35,7 +35,8 @@ from glmjax._fitting import (
 )
 from glmjax._model import Problem
 from glmjax._results import FitResult, with_X, without_X
-from glmjax._transfer import as_float_array, as_response, to_host
+from glmjax._row_blocks import is_design
+from glmjax._transfer import as_response, to_host
 from glmjax.families import AbstractFamily
 
 
@@ -119,12 +120,9 @@ def fit_path(
     """
     if not 0.0 <= l1_ratio <= 1.0:
         raise ValueError(f"l1_ratio must be in [0, 1]; got {l1_ratio}.")
-    names = fit_kwargs.get("feature_names") or column_names(X)
+    X, names = as_design_matrix(X, fit_kwargs.get("feature_names"))
     if names is not None:
         fit_kwargs["feature_names"] = names  # checked by fit
-    X = as_float_array(X)
-    if X.ndim != 2:
-        raise ValueError(f"X must be a 2-D (m, p) design matrix; got shape {X.shape}.")
     m = X.shape[0]
     y = as_response(y)
     family.check_response_shape(y, m)
@@ -184,8 +182,10 @@ def _null_params(problem, X, y, family, link, weights, offset) -> Array:
     constant = np.flatnonzero(np.asarray(problem.penalized[: X.shape[1] * problem.n_linear]) == 0)
     q = problem.n_linear
     if constant.size:
-        column = int(constant[0]) // q
-        null = fit(X[:, column:column + 1], y, family, link, weights=weights, offset=offset)
+        column = int(constant[0]) // q  # a dense column, in a ``Design`` too
+        dense = X.dense if is_design(X) else X
+        null = fit(dense[:, column:column + 1], y, family, link, weights=weights,
+                   offset=offset)
     else:
         column = None
         null = fit(jnp.zeros((X.shape[0], 1), X.dtype), y, family, link, weights=weights,
@@ -213,4 +213,4 @@ def _scan_path(family, link, fit_kwargs, X, y, weights, offset, l1, l2, beta0):
         _, fits = jax.lax.scan(lambda b, l2_k: step(b, (0.0, l2_k)), beta0, l2)
     else:
         _, fits = jax.lax.scan(step, beta0, (l1, l2))
-    return fits, ones_columns(X)
+    return fits, (jnp.zeros(X.shape[1], bool) if is_design(X) else ones_columns(X))

@@ -71,11 +71,13 @@ def test_penalties_and_scale(data):
 def test_npy_memory_maps_and_an_iterator(data, tmp_path):
     _, X, y = data
     np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "XF.npy", np.asfortranarray(X))  # column-major: read by columns
     np.save(tmp_path / "y.npy", y)
     full = gj.fit(X, y, F.Poisson())
-    from_files = gj.fit_chunked((tmp_path / "X.npy", str(tmp_path / "y.npy")), F.Poisson(),
-                                chunk_rows=CHUNK, verbose=False)
-    _same(from_files, full)
+    for name in ("X.npy", "XF.npy"):
+        from_files = gj.fit_chunked((tmp_path / name, str(tmp_path / "y.npy")), F.Poisson(),
+                                    chunk_rows=CHUNK, verbose=False)
+        _same(from_files, full)
 
     def chunks():  # uneven chunks from a generator, one pass per call
         for start, stop in ((0, 700), (700, 2500), (2500, M)):

@@ -155,3 +155,15 @@ def test_formulas_estimators_and_bad_designs(frame):
     full = gj.Design.from_frame(frame[["x", "region"]], drop_first=False, intercept=True)
     with pytest.raises(ValueError, match=r"rank deficient .*'\(Intercept\)'.*'region"):
         gj.fit(full, y, F.Poisson())
+
+
+def test_paths_and_cross_validation(frame):
+    X, dense = _pair(frame)
+    y = np.random.default_rng(10).poisson(np.exp(0.2 + 0.3 * frame.x)).astype(float)
+    got = gj.fit_path(X, y, F.Poisson(), l1_ratio=0.5, n_alphas=6)
+    want = gj.fit_path(dense, y, F.Poisson(), l1_ratio=0.5, n_alphas=6)
+    np.testing.assert_allclose(got.coef, want.coef, rtol=1e-9, atol=1e-12)
+    assert got.fits.feature_names == X.names
+    cv = gj.fit_cv(frame[["x", "region", "kind"]].assign(c=1.0), y, F.Poisson(), n_alphas=4,
+                   n_folds=3, seed=1)
+    assert cv.cv_deviances.shape == (1, 3, 4)

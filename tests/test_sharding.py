@@ -184,6 +184,13 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     if lead:
         one = gj.fit_many(X, Y, family=gj.families.Poisson())
         np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
+    chunked = gj.fit_chunked((X[mine], y[mine], w[mine]), gj.families.Poisson(),
+                             chunk_rows=512, cov_type="HC1", verbose=False)  # own chunks
+    if lead:
+        one = gj.fit(X, y, family=gj.families.Poisson(), weights=w, cov_type="HC1")
+        np.testing.assert_allclose(chunked.coef, one.coef, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(chunked.cov, one.cov, rtol=1e-9)
+        np.testing.assert_allclose(chunked.null_deviance, one.null_deviance, rtol=1e-10)
     print("process", process, "agrees")
 """)
 
