@@ -149,6 +149,13 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, t, ratio, diff, n in rows:
         print(f"| {name} | {t:.3f} | {ratio:.2f} | {n} | {diff:.1e} |")
+    # the machine's floor: the fit's information products XᵀWX, each at best one BLAS syrk
+    # of X (NumPy's Xᵀ·X is dsyrk): the start's, and one per IRLS evaluation (the start's
+    # point and each accepted step, none halved here)
+    syrk = median_time(lambda: X.T @ X, 7)
+    products = int(outputs["glmjax (IRLS), device arrays"][1]) + 2
+    print(f"floor: {products} information products × one dsyrk of X ({syrk * 1e3:.1f} ms) = "
+          f"{products * syrk:.3f} s; glmjax's fit = {rows[0][1] / (products * syrk):.2f}× it")
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -79,33 +80,52 @@ def fit_glmjax(frame, name, rows, y, weights, offset):
     link = None if name == "Poisson frequency" else gj.links.Log()
     X = gj.Design.from_frame(frame.loc[rows, FEATURES], drop_first=False, intercept=True)
     res = gj.fit(X, y, family, link, weights=weights, offset=offset, l2=ALPHA)
-    return np.asarray(res.coef), res
+    coef = np.asarray(res.coef)  # (Intercept), age, the levels: in glum's order
+    return np.r_[coef[0], coef[2:], coef[1]], res
 
 
 def fit_glum(frame, name, rows, y, weights, offset):
-    from glum import GeneralizedLinearRegressor
+    from glum import GeneralizedLinearRegressor, TweedieDistribution
 
     family = {"Poisson frequency": "poisson", "Gamma severity": "gamma",
-              "Tweedie p=1.5 pure premium": "tweedie"}[name]
-    model = GeneralizedLinearRegressor(family=family, power=1.5 if family == "tweedie" else None,
-                                       link="log", alpha=ALPHA, l1_ratio=0.0, drop_first=False,
-                                       gradient_tol=1e-10)
+              "Tweedie p=1.5 pure premium": TweedieDistribution(1.5)}[name]
+    model = GeneralizedLinearRegressor(family=family, link="log", alpha=ALPHA, l1_ratio=0.0,
+                                       drop_first=False, gradient_tol=1e-10)
     model.fit(frame.loc[rows, FEATURES], y, sample_weight=weights, offset=offset)
     return np.r_[model.intercept_, model.coef_], model
 
 
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096
+
+
 def measure_memory(library: str, rows: int) -> dict:
-    """In this process (``--child``): the peak resident memory of one fit of each model."""
-    import resource
+    """In this process (``--child``): the resident memory the fits add, at their peak (sampled
+    every 5 ms on a thread), after a first fit of each model (imports and compiled programs
+    are not the fits' memory)."""
+    import threading
 
     frame = make_frame(rows)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     fitter = fit_glmjax if library == "glmjax" else fit_glum
     for problem in problems(frame):
         fitter(frame, *problem)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"extra_gb": (peak - base) / 2**20,
-            "frame_gb": frame[FEATURES].memory_usage(deep=True).sum() / 2**30}
+    base, peak, done = _rss(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    for problem in problems(frame):
+        fitter(frame, *problem)
+    done.set()
+    thread.join()
+    data = frame[FEATURES + ["exposure", "claims", "amount"]]
+    return {"extra_gb": (peak[0] - base) / 2**30,
+            "frame_gb": data.memory_usage(deep=True).sum() / 2**30}
 
 
 def main() -> None:
@@ -143,9 +163,9 @@ def main() -> None:
             print(f"{library}: memory run failed: {out.stderr[-500:]}")
             continue
         memory = json.loads(line[7:])
-        print(f"{library}: peak memory of the three fits {memory['extra_gb']:.2f} GiB above the "
-              f"frame's process ({memory['extra_gb'] / memory['frame_gb']:.1f}× the "
-              f"{memory['frame_gb'] * 1024:.0f} MiB of model columns)")
+        print(f"{library}: the fits' peak resident memory {memory['extra_gb'] * 1024:.0f} MiB "
+              f"above the process's before them = {memory['extra_gb'] / memory['frame_gb']:.1f}"
+              f"× the data frame ({memory['frame_gb'] * 1024:.0f} MiB)")
 
 
 if __name__ == "__main__":

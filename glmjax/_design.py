@@ -118,24 +118,24 @@ class Design(eqx.Module):
         return total[: self.n_sparse]
 
     def _pairs(self, Wc: Array) -> Array:
-        """SᵀWS per channel: (p_s, p_s, c), a segment sum over each pair of slots k ≤ l of
-        every row (the pair (l, k) is its transpose)."""
-        slots = self.index.shape[1]
-        n = self.n_sparse + 1
-        diagonal = jnp.zeros((n * n, Wc.shape[1]), Wc.dtype)
-        upper = jnp.zeros_like(diagonal)
-        for k in range(slots):
-            for l in range(k, slots):
-                code = self.index[:, k] * n + self.index[:, l]
-                weight = (self.values[:, k] * self.values[:, l])[:, None] * Wc
-                total = jax.ops.segment_sum(weight, code, num_segments=n * n)
-                if k == l:
-                    diagonal = diagonal + total
-                else:
-                    upper = upper + total
-        upper = upper.reshape(n, n, -1)
-        both = diagonal.reshape(n, n, -1) + upper + upper.transpose(1, 0, 2)
-        return both[:-1, :-1]
+        """SᵀWS per channel: (p_s, p_s, c). The diagonal pairs (k, k) of every row's slots
+        add into the diagonal, a segment sum into p_s columns; the pairs (k, l > k) of each
+        slot k with the later ones, a segment sum into p_s² entries (the pair (l, k) is
+        its transpose)."""
+        m, slots = self.index.shape
+        n, c = self.n_sparse + 1, Wc.shape[1]
+        diagonal = self._segment((self.values**2)[:, :, None] * Wc[:, None, :])  # (p_s, c)
+        upper = jnp.zeros((n * n, c), Wc.dtype)
+        for k in range(slots - 1):
+            code = self.index[:, k:k + 1] * n + self.index[:, k + 1:]  # (m, slots − k − 1)
+            weight = (self.values[:, k:k + 1] * self.values[:, k + 1:])[:, :, None] \
+                * Wc[:, None, :]
+            upper = upper + jax.ops.segment_sum(weight.reshape(-1, c), code.reshape(-1),
+                                                num_segments=n * n)
+        upper = upper.reshape(n, n, c)[:-1, :-1]
+        both = upper + upper.transpose(1, 0, 2)
+        p_s = n - 1
+        return both.at[jnp.arange(p_s), jnp.arange(p_s)].add(diagonal)
 
     def column_summary(self) -> tuple[Array, Array, Array]:
         """(any entry not finite, which columns are not constant, each column's value in row
@@ -428,7 +428,7 @@ def _levels_and_codes(column, name: str) -> tuple[list, np.ndarray]:
     categories and codes, sorted distinct labels otherwise; missing labels raise."""
     categories = getattr(getattr(column, "cat", None), "categories", None)
     if categories is not None:
-        codes = np.asarray(column.cat.codes)
+        codes = np.asarray(column.cat.codes).astype(np.int32)
         if (codes < 0).any():
             raise ValueError(f"categorical column {name!r} has missing values (first at row "
                              f"{int(np.argmax(codes < 0))}).")

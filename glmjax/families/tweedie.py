@@ -85,8 +85,14 @@ class Tweedie(AbstractScalarFamily):
         phi = jnp.asarray(dispersion, y.dtype)
         y, phi = jnp.broadcast_arrays(y, phi)
         positive = y > 0
+
+        def log_b(y, phi):  # at y > 0
+            return _log_series(y, phi, self.power) - jnp.log(y)
+
+        if y.ndim == 1 and y.shape[0] >= 2 * _ROWS:
+            return _at_positive_rows(log_b, y, phi, positive)
         safe_y = jnp.where(positive, y, 1.0)
-        return jnp.where(positive, _log_series(safe_y, phi, self.power) - jnp.log(safe_y), 0.0)
+        return jnp.where(positive, log_b(safe_y, phi), 0.0)
 
     def saturated_log_kernel(self, y: ArrayLike) -> Array:
         """sup_η [ηy − A(η)] = y^{2−p}/((1 − p)(2 − p)), 0 at y = 0 (the supremum as μ → 0,
@@ -115,6 +121,29 @@ class Tweedie(AbstractScalarFamily):
         shape_sum = n * (2 - p) / (p - 1)
         draw = jax.random.gamma(key_g, jnp.where(n > 0, shape_sum, 1.0), out_shape, eta.dtype)
         return jnp.where(n > 0, draw * phi * (p - 1) * mu ** (p - 1), 0.0).astype(eta.dtype)
+
+
+_ROWS = 4096  # rows per block of ``_at_positive_rows``
+
+
+def _at_positive_rows(fn, y: Array, phi: Array, positive: Array) -> Array:
+    """``fn(y, φ)`` at the rows where y > 0, 0 elsewhere, computed in blocks of ``_ROWS`` of
+    those rows only (gathered in order): the series costs as many blocks as there are rows
+    with y > 0, not rows (claims data are mostly zeros)."""
+    m = y.shape[0]
+    order = jnp.argsort(~positive, stable=True)  # the rows with y > 0 first
+    order = jnp.concatenate([order, jnp.zeros(_ROWS, order.dtype)])
+    n_positive = jnp.sum(positive)
+
+    def block(k, out):
+        start = k * _ROWS
+        rows = jax.lax.dynamic_slice_in_dim(order, start, _ROWS)
+        valid = start + jnp.arange(_ROWS) < n_positive
+        values = fn(jnp.where(valid, y[rows], 1.0), phi[rows])
+        return out.at[rows].add(jnp.where(valid, values, 0.0))
+
+    n_blocks = (n_positive + _ROWS - 1) // _ROWS
+    return jax.lax.fori_loop(0, n_blocks, block, jnp.zeros(m, y.dtype))
 
 
 def _log_series(y: Array, phi: Array, p: Array) -> Array:
