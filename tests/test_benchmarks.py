@@ -57,6 +57,7 @@ def test_the_gpu_benchmark_runs_on_the_cpu_and_records_device_and_numbers(tmp_pa
                             "--epochs", "2", "--rounds", "1"]),
     ("bench_compile.py", ["--rows", "2000", "--cols", "5", "--runs", "1"]),
     ("float32_accuracy.py", ["--rows", "500", "--tols", "1e-13"]),
+    ("bench_insurance.py", ["--rows", "20000", "--rounds", "1"]),
 ])
 def test_a_benchmark_runs_at_a_toy_size(script, args):
     if script == "bench_fit.py" and importlib.util.find_spec("glmax") is None:
@@ -69,3 +70,10 @@ def test_a_benchmark_runs_at_a_toy_size(script, args):
 def test_the_scaling_curves_are_plotted(tmp_path):
     run("bench_scaling.py", "--quick", "--out", str(tmp_path / "scaling.png"))
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_the_chunked_benchmark_runs_at_a_toy_size(tmp_path):
+    table = run("bench_chunked.py", "--rows", "300000", "--cols", "10", "--chunk-rows", "65536",
+                "--dir", str(tmp_path / "data"))
+    assert "IRLS pass median" in table and "subset check" in table
