@@ -7,7 +7,7 @@ against one plain streaming read of the same files (the floor of a pass) and Spa
 
 The data (float32, an intercept and cols − 1 normal columns, Poisson counts) is written once
 to ``--dir`` and reused. Each measurement runs in a fresh process, so its peak resident
-memory (``ru_maxrss``) is its own. Printed per pass over the data: glmjax's IRLS passes, the
+memory (``VmHWM``) is its own. Printed per pass over the data: glmjax's IRLS passes, the
 plain read (the same reads into the same buffers, no arithmetic), and the BLAS floor of a
 pass's arithmetic (one ``ssyrk`` per chunk: the information's product, the bulk of a pass).
 A subset check fits the first rows both in memory and in chunks, in float64.
@@ -53,8 +53,6 @@ def write_data(folder: Path, rows: int, cols: int, block: int = 1 << 20) -> None
 
 def measure(kind: str, folder: str, chunk_rows: int) -> dict:
     """One measurement in this process (``--child``): a dict with seconds and peak RSS."""
-    import resource
-
     out: dict = {}
     if kind == "read":
         from glmjax._chunk_sources import ArraySource
@@ -112,8 +110,18 @@ def measure(kind: str, folder: str, chunk_rows: int) -> dict:
                "deviance": float(abs(full.deviance - chunked.deviance) / full.deviance)}
     elif kind == "spark":
         out = spark_fit(folder)
-    out["max_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    out["max_rss_gb"] = peak_rss_gib()
     return out
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory (``VmHWM``): unlike ``ru_maxrss``, which keeps the
+    peak of the process that forked it (here the writer, which mapped the whole file)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
 
 
 def write_parquet(folder: Path, block: int = 1 << 20) -> Path:
@@ -195,11 +203,12 @@ def main() -> None:
     floor = syrk["seconds_per_chunk"] * syrk["chunks"]
     print(f"one plain streaming read of X.npy and y.npy: {read['seconds']:.2f} s "
           f"({size / read['seconds']:.2f} GiB/s), peak RSS {read['max_rss_gb']:.2f} GiB")
-    print(f"BLAS floor of a pass's arithmetic (ssyrk per chunk × chunks): {floor:.2f} s")
+    print(f"BLAS floor of a pass's arithmetic (ssyrk per chunk × chunks): {floor:.2f} s = "
+          f"{floor / read['seconds']:.2f}× the plain read")
     print(f"glmjax fit_chunked: {fit['seconds']:.1f} s in all, {len(fit['passes'])} passes "
           f"({fit['n_iter']} IRLS steps); IRLS pass median {per_pass:.2f} s = "
-          f"{per_pass / read['seconds']:.2f}× the plain read; peak RSS "
-          f"{fit['max_rss_gb']:.2f} GiB")
+          f"{per_pass / read['seconds']:.2f}× the plain read, {per_pass / floor:.2f}× the "
+          f"floor; peak RSS {fit['max_rss_gb']:.2f} GiB")
     print("  passes: " + ", ".join(f"{what} {s:.2f} s" for what, s in fit["passes"]))
     subset = child("subset", folder, args.chunk_rows)
     print(f"subset check (first 1,000,000 rows, float64, chunked against in memory): "

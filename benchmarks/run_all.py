@@ -43,8 +43,9 @@ BENCHMARKS = [
     ("float32 against float64 fits", ["float32_accuracy.py"], []),
     ("Categorical columns: glum's wide-insurance shape, 600,000 rows (against glum)",
      ["bench_insurance.py"], ["--rows", "60000", "--rounds", "1"]),
-    ("Exact chunked fit of 50,000,000 × 50 float32 from .npy files (against a plain read)",
-     ["bench_chunked.py"], ["--rows", "2000000", "--dir", "/tmp/glmjax-chunked-quick"]),
+    ("Exact chunked fit of 50,000,000 × 50 float32 from .npy files (against a plain read "
+     "and Spark)", ["bench_chunked.py", "--spark"],
+     ["--rows", "2000000", "--dir", "/tmp/glmjax-chunked-quick"]),
 ]
 
 

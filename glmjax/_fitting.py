@@ -544,13 +544,15 @@ def _newton_unconstrained(loglik, u: Array, max_steps: int, limit=jnp.inf, tol: 
         return grad, (grad, value)
 
     limit = jnp.broadcast_to(jnp.asarray(limit, u.dtype), u.shape)
-    if n_bounded:  # the gradient at u and at both ends of each bounded coordinate, in one pass
-        ends = [u.at[k].set(sign * limit[k]) for k in range(n_bounded) for sign in (-1, 1)]
-        grads = jax.vmap(lambda v: value_and_grad(v)[1])(jnp.stack([u, *ends]))
-        here = grads[0]
+    if n_bounded:  # the gradient at u, and at the end each bounded coordinate's points to
+        here = value_and_grad(u)[1]
         for k in range(n_bounded):
-            end_k = jnp.where(here[k] > 0, grads[2 + 2 * k, k], grads[1 + 2 * k, k])
-            end = jnp.sign(here[k]) * limit[k]  # the end the derivative points to
+            end = jnp.sign(here[k]) * limit[k]
+            # only that end: the other may be costly (Tweedie's series at p → 2 has ~10⁹/φ
+            # terms around its peak) and cannot change the decision
+            at_end = u.at[k].set(end)
+            end_k = jax.lax.cond(here[k] != 0, lambda v, k=k: value_and_grad(v)[1][k],
+                                 lambda v: jnp.zeros((), v.dtype), at_end)
             towards = (jnp.sign(end_k) == jnp.sign(end)) & (here[k] != 0)
             u = u.at[k].set(jnp.where(towards, end, u[k]))
 
