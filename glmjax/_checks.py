@@ -8,6 +8,7 @@ raise through ``equinox.error_if`` when ``fit`` runs inside ``jit``/``vmap``.
 from __future__ import annotations
 
 import functools
+import os
 
 import equinox as eqx
 import jax
@@ -117,6 +118,33 @@ def prepare(family: AbstractFamily, y: Array, weights: Array, dtype):
     clean_y = jnp.where(jnp.isfinite(y), y, 0) if jnp.issubdtype(y.dtype, jnp.floating) else y
     prepared, y_prep, w_prep = family.prepare(clean_y, jnp.maximum(weights, 0))
     return prepared, y_prep.astype(dtype), w_prep
+
+
+def information_fits(n_params: int, dtype) -> None:
+    """Raise a ``ValueError`` when the fit's P × P matrices (the information, its factor and
+    inverse, the covariance: about four) would not fit in the memory of the default device,
+    before anything is allocated: a categorical with hundreds of thousands of levels gives
+    as many coefficients, and its information is dense here."""
+    need = 4 * n_params**2 * np.dtype(dtype).itemsize
+    have = _device_memory()
+    if need > have:
+        raise ValueError(
+            f"the model has {n_params:,} coefficients: its information matrix and covariance "
+            f"({n_params:,} × {n_params:,}, about {need / 2**30:,.0f} GiB in all in "
+            f"{np.dtype(dtype).name}) would not fit in this device's memory "
+            f"({have / 2**30:,.0f} GiB). Fewer columns (merge rare levels of a "
+            "high-cardinality categorical, or use it as an offset or a fixed effect fitted "
+            "separately) are needed; glmjax keeps the information dense.")
+
+
+@functools.cache
+def _device_memory() -> int:
+    """Bytes of memory of the default device: its allocator's limit on an accelerator, the
+    machine's physical memory on the CPU."""
+    stats = getattr(jax.devices()[0], "memory_stats", lambda: None)()
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def _nonfinite_rows(arr: Array) -> Array:

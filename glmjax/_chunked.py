@@ -126,6 +126,7 @@ def fit_chunked(
     param = family.parametrization(link)
     q, r = param.n_linear(family), param.n_extra(family)
     p = source.n_columns
+    checks.information_fits(p * q + r, dtype)
     names = tuple(feature_names) if feature_names is not None else source.feature_names
     if names is not None and len(names) != p:
         raise ValueError(f"feature_names has {len(names)} names for {p} columns.")

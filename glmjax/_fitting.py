@@ -207,6 +207,7 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
         if len(feature_names) != p:
             raise ValueError(f"feature_names has {len(feature_names)} names for {p} columns.")
     n_params = p * param.n_linear(family) + param.n_extra(family)
+    checks.information_fits(n_params, X.dtype)
     if init is not None:
         init = jnp.asarray(init, X.dtype).ravel()
         if init.shape != (n_params,):

@@ -131,6 +131,13 @@ def test_integer_codes_at_high_cardinality():
     np.testing.assert_allclose(got.coef, want.coef, rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match=r"categorical 'shop' has code 50 at row 3, outside 0..49"):
         gj.Design.from_codes(np.ones((4, 1)), [np.array([0, 1, 2, 50])], [50], ["shop"])
+    # 900,000 levels (glum's categorical-simulated): the dense information would need TBs
+    big = gj.Design.from_codes(np.ones((M, 1)), [np.arange(M) % 900_000], [900_000], ["id"])
+    with pytest.raises(ValueError, match=r"900,000 coefficients: its information matrix .* "
+                                         r"would not fit in this device's memory"):
+        gj.fit(big, y, F.Poisson())
+    with pytest.raises(ValueError, match="900,000 coefficients"):
+        gj.fit_chunked(lambda: iter([(np.ones((2, 900_000)), y[:2])]), F.Poisson())
 
 
 def test_formulas_estimators_and_bad_designs(frame):
