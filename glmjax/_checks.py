@@ -141,7 +141,10 @@ def information_fits(n_params: int, dtype) -> None:
 def _device_memory() -> int:
     """Bytes of memory of the default device: its allocator's limit on an accelerator, the
     machine's physical memory on the CPU."""
-    stats = getattr(jax.devices()[0], "memory_stats", lambda: None)()
+    try:  # this process's own device (under jax.distributed the first may be another's)
+        stats = jax.local_devices()[0].memory_stats()
+    except Exception:  # noqa: BLE001 - a backend without the statistics
+        stats = None
     if stats and stats.get("bytes_limit"):
         return int(stats["bytes_limit"])
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

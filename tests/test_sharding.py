@@ -114,10 +114,13 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     Xs, ys, ws = gj.shard_rows(X[mine], y[mine], w[mine])
     assert Xs.shape == (m, 5) and not Xs.is_fully_addressable
     # the one-process references: process 0 computes them and compares (every process gets
-    # the whole result of a sharded fit); process 1 takes part in the collectives only
-    lead = process == 0
+    # the whole result of a sharded fit) after the last collective, so that process 1 never
+    # waits at one while process 0 compiles a reference (gloo gives up after 30 s)
+    later = []
     res = gj.fit(Xs, ys, family=gj.families.Poisson(), weights=ws)  # (L-BFGS: 8 devices)
-    if lead:
+
+    @later.append
+    def _(res=res):
         one = gj.fit(X, y, family=gj.families.Poisson(), weights=w)
         np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(res.stderr, one.stderr, rtol=1e-10)
@@ -126,7 +129,9 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     Xs, ys = gj.shard_rows(X[mine], y[mine])
     res = gj.fit(Xs, ys, family=gj.families.Poisson(), l1=0.01, l2=0.01)
     path = gj.fit_path(Xs, ys, family=gj.families.Poisson(), n_alphas=4)
-    if lead:
+
+    @later.append
+    def _(res=res, path=path):
         one = gj.fit(X, y, family=gj.families.Poisson(), l1=0.01, l2=0.01)
         np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
         one = gj.fit_path(X, y, family=gj.families.Poisson(), n_alphas=4)
@@ -144,7 +149,9 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     mesh = gj.sharding.row_mesh()
     data = (X[mine], y[mine], w[mine])
     res = gj.fit_minibatch(data, gj.families.Poisson(), n_epochs=2, l2=0.01, mesh=mesh, **kw)
-    if lead:
+
+    @later.append
+    def _(res=res):
         one = gj.fit_minibatch((X[order], y[order], w[order]), gj.families.Poisson(),
                                n_epochs=2, l2=0.01, **kw)
         np.testing.assert_allclose(res.params, one.params, rtol=1e-10, atol=1e-12)
@@ -171,7 +178,9 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
                                                  key=lambda s: s.index[0].start)])
     every = multihost_utils.process_allgather(res.params, tiled=True)
     np.testing.assert_allclose(own, every[fits], rtol=1e-14)  # this process's own fits
-    if lead:
+
+    @later.append
+    def _(every=every):
         one = gj.fit_many(Xb, yb, family=gj.families.Poisson())
         np.testing.assert_allclose(every, one.params, rtol=1e-10, atol=1e-12)
     bad = yb[fits].copy()
@@ -181,16 +190,22 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
     Y = np.stack([y, rng.poisson(2.0, size=m).astype(float)])
     res = gj.fit_many(*gj.shard_rows(X[mine]), *gj.shard_rows(Y[:, mine], axis=1),
                       family=gj.families.Poisson())
-    if lead:
+
+    @later.append
+    def _(res=res):
         one = gj.fit_many(X, Y, family=gj.families.Poisson())
         np.testing.assert_allclose(res.coef, one.coef, rtol=1e-10, atol=1e-12)
     chunked = gj.fit_chunked((X[mine], y[mine], w[mine]), gj.families.Poisson(),
                              chunk_rows=512, cov_type="HC1", verbose=False)  # own chunks
-    if lead:
+
+    @later.append
+    def _(chunked=chunked):
         one = gj.fit(X, y, family=gj.families.Poisson(), weights=w, cov_type="HC1")
         np.testing.assert_allclose(chunked.coef, one.coef, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(chunked.cov, one.cov, rtol=1e-9)
         np.testing.assert_allclose(chunked.null_deviance, one.null_deviance, rtol=1e-10)
+    for check in later if process == 0 else []:
+        check()
     print("process", process, "agrees")
 """)
 
