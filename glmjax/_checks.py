@@ -122,7 +122,7 @@ def prepare(family: AbstractFamily, y: Array, weights: Array, dtype):
 
 def information_fits(n_params: int, dtype) -> None:
     """Raise a ``ValueError`` when the fit's P × P matrices (the information, its factor and
-    inverse, the covariance: about four) would not fit in the memory of the default device,
+    inverse, the covariance: about four) would not fit in this process's device memory,
     before anything is allocated: a categorical with hundreds of thousands of levels gives
     as many coefficients, and its information is dense here."""
     need = 4 * n_params**2 * np.dtype(dtype).itemsize
@@ -139,8 +139,8 @@ def information_fits(n_params: int, dtype) -> None:
 
 @functools.cache
 def _device_memory() -> int:
-    """Bytes of memory of the default device: its allocator's limit on an accelerator, the
-    machine's physical memory on the CPU."""
+    """Bytes of memory of this process's first device: its allocator's limit on an
+    accelerator, the machine's physical memory on the CPU."""
     try:  # this process's own device (under jax.distributed the first may be another's)
         stats = jax.local_devices()[0].memory_stats()
     except Exception:  # noqa: BLE001 - a backend without the statistics
