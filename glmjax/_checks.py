@@ -25,6 +25,7 @@ from glmjax._row_blocks import (
     gram_from_outer,
     is_design,
     keep_rows,
+    slice_rows,
     sum_over_blocks,
 )
 from glmjax._transfer import to_host
@@ -84,15 +85,16 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
 
     def block_terms(rows):
         x, w, r = rows
+        if is_design(x):
+            return gram(x, w, r)
         return (*gram(x, w, r), *x_flags(x))  # + is "or"
 
     def take(start, size, keep):  # "or" needs no keep: a row seen twice changes nothing
-        x, w, r = (jax.lax.dynamic_slice_in_dim(a, start, size)
-                   for a in (X, start_weights, start_rhs))
+        x, w, r = (slice_rows(a, start, size) for a in (X, start_weights, start_rhs))
         return x, keep_rows(w, keep), keep_rows(r, keep)
 
     if is_design(X):
-        X_gram, X_rhs = gram(X, start_weights, start_rhs)
+        X_gram, X_rhs = sum_over_blocks(block_terms, take, X.shape[0], default_block_rows(X))
         any_nonfinite, any_differ, first = X.column_summary()
     elif outer is None:
         X_gram, X_rhs, any_nonfinite, any_differ = sum_over_blocks(

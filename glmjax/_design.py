@@ -3,8 +3,10 @@
 ``Design`` is X = [D | S]: a dense block D (m, p_d) and a sparse block S (m, p_s) stored row
 by row in ELLPACK form, row i holding ``values[i, k]`` in column ``index[i, k]`` of S for its
 k = 0 … n_slots − 1 entries (index p_s: no entry). A categorical column with K levels is
-one slot: its integer code is the index and its value 1, never a dense one-hot block; a
-scipy.sparse matrix's sparse columns are as many slots as its fullest row has entries. Every
+one slot: its integer code is the index and its value 1, never a dense one-hot block (a
+design of categoricals alone stores no values, and its index in the narrowest integer type
+that holds p_s); a scipy.sparse matrix's sparse columns are as many slots as its fullest
+row has entries. Every
 product a fit needs is then a sum over rows:
 
 .. math::
@@ -52,8 +54,8 @@ class Design(eqx.Module):
     """
 
     dense: Array  # (m, p_d)
-    index: Array  # (m, n_slots) int32: columns of the sparse block, n_sparse for none
-    values: Array  # (m, n_slots)
+    index: Array  # (m, n_slots) integers: columns of the sparse block, n_sparse for none
+    values: Array | None  # (m, n_slots); None: every entry 1 (categoricals)
     n_sparse: int = eqx.field(static=True)
     names: tuple[str, ...] = eqx.field(static=True)  # the columns: dense ones, then sparse
     layout: Layout | None = eqx.field(static=True, default=None)
@@ -75,20 +77,30 @@ class Design(eqx.Module):
     def n_dense(self) -> int:
         return self.dense.shape[1]
 
+    @property
+    def entries(self) -> Array:
+        """The sparse block's entries (m, n_slots): ``values``, or ones (fused into the
+        products that read them, never stored) for categoricals."""
+        if self.values is None:
+            return jnp.ones(self.index.shape, self.dtype)
+        return self.values
+
     def __matmul__(self, theta: Array) -> Array:
         """Xθ for θ of shape (p,) or (p, q)."""
         p_d = self.n_dense
-        dense = self.dense @ theta[:p_d]
         sparse = jnp.concatenate([theta[p_d:], jnp.zeros((1,) + theta.shape[1:], theta.dtype)])
-        picked = sparse[self.index]  # (m, slots) or (m, slots, q)
-        weights = self.values if theta.ndim == 1 else self.values[..., None]
-        return dense + jnp.sum(weights * picked, axis=1)
+
+        def add(k, out):
+            column, v = self._slot(k)
+            return out + (v if theta.ndim == 1 else v[:, None]) * sparse[column]
+
+        return _loop(self.index.shape[1], add, self.dense @ theta[:p_d])
 
     def transposed_product(self, R: Array) -> Array:
         """XᵀR for R of shape (m, k): (p, k)."""
         top = transposed_product(self.dense, R) if self.n_dense else jnp.zeros((0, R.shape[1]),
                                                                                 R.dtype)
-        return jnp.concatenate([top, self._segment(self.values[:, :, None] * R[:, None, :])])
+        return jnp.concatenate([top, self._segment(lambda v: v[:, None] * R)])
 
     def gram(self, W: Array, R: Array | None = None):
         """XᵀWX for W of shape (m,) (p, p), or (m, q, q) ((p·q, p·q), ordered (j, a)); with R
@@ -100,8 +112,8 @@ class Design(eqx.Module):
         dd = dense_gram(self.dense, W) if p_d else jnp.zeros((0, 0), W.dtype)
         dd = dd.reshape(p_d, q, p_d, q)
         # SᵀWD: rows of D times v·W summed into the sparse columns, per channel
-        sd = self._segment(self.values[:, :, None, None] * Wc[:, None, :, None]
-                           * self.dense[:, None, None, :])  # (p_s, c, p_d)
+        sd = self._segment(lambda v: (v[:, None] * Wc)[:, :, None]
+                           * self.dense[:, None, :])  # (p_s, c, p_d)
         sd = sd.reshape(p_s, q, q, p_d).transpose(0, 1, 3, 2)  # [s, a, j, b]
         ss = self._pairs(Wc).reshape(p_s, p_s, q, q).transpose(0, 2, 1, 3)  # [s, a, t, b]
         top = jnp.concatenate([dd, sd.transpose(2, 3, 0, 1)], axis=2)  # [j, a, ·, b]
@@ -109,63 +121,91 @@ class Design(eqx.Module):
         G = jnp.concatenate([top, bottom], axis=0).reshape((p_d + p_s) * q, (p_d + p_s) * q)
         return G if R is None else (G, self.transposed_product(R.reshape(m, -1)))
 
-    def _segment(self, rows: Array) -> Array:
-        """Σ over rows i and slots k of rows[i, k, ...] into sparse column index[i, k]."""
-        m, slots = self.index.shape
-        flat = rows.reshape((m * slots,) + rows.shape[2:])
-        total = jax.ops.segment_sum(flat, self.index.reshape(-1),
-                                    num_segments=self.n_sparse + 1)
-        return total[: self.n_sparse]
+    def _slot(self, k) -> tuple[Array, Array]:
+        """(sparse column, entry) of every row in slot k (``k`` may be traced): (m,) each."""
+        column = jax.lax.dynamic_index_in_dim(self.index, k, axis=1, keepdims=False)
+        entry = jnp.ones(column.shape, self.dtype) if self.values is None else \
+            jax.lax.dynamic_index_in_dim(self.values, k, axis=1, keepdims=False)
+        return column.astype(jnp.int32), entry
+
+    def _segment(self, term) -> Array:
+        """Σ over rows i and slots k of ``term(v)[i]`` into sparse column index[i, k], where
+        v = (entries[i, k])ᵢ: a scatter-add per slot into one accumulator, so that no
+        (m, slots, …) array is ever formed."""
+        shape = jax.eval_shape(term, jax.ShapeDtypeStruct(self.index.shape[:1], self.dtype))
+
+        def add(k, total):
+            column, v = self._slot(k)
+            return total.at[column].add(term(v))
+
+        total = jnp.zeros((self.n_sparse + 1,) + shape.shape[1:], shape.dtype)
+        return _loop(self.index.shape[1], add, total)[: self.n_sparse]
 
     def _pairs(self, Wc: Array) -> Array:
         """SᵀWS per channel: (p_s, p_s, c). The diagonal pairs (k, k) of every row's slots
-        add into the diagonal, a segment sum into p_s columns; the pairs (k, l > k) of each
-        slot k with the later ones, a segment sum into p_s² entries (the pair (l, k) is
-        its transpose)."""
-        m, slots = self.index.shape
+        add into the diagonal, a segment sum into p_s columns; each pair (k, l > k) of slots
+        adds into entry (index[·, k], index[·, l]) of a (p_s + 1)² accumulator (the pair
+        (l, k) is its transpose)."""
         n, c = self.n_sparse + 1, Wc.shape[1]
-        diagonal = self._segment((self.values**2)[:, :, None] * Wc[:, None, :])  # (p_s, c)
-        upper = jnp.zeros((n * n, c), Wc.dtype)
-        for k in range(slots - 1):
-            code = self.index[:, k:k + 1] * n + self.index[:, k + 1:]  # (m, slots − k − 1)
-            weight = (self.values[:, k:k + 1] * self.values[:, k + 1:])[:, :, None] \
-                * Wc[:, None, :]
-            upper = upper + jax.ops.segment_sum(weight.reshape(-1, c), code.reshape(-1),
-                                                num_segments=n * n)
+        diagonal = self._segment(lambda v: v[:, None] ** 2 * Wc)  # (p_s, c)
+        first, second = (jnp.asarray(a, jnp.int32)
+                         for a in np.triu_indices(self.index.shape[1], 1))
+
+        def add(pair, upper):
+            (ck, vk), (cl, vl) = self._slot(first[pair]), self._slot(second[pair])
+            return upper.at[ck * n + cl].add((vk * vl)[:, None] * Wc)
+
+        upper = _loop(first.shape[0], add, jnp.zeros((n * n, c), Wc.dtype))
         upper = upper.reshape(n, n, c)[:-1, :-1]
         both = upper + upper.transpose(1, 0, 2)
         p_s = n - 1
         return both.at[jnp.arange(p_s), jnp.arange(p_s)].add(diagonal)
 
+    def block_rows(self, width: int = 1) -> int:
+        """Rows per block (``row_blocks.sum_over_blocks``) so that a block's products (its
+        (rows, slots, q², p_d) and (rows, slot pairs, q²) terms) take about 16 MiB: a power
+        of two, 4,096 to 65,536 (``width``: q linear predictors per row). Longer blocks
+        would cost memory, shorter ones time (each clears a p_s² accumulator)."""
+        slots, c = self.index.shape[1], width * width
+        row_bytes = self.dtype.itemsize * (self.n_dense * width + slots * (2 + c * (
+            self.n_dense + 1)) + slots * (slots - 1) // 2 * (c + 1))
+        rows = max((16 << 20) // max(row_bytes, 1), 1)
+        return int(min(max(4096, 1 << (rows.bit_length() - 1)), 65536))
+
     def column_summary(self) -> tuple[Array, Array, Array]:
         """(any entry not finite, which columns are not constant, each column's value in row
         0): what ``checks.scan`` reads of a dense X."""
         first = self.todense_row(0)
-        nonfinite = ~(jnp.all(jnp.isfinite(self.dense)) & jnp.all(jnp.isfinite(self.values)))
+        finite = jnp.all(jnp.isfinite(self.values)) if self.values is not None else True
+        nonfinite = ~(jnp.all(jnp.isfinite(self.dense)) & finite)
         dense_differ = jnp.sum(jnp.abs(self.dense - self.dense[:1]), 0) != 0
         m = self.shape[0]
-        present = self._segment(jnp.ones(self.index.shape, self.dtype))
-        high = self._segment(self.values) / jnp.maximum(present, 1)
-        low_sq = self._segment(self.values**2) / jnp.maximum(present, 1)
+        present = self._segment(jnp.ones_like)
+        high = self._segment(lambda v: v) / jnp.maximum(present, 1)
+        low_sq = self._segment(lambda v: v**2) / jnp.maximum(present, 1)
         constant = (present == 0) | ((present == m) & (low_sq == high**2))
         return nonfinite, jnp.concatenate([dense_differ, ~constant]), first
 
     def todense_row(self, i: int) -> Array:
         """Row i of X, dense."""
-        row = jnp.zeros(self.n_sparse + 1, self.dtype).at[self.index[i]].add(self.values[i])
+        column = self.index[i].astype(jnp.int32)
+        row = jnp.zeros(self.n_sparse + 1, self.dtype).at[column].add(self.entries[i])
         return jnp.concatenate([self.dense[i], row[:-1]])
 
     def todense(self) -> np.ndarray:
         """X as a dense NumPy array (for small designs: checks, tests)."""
         m = self.shape[0]
-        sparse = np.zeros((m, self.n_sparse + 1), np.asarray(self.values).dtype)
+        sparse = np.zeros((m, self.n_sparse + 1), self.dtype)
         rows = np.repeat(np.arange(m), self.index.shape[1])
-        np.add.at(sparse, (rows, np.asarray(self.index).ravel()), np.asarray(self.values).ravel())
+        np.add.at(sparse, (rows, np.asarray(self.index).ravel()),
+                  np.asarray(self.entries).ravel())
         return np.concatenate([np.asarray(self.dense), sparse[:, :-1]], axis=1)
 
     def astype(self, dtype) -> Design:
-        return eqx.tree_at(lambda d: (d.dense, d.values), self,
-                           (self.dense.astype(dtype), self.values.astype(dtype)))
+        cast = eqx.tree_at(lambda d: d.dense, self, self.dense.astype(dtype))
+        if self.values is None:
+            return cast
+        return eqx.tree_at(lambda d: d.values, cast, self.values.astype(dtype))
 
     # ---- building ----------------------------------------------------------------------------
     @classmethod
@@ -302,11 +342,9 @@ class Layout:
         n_sparse = offsets
         _check_finite(D, np.zeros(0))
         index = np.column_stack(index) if index else np.zeros((m, 0), np.int32)
-        index = np.where(index < 0, n_sparse, index).astype(np.int32)
-        values = np.ones(index.shape, D.dtype)
-        return Design(dense=jnp.asarray(D), index=jnp.asarray(index),
-                      values=jnp.asarray(values), n_sparse=n_sparse, names=self.names(),
-                      layout=self)
+        index = np.where(index < 0, n_sparse, index).astype(_index_dtype(n_sparse))
+        return Design(dense=jnp.asarray(D), index=jnp.asarray(index), values=None,
+                      n_sparse=n_sparse, names=self.names(), layout=self)
 
     def encode_matrix(self, matrix, dtype=None) -> Design:
         """The design of a matrix's columns (scipy.sparse, ``BCOO`` or an array), split as
@@ -406,6 +444,17 @@ def _as_csc(matrix):
     if kind not in "biuf":
         raise TypeError(f"X must hold real numbers; got dtype {matrix.dtype}.")
     return matrix.tocsc()
+
+
+def _loop(n: int, body, init):
+    """``body(n − 1, … body(0, init))``: a ``fori_loop`` over slots or slot pairs, of which
+    there may be none (a loop body indexing an empty axis would not trace)."""
+    return jax.lax.fori_loop(0, n, body, init) if n else init
+
+
+def _index_dtype(n_sparse: int):
+    """The narrowest integer type that holds column numbers 0 … n_sparse."""
+    return np.int8 if n_sparse < 2**7 else np.int16 if n_sparse < 2**15 else np.int32
 
 
 def _check_finite(D: np.ndarray, values: np.ndarray) -> None:

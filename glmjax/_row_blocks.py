@@ -31,8 +31,10 @@ def default_block_rows(X: Array, width: int = 1) -> int:
     predictors per row). Narrow X gets long blocks: each block costs a few kernel launches,
     which at 8,192 rows of 5 columns took longer than the block's arithmetic (measured on a
     2-core AMD EPYC)."""
-    if is_design(X) or not _on_one_cpu(X) or (width == 1 and uses_blas(X)):
+    if not _on_one_cpu(X) or (width == 1 and uses_blas(X)):
         return 0
+    if is_design(X):
+        return X.block_rows(width)
     rows = max(_BLOCK_BYTES // (X.dtype.itemsize * X.shape[1] * width), 1)
     return int(min(max(256, 1 << (rows.bit_length() - 1)), 65536))
 
@@ -44,7 +46,8 @@ def is_design(X) -> bool:
 
 
 def _on_one_cpu(X: Array) -> bool:
-    mesh = getattr(getattr(jax.typeof(X), "sharding", None), "mesh", None)
+    leaf = X.dense if is_design(X) else X
+    mesh = getattr(getattr(jax.typeof(leaf), "sharding", None), "mesh", None)
     return jax.default_backend() == "cpu" and (mesh is None or mesh.size <= 1)
 
 
@@ -109,6 +112,12 @@ def clamped_block(first, n_rows: int, size: int):
     return start, start[..., None] + xp.arange(size) >= first[..., None]
 
 
+def slice_rows(a, start, size: int):
+    """Rows start … start + size − 1 (``start`` may be traced) of an array or of a pytree
+    whose leaves have one row per observation (a ``Design``)."""
+    return jax.tree.map(lambda leaf: jax.lax.dynamic_slice_in_dim(leaf, start, size), a)
+
+
 def keep_rows(a: Array, keep: Array | None) -> Array:
     """``a`` with zeros in the rows where ``keep`` is False (``a`` itself for None): the
     weights of a block that ``sum_over_blocks`` passes to ``take``."""
@@ -132,13 +141,11 @@ def weighted_gram(X: Array, W: Array, block_rows: int | None = None) -> Array:
         >>> weighted_gram(X, jnp.ones(3)).tolist() == (X.T @ X).tolist()
         True
     """
-    if is_design(X):
-        return X.gram(W)
     q = 1 if W.ndim == 1 else W.shape[1]
     block_rows = default_block_rows(X, q) if block_rows is None else block_rows
 
     def take(start, size, keep):
-        x, w = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (X, W))
+        x, w = (slice_rows(a, start, size) for a in (X, W))
         return x, keep_rows(w, keep)
 
     return sum_over_blocks(lambda xw: gram(*xw), take, X.shape[0], block_rows)
