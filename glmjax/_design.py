@@ -329,20 +329,16 @@ class Layout:
 
     def encode_codes(self, D: np.ndarray, codes: list[np.ndarray]) -> Design:
         """The design of dense columns D and each categorical's codes (0 … K − 1)."""
-        m = D.shape[0]
-        offsets, index = 0, []
-        for (_, found, drop), code in zip(self.categorical, codes, strict=True):
-            n_columns = len(found) - int(drop)
-            if drop:  # the first level has no column: index n_sparse (set below)
-                column = np.where(code == 0, -1, code - 1 + offsets)
-            else:
-                column = code + offsets
-            index.append(column)
-            offsets += n_columns
-        n_sparse = offsets
+        widths = [len(found) - int(drop) for _, found, drop in self.categorical]
+        n_sparse = sum(widths)
         _check_finite(D, np.zeros(0))
-        index = np.column_stack(index) if index else np.zeros((m, 0), np.int32)
-        index = np.where(index < 0, n_sparse, index).astype(_index_dtype(n_sparse))
+        index = np.empty((D.shape[0], len(codes)), _index_dtype(n_sparse))
+        offsets = np.cumsum([0, *widths])
+        for k, ((_, _, drop), code) in enumerate(zip(self.categorical, codes, strict=True)):
+            column = index[:, k]
+            np.add(code, offsets[k] - int(drop), out=column, casting="unsafe")
+            if drop:  # the first level has no column: index n_sparse
+                column[code == 0] = n_sparse
         return Design(dense=jnp.asarray(D), index=jnp.asarray(index), values=None,
                       n_sparse=n_sparse, names=self.names(), layout=self)
 
@@ -477,7 +473,7 @@ def _levels_and_codes(column, name: str) -> tuple[list, np.ndarray]:
     categories and codes, sorted distinct labels otherwise; missing labels raise."""
     categories = getattr(getattr(column, "cat", None), "categories", None)
     if categories is not None:
-        codes = np.asarray(column.cat.codes).astype(np.int32)
+        codes = np.asarray(column.cat.codes)
         if (codes < 0).any():
             raise ValueError(f"categorical column {name!r} has missing values (first at row "
                              f"{int(np.argmax(codes < 0))}).")
