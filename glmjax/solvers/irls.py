@@ -1,7 +1,9 @@
 """Fisher scoring (IRLS) with step halving, as one loop over trial points.
 
 At an accepted point β the step solves (I(β)/Σw + λM) δ = −∇f(β), with the expected
-information I of the model (autodiff, any family and link). Each pass of the loop evaluates
+information I of the model (autodiff, any family and link), or, for a scalar family with a
+non-canonical link, the observed information (Newton's method, ``Problem.observed_steps``;
+the returned information is then the expected one at the optimum, one more pass). Each pass of the loop evaluates
 f, ∇f and I at the trial point β + tδ in one pass over X (``Problem.local_model``): if f did
 not increase (beyond its rounding error) the point is accepted and the next step is computed
 there; otherwise t is halved (and that I is not used). So the log-likelihood never decreases
@@ -79,11 +81,12 @@ class ProximalNewton(_AbstractScoring):
 def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halvings: int):
     """Fisher scoring from ``beta0``; ``max_iter`` bounds the accepted steps."""
     dtype = beta0.dtype
+    observed = problem.observed_steps
     if problem.has_l1:
         l1_weights = problem.l1 * problem.penalized
 
         def evaluate(beta):  # f with the L1 term, the gradient of its smooth part, I/Σw + λ₂M
-            value, grad, info = problem.local_model(beta)
+            value, grad, info = problem.local_model(beta, observed)
             return value + jnp.sum(l1_weights * jnp.abs(beta)), grad, info
 
         def newton_step(info, beta, value, grad):
@@ -91,7 +94,8 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
             delta = lasso_newton_step(info, grad, beta, l1_weights, inner_tol)
             return delta, 0.5 * jnp.dot(delta, info @ delta), None
     else:
-        evaluate = problem.local_model
+        def evaluate(beta):
+            return problem.local_model(beta, observed)
 
         def newton_step(info, beta, value, grad):
             # LAPACK's potrf reads and writes the lower triangle of the symmetric info (the
@@ -143,6 +147,9 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
              jnp.zeros((), dtype), jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32),
              jnp.array(False), jnp.array(1, jnp.int32))
     beta, _, info, factor, *_, steps, _, _, status = jax.lax.while_loop(cond, body, start)
+    if observed:  # the standard errors take the expected information (R's): one more pass
+        info = problem.local_model(beta)[2]
+        factor = None if factor is None else jax.lax.linalg.cholesky_p.bind(info)
     # the information and its inverse at the returned β (the loop stops at an accepted
     # point, whose step factorised it): the statistics reuse them for the standard errors.
     # (Solving for I⁻¹ inside the loop, at every step, made the loop's Gram products slower.)
