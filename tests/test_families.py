@@ -245,6 +245,20 @@ def test_dispersion_log_prob_matches_scipy():
         stats.invgauss.logpdf(y, mu * phi, scale=1 / phi), rtol=1e-12)
 
 
+def test_tweedie_base_measure_of_many_rows_equals_row_by_row():
+    """From 8,192 rows Tweedie's log b(y, φ) runs its series only at the rows with y > 0, in
+    blocks (``_at_positive_rows``): equal to the row-by-row values (1e-12), zeros included."""
+    rng = np.random.default_rng(3)
+    y = np.where(rng.uniform(size=10_000) < 0.9, 0.0, rng.gamma(2.0, 3.0, 10_000))
+    phi = rng.uniform(0.5, 2.0, 10_000)
+    family = F.Tweedie(power=1.4)
+    many = np.asarray(family.log_base_measure(y, phi))
+    parts = np.concatenate([np.asarray(family.log_base_measure(y[k:k + 1000], phi[k:k + 1000]))
+                            for k in range(0, 10_000, 1000)])
+    np.testing.assert_allclose(many, parts, rtol=1e-12, atol=1e-12)
+    assert np.all(many[y == 0] == 0.0) and np.all(many[y > 0] != 0.0)
+
+
 def test_family_is_a_pytree_with_array_parameters():
     fam = F.NegativeBinomial(alpha=0.5)
     leaves = jax.tree_util.tree_leaves(fam)

@@ -131,9 +131,11 @@ def _at_positive_rows(fn, y: Array, phi: Array, positive: Array) -> Array:
     those rows only (gathered in order): the series costs as many blocks as there are rows
     with y > 0, not rows (claims data are mostly zeros)."""
     m = y.shape[0]
-    order = jnp.argsort(~positive, stable=True)  # the rows with y > 0 first
-    order = jnp.concatenate([order, jnp.zeros(_ROWS, order.dtype)])
-    n_positive = jnp.sum(positive)
+    rank = jnp.cumsum(positive) - 1  # each row's place among the rows with y > 0
+    n_positive = rank[-1] + 1
+    # the rows with y > 0 first, in order (a scatter: an argsort took ~40 ms at 600,000 rows)
+    order = jnp.zeros(m + _ROWS, jnp.int32).at[jnp.where(positive, rank, m + _ROWS)].set(
+        jnp.arange(m, dtype=jnp.int32), mode="drop")
 
     def block(k, out):
         start = k * _ROWS

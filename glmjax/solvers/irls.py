@@ -3,12 +3,12 @@
 At an accepted point β the step solves (I(β)/Σw + λM) δ = −∇f(β), with the expected
 information I of the model (autodiff, any family and link), or, for a scalar family with a
 non-canonical link, the observed information (Newton's method, ``Problem.observed_steps``;
-the returned information is then the expected one at the optimum, one more pass). Each pass of the loop evaluates
-f, ∇f and I at the trial point β + tδ in one pass over X (``Problem.local_model``): if f did
-not increase (beyond its rounding error) the point is accepted and the next step is computed
-there; otherwise t is halved (and that I is not used). So the log-likelihood never decreases
-(R's ``glm.fit`` halves only on divergence), and f, ∇f and I each appear once in the compiled
-program.
+the returned information is then the expected one at the optimum, one more pass). Each pass
+of the loop evaluates f, ∇f and I at the trial point β + tδ in one pass over X
+(``Problem.local_model``): if f did not increase (beyond its rounding error) the point is
+accepted and the next step is computed there; otherwise t is halved (and that I is not
+used). So the log-likelihood never decreases (R's ``glm.fit`` halves only on divergence), and
+f, ∇f and I each appear once in the compiled program.
 
 It stops when the Newton decrement ½ ∇fᵀ I⁻¹ ∇f at an accepted point is at most
 tol·(|f| + 0.1). The decrement measures the distance to the optimum in the metric of the
