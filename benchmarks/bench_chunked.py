@@ -8,7 +8,8 @@ against one plain streaming read of the same files (the floor of a pass) and Spa
 The data (float32, an intercept and cols − 1 normal columns, Poisson counts) is written once
 to ``--dir`` and reused. Each measurement runs in a fresh process, so its peak resident
 memory (``VmHWM``) is its own. Printed per pass over the data: glmjax's IRLS passes, the
-plain read (the same reads into the same buffers, no arithmetic), and the BLAS floor of a
+plain read (every byte of the files read into a buffer, chunk by chunk, no arithmetic; the
+fit itself maps its full chunks instead of reading them), and the BLAS floor of a
 pass's arithmetic (one ``ssyrk`` per chunk: the information's product, the bulk of a pass).
 A subset check fits the first rows both in memory and in chunks, in float64.
 """
@@ -54,14 +55,20 @@ def write_data(folder: Path, rows: int, cols: int, block: int = 1 << 20) -> None
 def measure(kind: str, folder: str, chunk_rows: int) -> dict:
     """One measurement in this process (``--child``): a dict with seconds and peak RSS."""
     out: dict = {}
-    if kind == "read":
-        from glmjax._chunk_sources import ArraySource
+    if kind == "read":  # every byte of both files into two aligned buffers, chunk by chunk
+        from glmjax._chunk_sources import NpyFile
+        from glmjax._transfer import aligned_empty
 
-        source = ArraySource((f"{folder}/X.npy", f"{folder}/y.npy"), chunk_rows)
+        files = [NpyFile(f"{folder}/{name}.npy", name) for name in ("X", "y")]
+        rows = files[0].shape[0]
+        buffers = [aligned_empty((chunk_rows,) + f.shape[1:], f.dtype) for f in files]
         times = []
         for _ in range(2):
             start = time.perf_counter()
-            rows = sum(chunk.n_rows for chunk in source.chunks())
+            for first in range(0, rows, chunk_rows):
+                stop = min(first + chunk_rows, rows)
+                for f, buffer in zip(files, buffers, strict=True):
+                    f.rows(first, stop).read_into(buffer[:stop - first])
             times.append(time.perf_counter() - start)
         out = {"seconds": min(times), "rows": rows}
     elif kind == "syrk":

@@ -6,10 +6,14 @@ Every source yields ``Chunk``s: (X, y, weights, offset) host arrays whose rows p
 shapes and each compiles once, and that know how to name one of their rows in an error
 message (file and row). The arrays are aligned (``transfer.aligned_empty``): on the CPU
 ``jax.device_put`` then uses them without a copy, and filling them is the one read of the rows.
+A full chunk of a row-major ``.npy`` X in the fit's dtype is not read at all: it is a window of
+the file mapped for that chunk alone (``NpyFile.window``), which the device uses in place; its
+pages are the file's cached pages, and the window is unmapped when the chunk is done.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -18,7 +22,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from glmjax._transfer import aligned_empty, check_numeric
+from glmjax._transfer import ALIGNMENT, aligned_empty, check_numeric
 from glmjax.families import AbstractFamily
 
 _NAMES = ("X", "y", "weights", "offset")
@@ -55,6 +59,10 @@ def make_chunk(arrays, n_rows: int, size: int, dtype, first_row: int, origin: st
     out = []
     for k, a in enumerate((X, y)):
         a_dtype = a.dtype if k == 1 and not np.issubdtype(a.dtype, np.floating) else dtype
+        window = a.window(a_dtype) if isinstance(a, _FileRows) and n_rows == size else None
+        if window is not None:
+            out.append(window)
+            continue
         buffer = aligned_empty((size,) + a.shape[1:], a_dtype)
         _fill(buffer[:n_rows], a)
         buffer[n_rows:] = buffer[:1]
@@ -79,9 +87,10 @@ def _fill(out: np.ndarray, rows) -> None:
 
 
 class NpyFile:
-    """A ``.npy`` file read by rows with plain reads (``os.preadv``) into the caller's
-    buffers: no copy through a memory map, and no file pages mapped into the process (a
-    memory map's pages count in its resident memory as they are read)."""
+    """A ``.npy`` file read by rows: a window of the file mapped for those rows alone where
+    the rows can be used as they are stored (``window``), else plain reads (``os.preadv``)
+    into the caller's buffers. (One map of the whole file would keep every page read in the
+    process's resident memory until the pass ends; a window holds one chunk's.)"""
 
     def __init__(self, path, name: str):
         path = os.fspath(path)
@@ -114,6 +123,28 @@ class _FileRows(NamedTuple):
     @property
     def shape(self):
         return (self.stop - self.start,) + self.file.shape[1:]
+
+    def window(self, dtype) -> np.ndarray | None:
+        """The rows as a read-only array on a memory map of just their bytes, when they are
+        stored as an array of ``dtype`` would hold them (row-major, native byte order) and
+        start at a multiple of ``transfer.ALIGNMENT`` bytes (where the CPU device uses an
+        array in place); else None. The map closes with the last array that uses it. The
+        kernel is asked to read the pages ahead (``MADV_WILLNEED``): a file not in the page
+        cache is read while the previous chunk is computed."""
+        f = self.file
+        start = f.header + self.start * f.row_bytes
+        length = (self.stop - self.start) * f.row_bytes
+        if (f.by_columns or f.dtype != dtype or not f.dtype.isnative or start % ALIGNMENT
+                or length == 0 or os.path.getsize(f.path) < start + length):
+            return None
+        first = start - start % mmap.ALLOCATIONGRANULARITY
+        with open(f.path, "rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), start - first + length, offset=first,
+                               access=mmap.ACCESS_READ)
+        if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_WILLNEED"):
+            mapped.madvise(mmap.MADV_WILLNEED)
+        rows = np.frombuffer(mapped, f.dtype, length // f.dtype.itemsize, start - first)
+        return rows.reshape(self.shape)
 
     def read_into(self, out: np.ndarray) -> None:
         f = self.file

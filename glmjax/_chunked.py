@@ -205,17 +205,18 @@ def fit_chunked(
     null_dev = null_deviance if fam.has_saturated else -2 * (null_deviance + scan["base"])
     problem = _empty_problem(family, param, source, dtype, lam2, penalized, l1_value)
     as_array = lambda v, dt=dtype: jnp.asarray(v, dt)  # noqa: E731
+    integer = jax.dtypes.canonicalize_dtype(jnp.int_)  # int32 without x64: no warning
     result = FitResult(
         family=family, parametrization=param, params=as_array(beta), cov=as_array(cov),
         loglik=as_array(loglik), deviance=as_array(deviance), scale=as_array(phi),
-        nobs=as_array(nobs, jnp.int_), df_resid=as_array(df_resid, jnp.int_),
+        nobs=as_array(nobs, integer), df_resid=as_array(df_resid, integer),
         n_iter=as_array(model.n_iter, jnp.int32), status_code=as_array(status, jnp.int32),
-        n_boundary=as_array(last["boundary"], jnp.int_), mean=jnp.zeros(0, dtype),
+        n_boundary=as_array(last["boundary"], integer), mean=jnp.zeros(0, dtype),
         variance=jnp.zeros(0, dtype), unit_deviance=jnp.zeros(0, dtype), problem=problem,
         n_features=p, n_linear=q,
         scale_estimated=(fam.has_dispersion and scale is None) or isinstance(scale, str),
         feature_names=names, solver=solver.name if l1_value is None else "proximal_newton",
-        cov_type=cov_type, null_fit=(as_array(null_dev), as_array(df_null, jnp.int_)),
+        cov_type=cov_type, null_fit=(as_array(null_dev), as_array(df_null, integer)),
         per_row=False)
     if not null.converged:
         warnings.warn("the null model (intercept only) did not converge: null_deviance is "

@@ -5,6 +5,7 @@ import pytest
 
 import glmjax as gj
 from glmjax import families as F
+from glmjax._chunk_sources import ArraySource
 
 M = 3000
 CHUNK = 1024  # three chunks, the last one short (padded)
@@ -78,6 +79,13 @@ def test_npy_memory_maps_and_an_iterator(data, tmp_path):
         from_files = gj.fit_chunked((tmp_path / name, str(tmp_path / "y.npy")), F.Poisson(),
                                     chunk_rows=CHUNK, verbose=False)
         _same(from_files, full)
+    # full chunks of a row-major file starting at a multiple of 64 bytes are windows of the
+    # file (read-only, used in place); others are read into buffers of their own
+    files = (tmp_path / "X.npy", tmp_path / "y.npy")
+    for rows, mapped in ((CHUNK, [True, True, False]), (1001, [True, False, False])):
+        source = ArraySource(files, rows)
+        assert [not c.X.flags.writeable for c in source.chunks()] == mapped
+    _same(gj.fit_chunked(files, F.Poisson(), chunk_rows=1001, verbose=False), full)
 
     def chunks():  # uneven chunks from a generator, one pass per call
         for start, stop in ((0, 700), (700, 2500), (2500, M)):
@@ -139,6 +147,10 @@ def test_bad_chunks_are_named(data, tmp_path):
     np.save(tmp_path / "X.npy", bad)
     with pytest.raises(ValueError, match=r"X contains NaN .* at row 2100 .*X = .*X\.npy.*"
                                          r"column 2"):
+        gj.fit_chunked((tmp_path / "X.npy", y), F.Poisson(), chunk_rows=CHUNK, verbose=False)
+    bad[2100, 2], bad[5, 1] = 0.0, np.inf  # in a full chunk: a window of the file
+    np.save(tmp_path / "X.npy", bad)
+    with pytest.raises(ValueError, match=r"X contains .*infinite .* at row 5 .*X\.npy.*column 1"):
         gj.fit_chunked((tmp_path / "X.npy", y), F.Poisson(), chunk_rows=CHUNK, verbose=False)
     negative = y.copy()
     negative[5] = -1

@@ -34,6 +34,10 @@ SCRIPT = textwrap.dedent("""
     train = gj.fit_minibatch((X, y), gj.families.Poisson(), batch_size=500, n_epochs=40,
                              optimizer=optax.adam(2e-2), verbose=False)
     out["minibatch"] = np.asarray(train.coef).tolist()
+    chunked = gj.fit_chunked((X, y), gj.families.Poisson(), chunk_rows=1024, verbose=False)
+    assert chunked.params.dtype == jnp.float32 and bool(chunked.converged)
+    chunked.summary()
+    out["chunked"] = np.asarray(chunked.coef).tolist()
     out["grad"] = float(jax.grad(lambda l2: jnp.sum(gj.fit(X, y, gj.families.Poisson(),
                                                            l2=l2).params))(0.1))
     print(json.dumps(out))
@@ -53,6 +57,7 @@ def test_the_api_in_float32_without_x64():
     # float32 IRLS stops at its rounding level: ~1e-6 here, far inside a standard error
     np.testing.assert_allclose(got["poisson"], poisson, atol=1e-5)
     np.testing.assert_allclose(got["many"][0], poisson, atol=1e-5)
+    np.testing.assert_allclose(got["chunked"], poisson, atol=1e-5)
     np.testing.assert_allclose(got["multinomial"],
                                gj.fit(X, labels, gj.families.Multinomial(3)).coef, atol=1e-5)
     path = gj.fit_path(X, y, gj.families.Poisson(), n_alphas=3).coef
