@@ -4,6 +4,7 @@ premium; L2 penalty α = 0.001), by glmjax (a ``Design``: integer codes, never o
 glum (tabmat's categorical matrices), side by side.
 
     python benchmarks/bench_insurance.py [--rows 600000] [--memory-runs 5]
+                                         [--high-rows 1000000] [--high-levels 900000]
 
 The data is synthetic with the benchmark's shape (generated here, no download): 8
 categorical columns with 320 levels in all and one numeric column, exposure, claim counts and
@@ -13,6 +14,8 @@ and minimise the same objective; the table gives each fit's median time over int
 rounds, the largest coefficient difference, and each library's peak resident memory over
 the frame's size, measured in five fresh processes per library (the median, and the range:
 the peak of resident memory varies from process to process with what the allocators keep).
+Then glum's "categorical-simulated" shape: one categorical with 900,000 levels in 1,000,000
+rows, each library once, or the error that says why it cannot fit it.
 """
 
 from __future__ import annotations
@@ -138,6 +141,9 @@ def main() -> None:
     parser.add_argument("--memory-runs", type=int, default=5,
                         help="fresh processes per library for the memory peak (it varies by "
                              "±40 MiB from process to process with what the allocators keep)")
+    parser.add_argument("--high-rows", type=int, default=1_000_000,
+                        help="rows of the high-cardinality data set (0: skip it)")
+    parser.add_argument("--high-levels", type=int, default=900_000)
     args = parser.parse_args()
     print(machine())
     frame = make_frame(args.rows)
@@ -178,6 +184,62 @@ def main() -> None:
               f"{extra[len(extra) // 2] * frame_gb * 1024:.0f} MiB = "
               f"{extra[len(extra) // 2]:.1f}× the data frame ({frame_gb * 1024:.0f} MiB; "
               f"runs {extra[0]:.1f}–{extra[-1]:.1f}×)")
+
+    if args.high_rows:
+        high_cardinality(args.high_rows, args.high_levels)
+
+
+def high_cardinality(rows: int, levels: int) -> None:
+    """glum's "categorical-simulated" shape: one categorical with ``levels`` levels (uniform)
+    beside two normal columns, Poisson, L2 α = 0.001; each library once (its fit, or why it
+    cannot)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, levels, rows)
+    frame = pd.DataFrame({"x1": rng.normal(size=rows), "x2": rng.normal(size=rows),
+                          "g": pd.Categorical.from_codes(codes, [f"l{j}" for j in range(levels)])})
+    eta = 0.3 * frame["x1"] - 0.2 * frame["x2"] + rng.normal(scale=0.3, size=levels)[codes]
+    y = rng.poisson(np.exp(eta)).astype(float)
+    print(f"\nHigh cardinality: {rows:,} rows, one categorical with {levels:,} levels and two "
+          f"numeric columns, Poisson, L2 alpha = {ALPHA}, each library once\n")
+    print("| library | time (s) | iterations | max abs coef difference from glmjax |")
+    print("|---|---|---|---|")
+
+    def glmjax():
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        import glmjax as gj
+
+        X = gj.Design.from_frame(frame, drop_first=False, intercept=True)
+        res = gj.fit(X, y, gj.families.Poisson(), l2=ALPHA)
+        return np.asarray(res.coef), int(res.n_iter)
+
+    def glum(solver):
+        from glum import GeneralizedLinearRegressor
+
+        model = GeneralizedLinearRegressor(family="poisson", alpha=ALPHA, l1_ratio=0.0,
+                                           drop_first=False, gradient_tol=1e-10, solver=solver)
+        model.fit(frame, y)
+        return np.r_[model.intercept_, model.coef_], int(model.n_iter_)
+
+    reference = None
+    for name, fitter in (("glmjax (IRLS)", glmjax), ("glum (IRLS-CD)", lambda: glum("irls-cd")),
+                         ("glum (L-BFGS, no standard errors)", lambda: glum("lbfgs"))):
+        start = time.perf_counter()
+        try:
+            coef, n_iter = fitter()
+        except (ValueError, MemoryError) as error:
+            reason = str(error).split(". ")[0]
+            print(f"| {name} | cannot: {type(error).__name__}: {reason} | | |")
+            continue
+        seconds = time.perf_counter() - start
+        if fitter is glmjax:
+            reference = coef
+        diff = "" if reference is None else f"{np.max(np.abs(coef - reference)):.1e}"
+        print(f"| {name} | {seconds:.2f} | {n_iter} | {diff} |")
+
 
 if __name__ == "__main__":
     main()

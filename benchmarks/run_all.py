@@ -41,8 +41,10 @@ BENCHMARKS = [
     ("The minibatch loop against one streaming pass over X", ["bench_minibatch.py"],
      ["--rows", "100000", "--cols", "20", "--epochs", "1", "--rounds", "1"]),
     ("float32 against float64 fits", ["float32_accuracy.py"], []),
-    ("Categorical columns: glum's wide-insurance shape, 600,000 rows (against glum)",
-     ["bench_insurance.py"], ["--rows", "60000", "--rounds", "1", "--memory-runs", "1"]),
+    ("Categorical columns: glum's wide-insurance shape, 600,000 rows, and a categorical with "
+     "900,000 levels (against glum)",
+     ["bench_insurance.py"], ["--rows", "60000", "--rounds", "1", "--memory-runs", "1",
+                              "--high-rows", "3000", "--high-levels", "2000"]),
     ("Exact chunked fit of 50,000,000 × 50 float32 from .npy files (against a plain read "
      "and Spark)", ["bench_chunked.py", "--spark"],
      ["--rows", "2000000", "--dir", "/tmp/glmjax-chunked-quick"]),

@@ -57,7 +57,8 @@ def test_the_gpu_benchmark_runs_on_the_cpu_and_records_device_and_numbers(tmp_pa
                             "--epochs", "2", "--rounds", "1"]),
     ("bench_compile.py", ["--rows", "2000", "--cols", "5", "--runs", "1"]),
     ("float32_accuracy.py", ["--rows", "500", "--tols", "1e-13"]),
-    ("bench_insurance.py", ["--rows", "20000", "--rounds", "1", "--memory-runs", "1"]),
+    ("bench_insurance.py", ["--rows", "20000", "--rounds", "1", "--memory-runs", "1",
+                           "--high-rows", "3000", "--high-levels", "2000"]),
 ])
 def test_a_benchmark_runs_at_a_toy_size(script, args):
     if script == "bench_fit.py" and importlib.util.find_spec("glmax") is None:
