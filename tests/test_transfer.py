@@ -3,6 +3,7 @@ memory with the caller's array."""
 
 import gc
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -15,18 +16,24 @@ def test_aligned_empty_is_aligned():
         assert aligned_empty(shape, np.float32).ctypes.data % 64 == 0
 
 
-@pytest.mark.parametrize("aligned", [False, True])
-def test_to_device_never_shares_the_callers_memory(aligned):
-    """``device_put`` on the CPU uses an aligned NumPy array in place; ``to_device`` copies it
-    (and an unaligned one, which ``device_put`` copies itself)."""
+@pytest.mark.parametrize("layout", ["unaligned", "aligned", "fortran", "strided"])
+def test_to_device_never_shares_the_callers_memory(layout):
+    """``device_put`` on the CPU uses an aligned NumPy array in place; ``to_device`` copies
+    every array (into an aligned one of its own, which the device uses in place)."""
     X = np.random.default_rng(0).normal(size=(1000, 300))
-    if aligned:
+    if layout == "aligned":
         X_aligned = aligned_empty(X.shape, X.dtype)
         X_aligned[:] = X
         X = X_aligned
         assert X.ctypes.data % 64 == 0
+    elif layout == "fortran":
+        X = np.asfortranarray(X)
+    elif layout == "strided":
+        X = X[::2, 1::3]
     expected = X.copy()
     device = to_device(X)
+    if jax.default_backend() == "cpu":
+        assert device.unsafe_buffer_pointer() % 64 == 0
     X[:] = 0.0  # the caller changes its array: the device array does not follow
     gc.collect()
     np.testing.assert_array_equal(np.asarray(device), expected)
