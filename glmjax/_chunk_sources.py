@@ -6,7 +6,7 @@ Every source yields ``Chunk``s: (X, y, weights, offset) host arrays whose rows p
 shapes and each compiles once, and that know how to name one of their rows in an error
 message (file and row). The arrays are aligned (``transfer.aligned_empty``): on the CPU
 ``jax.device_put`` then uses them without a copy, and filling them is the one read of the rows.
-A full chunk of a row-major ``.npy`` X in the fit's dtype is not read at all: it is a window of
+A full chunk of a row-major ``.npy`` X or y in its dtype is not read at all: it is a window of
 the file mapped for that chunk alone (``NpyFile.window``), which the device uses in place; its
 pages are the file's cached pages, and the window is unmapped when the chunk is done.
 """

@@ -44,5 +44,5 @@ def test_to_device_never_shares_the_callers_memory(layout):
 def test_as_float_array_converts_integers_and_keeps_floats():
     assert as_float_array(np.arange(4)).dtype == jnp.result_type(float)
     assert as_float_array(np.ones(3, np.float32)).dtype == np.float32
-    big = np.ones((2000, 200), np.int8)  # 400 kB: below the aligned-copy threshold
+    big = np.ones((2000, 200), np.int8)
     np.testing.assert_array_equal(np.asarray(as_float_array(big)), big)
