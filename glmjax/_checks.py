@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from glmjax._model import GramSpectrum
+from glmjax._information import diagonal
+from glmjax._model import BlockSpectrum, GramSpectrum, spectrum_of
 from glmjax._row_blocks import (
     any_true,
     count_true,
@@ -42,7 +43,7 @@ class Scan(eqx.Module):
 
     row_flags: Array
     gram: Array
-    spectrum: GramSpectrum
+    spectrum: GramSpectrum | BlockSpectrum
     X_rhs: Array
     start_extra: Array
     zero_columns: Array
@@ -106,9 +107,9 @@ def scan(X: Array, y: Array, weights: Array, offset: Array, prepared: AbstractFa
     row_flags = _flag_rows(X_rows, y, weights, offset, prepared, y_prep, w_prep)
     constant = ~any_differ
     return Scan(
-        row_flags=row_flags, gram=X_gram, spectrum=GramSpectrum.of(X_gram), X_rhs=X_rhs,
+        row_flags=row_flags, gram=X_gram, spectrum=spectrum_of(X_gram), X_rhs=X_rhs,
         start_extra=start_extra,
-        zero_columns=jnp.diagonal(X_gram) == 0,
+        zero_columns=diagonal(X_gram) == 0,
         constant_columns=constant & (first != 0), ones_columns=constant & (first == 1),
         n_positive=count_true(weights > 0),
     )
@@ -123,10 +124,10 @@ def prepare(family: AbstractFamily, y: Array, weights: Array, dtype):
 
 
 def information_fits(n_params: int, dtype) -> None:
-    """Raise a ``ValueError`` when the fit's P × P matrices (the information, its factor and
-    inverse, the covariance: about four) would not fit in this process's device memory,
-    before anything is allocated: a categorical with hundreds of thousands of levels gives
-    as many coefficients, and its information is dense here."""
+    """Raise a ``ValueError`` when the fit's dense P × P matrices (the information, its factor
+    and inverse, the covariance: about four) would not fit in this process's device memory,
+    before anything is allocated. (A design whose only sparse columns are one large
+    categorical keeps them in blocks instead, ``_information``, where the fit allows it.)"""
     need = 4 * n_params**2 * np.dtype(dtype).itemsize
     have = _device_memory()
     if need > have:
@@ -134,9 +135,10 @@ def information_fits(n_params: int, dtype) -> None:
             f"the model has {n_params:,} coefficients: its information matrix and covariance "
             f"({n_params:,} × {n_params:,}, about {need / 2**30:,.0f} GiB in all in "
             f"{np.dtype(dtype).name}) would not fit in this device's memory "
-            f"({have / 2**30:,.0f} GiB). Fewer columns (merge rare levels of a "
-            "high-cardinality categorical, or use it as an offset or a fixed effect fitted "
-            "separately) are needed; glmjax keeps the information dense.")
+            f"({have / 2**30:,.0f} GiB). glmjax keeps them in blocks only for a design whose "
+            "sparse part is one categorical, fitted with one linear predictor, no l1, "
+            "cov_type='nonrobust' and no estimated family parameter; otherwise fewer columns "
+            "(merge rare levels) are needed.")
 
 
 @functools.cache
@@ -193,7 +195,7 @@ def passed(scan: Scan, l2: Array) -> Array:
     evals = scan.spectrum.evals
     full_rank = (
         ~any_true(scan.zero_columns)
-        & (scan.n_positive >= evals.shape[0])
+        & (scan.n_positive >= scan.zero_columns.shape[0])
         & (evals[0] > _rank_threshold(evals.dtype) * evals[-1])
     )
     return values_ok & (full_rank | (l2 > 0))
@@ -282,15 +284,18 @@ def raise_for_rank_deficiency(scan: Scan, names: tuple[str, ...], X=None,
                          + " are linearly dependent. Drop one of them, or pass l2 > 0.")
 
 
-def rank_deficient(spectrum: GramSpectrum) -> bool:
+def rank_deficient(spectrum: GramSpectrum | BlockSpectrum) -> bool:
     """On the host: whether the Gram matrix of ``spectrum`` is numerically singular."""
     evals = np.asarray(spectrum.evals)
     return bool(evals[0] <= _rank_threshold(evals.dtype) * evals[-1])
 
 
-def dependent_columns(spectrum: GramSpectrum, names: tuple[str, ...]) -> str:
+def dependent_columns(spectrum: GramSpectrum | BlockSpectrum, names: tuple[str, ...]) -> str:
     """The columns that the eigenvector of the smallest eigenvalue involves, named (with
     their position where a name repeats)."""
     v = np.asarray(spectrum.evecs)[:, 0]
-    return ", ".join(repr(names[j]) + (f" (column {j})" if names.count(names[j]) > 1 else "")
-                     for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max()))
+    listed = ", ".join(repr(names[j]) + (f" (column {j})" if names.count(names[j]) > 1 else "")
+                       for j in np.flatnonzero(np.abs(v) > 0.1 * np.abs(v).max()))
+    if isinstance(spectrum, BlockSpectrum):  # the dense columns' dependence on the levels
+        listed += f" and the levels {names[v.shape[0]]!r} … {names[-1]!r}"
+    return listed

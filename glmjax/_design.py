@@ -39,8 +39,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from glmjax._information import BlockInformation
 from glmjax._row_blocks import gram as dense_gram
 from glmjax._row_blocks import transposed_product
+
+STRUCTURED_LEVELS = 1024  # levels of a lone categorical from which XᵀWX is kept in blocks
 
 
 class Design(eqx.Module):
@@ -59,6 +62,8 @@ class Design(eqx.Module):
     n_sparse: int = eqx.field(static=True)
     names: tuple[str, ...] = eqx.field(static=True)  # the columns: dense ones, then sparse
     layout: Layout | None = eqx.field(static=True, default=None)
+    # XᵀWX in blocks (``_information``): set by ``fit`` for one large categorical
+    structured: bool = eqx.field(static=True, default=False)
 
     # ---- what the fits read ----------------------------------------------------------------
     @property
@@ -102,11 +107,24 @@ class Design(eqx.Module):
                                                                                 R.dtype)
         return jnp.concatenate([top, self._segment(lambda v: v[:, None] * R)])
 
+    @property
+    def one_large_categorical(self) -> bool:
+        """Whether the sparse block is one categorical of at least ``STRUCTURED_LEVELS``
+        columns: ``fit`` then keeps XᵀWX in blocks (``structured``, ``_information``)."""
+        return (self.values is None and self.index.shape[1] == 1
+                and self.n_sparse >= STRUCTURED_LEVELS)
+
     def gram(self, W: Array, R: Array | None = None):
         """XᵀWX for W of shape (m,) (p, p), or (m, q, q) ((p·q, p·q), ordered (j, a)); with R
-        (m, k) also XᵀR."""
+        (m, k) also XᵀR. A ``structured`` design with W of shape (m,) returns a
+        ``BlockInformation`` (DᵀWD, SᵀWD, the diagonal SᵀWS) instead."""
         m, p_d, p_s = self.shape[0], self.n_dense, self.n_sparse
         scalar = W.ndim == 1
+        if self.structured and scalar:
+            dd = dense_gram(self.dense, W) if p_d else jnp.zeros((0, 0), W.dtype)
+            info = BlockInformation(dd, self._segment(lambda v: (v * W)[:, None] * self.dense),
+                                    self._segment(lambda v: v**2 * W))
+            return info if R is None else (info, self.transposed_product(R.reshape(m, -1)))
         Wc = W.reshape(m, -1)  # (m, c): c = q² channels
         q = 1 if scalar else W.shape[1]
         dd = dense_gram(self.dense, W) if p_d else jnp.zeros((0, 0), W.dtype)
@@ -165,7 +183,12 @@ class Design(eqx.Module):
         """Rows per block (``row_blocks.sum_over_blocks``) so that a block's products (its
         (rows, slots, q², p_d) and (rows, slot pairs, q²) terms) take about 16 MiB: a power
         of two, 4,096 to 65,536 (``width``: q linear predictors per row). Longer blocks
-        would cost memory, shorter ones time (each clears a p_s² accumulator)."""
+        would cost memory, shorter ones time (each clears a p_s² accumulator). A ``structured``
+        design is one block (0): its accumulators have K rows, and clearing and adding them
+        per block cost more than the blocks save (1,000,000 rows, K = 900,000: 2.7 → 2.2 s
+        for a fit)."""
+        if self.structured:
+            return 0
         slots, c = self.index.shape[1], width * width
         row_bytes = self.dtype.itemsize * (self.n_dense * width + slots * (2 + c * (
             self.n_dense + 1)) + slots * (slots - 1) // 2 * (c + 1))

@@ -19,6 +19,7 @@ from glmjax import _checks as checks
 from glmjax._compilation import filter_jit, is_tracer
 from glmjax._covariances import check_cov_type, robust
 from glmjax._design import as_design
+from glmjax._information import factor_inverse, factorize, is_blocked, scaled
 from glmjax._model import Problem, spd_solve
 from glmjax._results import FitResult, with_X, without_X
 from glmjax._row_blocks import any_true, count_true, is_design
@@ -207,7 +208,6 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
         if len(feature_names) != p:
             raise ValueError(f"feature_names has {len(feature_names)} names for {p} columns.")
     n_params = p * param.n_linear(family) + param.n_extra(family)
-    checks.information_fits(n_params, X.dtype)
     if init is not None:
         init = jnp.asarray(init, X.dtype).ravel()
         if init.shape != (n_params,):
@@ -220,6 +220,11 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
     cov_type, codes, n_groups = check_cov_type(cov_type, groups, m)
     if not isinstance(cox_reid, bool):
         raise TypeError(f"cox_reid must be True or False; got {cox_reid!r}.")
+    if (is_design(X) and X.one_large_categorical and n_params == p
+            and l1 is None and cov_type == "nonrobust" and not family.estimated_nuisance()):
+        X = dataclasses.replace(X, structured=True)  # XᵀWX in blocks (``_information``)
+    else:
+        checks.information_fits(n_params, X.dtype)
     if cox_reid and not family.estimated_nuisance():
         raise ValueError(f"cox_reid=True adjusts the estimate of a family parameter set to "
                          f"None (NegativeBinomial(alpha=None), Tweedie(power=None)); "
@@ -255,8 +260,10 @@ def raise_for_inputs(inputs: Inputs, scan: checks.Scan) -> None:
     prepared, _, _ = checks.prepare(a.family, a.y, a.weights, a.X.dtype)
     checks.raise_for_bad_values(scan, prepared, arrays)
     names = a.feature_names or default_names(scan.ones_columns)
-    checks.raise_for_rank_deficiency(scan, names, a.X.todense() if is_design(a.X) else a.X,
-                                     a.weights)
+    X = a.X
+    if is_design(X):  # (a structured design is too large to densify: generic messages)
+        X = None if X.structured else X.todense()
+    checks.raise_for_rank_deficiency(scan, names, X, a.weights)
     raise ValueError("the inputs failed a check that has no message of its own; please "
                      "report this with the data's shapes.")
 
@@ -375,7 +382,7 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale, covarianc
         deviance = -2 * loglik
     cov_type, codes, n_groups = covariance
     bread = _covariance(problem, solved)
-    cov = (bread * phi if cov_type == "nonrobust"
+    cov = (scaled(bread, phi) if cov_type == "nonrobust"
            else robust(problem, beta, bread, cov_type, codes, n_groups))
     return FitResult(
         family=family, parametrization=problem.parametrization, params=beta, cov=cov, loglik=loglik,
@@ -582,7 +589,7 @@ def _covariance(problem: Problem, solved: SolverResult) -> Array:
     inverse the solver computed (IRLS without L1), else from its information or the model's."""
     total = jnp.sum(problem.weights)  # the solvers' information is I/Σw + λ₂M
     if solved.information_inverse is not None:
-        return solved.information_inverse / total
+        return scaled(solved.information_inverse, 1 / total)
     info = solved.information
     if info is None:
         info = problem.penalized_fisher(solved.beta)
@@ -592,6 +599,8 @@ def _covariance(problem: Problem, solved: SolverResult) -> Array:
 def bread(info: Array, total: Array, beta: Array, penalized: Array, has_l1: bool) -> Array:
     """(I + Σw λ₂M)⁻¹ from the solvers' information I/Σw + λ₂M (``total`` = Σw); with an L1
     term, on the active set: coefficients held at zero by it are not estimated (0)."""
+    if is_blocked(info):
+        return factor_inverse(factorize(scaled(info, total)))
     info = info * total
     eye = jnp.eye(info.shape[0], dtype=info.dtype)
     if has_l1:

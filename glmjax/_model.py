@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from glmjax._information import BlockInformation, add_diagonal, scaled
 from glmjax._row_blocks import (
     any_true,
     default_block_rows,
@@ -69,9 +70,11 @@ class GramSpectrum(eqx.Module):
     evecs: Array
 
     @classmethod
-    def of(cls, gram: Array) -> GramSpectrum:
-        norms = jnp.sqrt(jnp.diagonal(gram))
-        unit = jnp.where(norms > 0, norms, 1)
+    def of(cls, gram: Array, unit: Array | None = None) -> GramSpectrum:
+        """The spectrum of ``gram`` normalised by ``unit`` (default: its diagonal's root)."""
+        if unit is None:
+            norms = jnp.sqrt(jnp.diagonal(gram))
+            unit = jnp.where(norms > 0, norms, 1)
         # LAPACK reads one triangle: no symmetrisation (a transposed copy) is compiled
         evecs, evals = jax.lax.linalg.eigh(gram / unit[:, None] / unit[None, :],
                                            symmetrize_input=False)
@@ -82,6 +85,47 @@ class GramSpectrum(eqx.Module):
         ridge = 16 * jnp.finfo(self.evals.dtype).eps
         z = self.evecs.T @ (rhs / self.unit[:, None])
         return (self.evecs @ (z / (self.evals + ridge)[:, None])) / self.unit[:, None]
+
+
+class BlockSpectrum(eqx.Module):
+    """``GramSpectrum`` of a ``BlockInformation`` H = [[C, Bᵀ], [B, diag d]]: H is singular
+    where a level's dₖ is 0 (``checks``' zero columns) or where the Schur complement
+    S = C − BᵀD⁻¹B is, so ``evals`` and ``evecs`` are S's, normalised by C's diagonal (a
+    dense column that the levels explain has a near-zero eigenvalue, as in the dense
+    spectrum); ``solve`` goes through S with the same relative ridge."""
+
+    information: BlockInformation
+    schur: GramSpectrum
+
+    @classmethod
+    def of(cls, info: BlockInformation) -> BlockSpectrum:
+        levels = jnp.where(info.levels > 0, info.levels, 1)
+        schur = info.dense - info.cross.T @ (info.cross / levels[:, None])
+        norms = jnp.sqrt(jnp.diagonal(info.dense))
+        return cls(info, GramSpectrum.of(schur, jnp.where(norms > 0, norms, 1)))
+
+    @property
+    def evals(self) -> Array:
+        return self.schur.evals
+
+    @property
+    def evecs(self) -> Array:
+        return self.schur.evecs
+
+    def solve(self, rhs: Array) -> Array:
+        info = self.information
+        a = info.dense.shape[0]
+        levels = jnp.where(info.levels > 0, info.levels, 1)[:, None]
+        U = info.cross / levels
+        d = self.schur.solve(rhs[:a] - U.T @ rhs[a:])
+        return jnp.concatenate([d, rhs[a:] / levels - U @ d])
+
+
+def spectrum_of(gram) -> GramSpectrum | BlockSpectrum:
+    """The spectrum of a Gram matrix XᵀWX, dense or in blocks (``_information``)."""
+    if isinstance(gram, BlockInformation):
+        return BlockSpectrum.of(gram)
+    return GramSpectrum.of(gram)
 
 
 def spd_solve(matrix: Array, rhs: Array) -> Array:
@@ -236,9 +280,7 @@ class Problem(eqx.Module):
         return self._penalized(self.fisher(beta))
 
     def _penalized(self, info: Array) -> Array:
-        # λ₂ diag(m) as eye · (λ₂ m): jnp.diag's select compiles to several times the code
-        ridge = jnp.eye(len(self.penalized), dtype=info.dtype) * (self.l2 * self.penalized)
-        return info / jnp.sum(self.weights) + ridge
+        return add_diagonal(scaled(info, 1 / jnp.sum(self.weights)), self.l2 * self.penalized)
 
     @property
     def observed_steps(self) -> bool:
@@ -340,11 +382,11 @@ class Problem(eqx.Module):
             W, R = w, w[:, None] * target
         return jnp.where(finite, W, 0), jnp.where(finite[:, None], R, 0), extra0
 
-    def start(self) -> tuple[GramSpectrum, Array, Array]:
+    def start(self) -> tuple[GramSpectrum | BlockSpectrum, Array, Array]:
         """(the spectrum of XᵀW₀X, XᵀR₀, extra₀) from ``start_rows``: what ``initial``
         solves, and the spectrum the rank check reads."""
         W0, R0, extra0 = self.start_rows()
-        return (GramSpectrum.of(weighted_gram(self.X, W0)), transposed_product(self.X, R0),
+        return (spectrum_of(weighted_gram(self.X, W0)), transposed_product(self.X, R0),
                 extra0)
 
     def initial(self, start: tuple[GramSpectrum, Array, Array] | None = None) -> Array:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
+from glmjax._information import factor_solve, factorize, quadratic_form
+from glmjax._model import spectrum_of
 from glmjax._row_blocks import is_design
 
 
@@ -86,7 +89,8 @@ def wald_test(result, R, q=None) -> TestResult:
         raise ValueError(f"the {R.shape[0]} rows of R are linearly dependent (rank {rank}): "
                          "each row must state a hypothesis of its own.")
     gap = R @ theta - q
-    statistic = float(gap @ np.linalg.solve(R @ np.asarray(result.cov) @ R.T, gap))
+    middle = np.asarray(quadratic_form(result.cov, jnp.asarray(R, result.params.dtype)))
+    statistic = float(gap @ np.linalg.solve(middle, gap))
     if result.scale_estimated:
         df_denom = float(result.df_resid)
         rank = float(rank)
@@ -182,13 +186,11 @@ def _rao(smaller, larger) -> float:
     smaller.require_rows("the score test's score and information")
     larger.require_rows("the score test's score and information")
     a, b = smaller.problem, larger.problem
-    Xs, Xl = _dense(a.X), _dense(b.X)
-    embed, *_ = np.linalg.lstsq(Xl, Xs, rcond=None)  # Xs = Xl · embed
+    embed, _ = _embedding(b.X, a.X)  # Xs θ = Xl · embed(θ)
     theta, extra = (np.asarray(v, np.float64) for v in a.unpack(smaller.params))
-    beta = np.concatenate([(embed @ theta).ravel(), extra]).astype(np.asarray(larger.params).dtype)
-    score = np.asarray(b.score(beta), np.float64)
-    info = np.asarray(b.fisher(beta), np.float64)
-    return float(score @ np.linalg.solve(info, score))
+    beta = np.concatenate([embed(theta).ravel(), extra]).astype(np.asarray(larger.params).dtype)
+    score = b.score(beta)
+    return float(score @ factor_solve(factorize(b.fisher(beta)), score))
 
 
 def _single(result, what: str) -> None:
@@ -224,11 +226,43 @@ def _check_nested(smaller, larger) -> None:
                          f"({float(larger.df_resid):.0f}). Pass the fits smallest first.")
     if not with_rows:
         return
-    Xs, Xl = _dense(a.X), _dense(b.X)
-    coef, *_ = np.linalg.lstsq(Xl, Xs, rcond=None)
-    if np.max(np.abs(Xl @ coef - Xs)) > 1e-8 * max(1.0, np.max(np.abs(Xs))):
+    _, nested = _embedding(b.X, a.X)
+    if not nested:
         raise ValueError("the smaller fit's columns are not in the span of the larger fit's: "
                          "the models are not nested.")
+
+
+def _embedding(Xl, Xs):
+    """(θ ↦ the coefficients of the larger design Xl that give Xs θ, whether Xs's columns are
+    in Xl's span (to 1e-8)), by least squares of Xs's columns on Xl. For a ``structured``
+    Xl (one large categorical, ``_information``) the normal equations are solved in blocks,
+    and a smaller design with the same categorical keeps its level coefficients as they
+    are: only its dense columns are regressed. Other designs are densified (moderate p)."""
+    if not (is_design(Xl) and Xl.structured):
+        dense_l, dense_s = _dense(Xl), _dense(Xs)
+        coef, *_ = np.linalg.lstsq(dense_l, dense_s, rcond=None)
+        nested = np.max(np.abs(dense_l @ coef - dense_s)) <= 1e-8 * max(
+            1.0, np.max(np.abs(dense_s)))
+        return (lambda theta: coef @ theta), nested
+    shared = (is_design(Xs) and Xs.n_sparse == Xl.n_sparse and Xs.index.shape == Xl.index.shape
+              and bool(np.array_equal(np.asarray(Xs.index), np.asarray(Xl.index))))
+    columns = jnp.asarray(Xs.dense if shared else _dense(Xs), Xl.dtype)
+    unit = Xl.gram(jnp.ones(Xl.shape[0], Xl.dtype))  # (a tiny ridge for a rank-deficient Xl)
+    coef = spectrum_of(unit).solve(Xl.transposed_product(columns))
+    residual = Xl @ coef - columns
+    nested = float(jnp.max(jnp.abs(residual))) <= 1e-8 * max(
+        1.0, float(jnp.max(jnp.abs(columns))))
+    coef = np.asarray(coef, np.float64)
+    if not shared:
+        return (lambda theta: coef @ theta), nested
+    p_d = Xs.n_dense
+
+    def embed(theta):  # the dense part regressed, the shared levels' coefficients kept
+        out = coef @ theta[:p_d]
+        out[Xl.n_dense:] += theta[p_d:]
+        return out
+
+    return embed, nested
 
 
 def _dense(X) -> np.ndarray:

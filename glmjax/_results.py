@@ -19,6 +19,7 @@ from jax import Array
 from jax.scipy.special import betainc, ndtr
 
 from glmjax._compilation import filter_jit
+from glmjax._information import BlockCovariance, diagonal
 from glmjax._model import Problem, constant_columns
 from glmjax._row_blocks import any_true, count_true, is_design
 from glmjax.families import AbstractFamily
@@ -176,7 +177,7 @@ class FitResult(eqx.Module):
     @compiled_property
     def bse(self) -> Array:
         """Standard errors of all parameters, flat (coefficients, then extras)."""
-        return jnp.sqrt(jnp.diagonal(self.cov, axis1=-2, axis2=-1))
+        return jnp.sqrt(diagonal(self.cov))
 
     @compiled_property
     def stderr(self) -> Array:
@@ -607,13 +608,16 @@ def _prediction(family, param, params, cov, n_linear, X, offset, z) -> Predictio
         J = jax.jacfwd(fn)(params)  # (..., k)
         return jnp.sqrt(jnp.maximum(jnp.einsum("...k,kl,...l->...", J, cov, J), 0))
 
-    link, mean, link_se, mean_se = link_of(params), mean_of(params), se(link_of), se(mean_of)
+    def mean_at(linear):  # one linear predictor: the mean at L, with the extras at theirs
+        return family.response_mean(param.natural(family, linear[:, None], params[X.shape[1]:]))
+
+    link, mean = link_of(params), mean_of(params)
+    if isinstance(cov, BlockCovariance):  # (one linear predictor) mean_se = |dμ/dL| link_se
+        link_se = jnp.sqrt(jnp.maximum(cov.row_variances(X.astype(params.dtype)), 0))
+        mean_se = jnp.abs(jax.jvp(mean_at, (link,), (jnp.ones_like(link),))[1]) * link_se
+    else:
+        link_se, mean_se = se(link_of), se(mean_of)
     if n_linear == 1 and mean.ndim == 1:  # the link-scale interval through the inverse link
-        extra = params[X.shape[1]:]
-
-        def mean_at(linear):
-            return family.response_mean(param.natural(family, linear[:, None], extra))
-
         a, b = mean_at(link - z * link_se), mean_at(link + z * link_se)
         lower, upper = jnp.minimum(a, b), jnp.maximum(a, b)
     else:

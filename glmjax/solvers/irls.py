@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from glmjax._information import factor_inverse, factor_solve, factorize
 from glmjax._model import Problem
 from glmjax.solvers._base import AbstractSolver, status_code
 from glmjax.solvers._result import SolverResult
@@ -98,12 +99,10 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
             return problem.local_model(beta, observed)
 
         def newton_step(info, beta, value, grad):
-            # LAPACK's potrf reads and writes the lower triangle of the symmetric info (the
-            # primitive skips lax.linalg.cholesky's symmetrisation and zeroing of the upper
-            # triangle, which the triangular solves never read: less code to compile). The
-            # factor is kept for the covariance.
-            factor = jax.lax.linalg.cholesky_p.bind(info)
-            delta = jax.scipy.linalg.cho_solve((factor, True), -grad)
+            # the factor (a Cholesky factor, or the blocks' of ``_information``) is kept
+            # for the covariance
+            factor = factorize(info)
+            delta = factor_solve(factor, -grad)
             return delta, 0.5 * jnp.dot(-grad, delta), factor
 
     def cond(state):
@@ -124,7 +123,7 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
             accept, newton_step, lambda *_: (delta, decrement, factor), new_info, trial,
             new_value, grad
         )
-        info = jnp.where(accept, new_info, info)
+        info = jax.tree.map(lambda new, old: jnp.where(accept, new, old), new_info, info)
         beta = jnp.where(accept, trial, beta)
         value = jnp.where(accept, new_value, value)
         size = jnp.abs(value) + 0.1
@@ -142,18 +141,23 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
     # the first pass evaluates the start itself (t = 0) and computes the first step there
     inf = jnp.array(jnp.inf, dtype)
     n = beta0.shape[0]
-    zeros = jnp.zeros((n, n), dtype)
-    start = (beta0, inf, zeros, None if problem.has_l1 else zeros, jnp.zeros_like(beta0), inf,
+    info0 = (_zeros(jax.eval_shape(lambda b: evaluate(b)[2], beta0))
+             if getattr(problem.X, "structured", False) else jnp.zeros((n, n), dtype))
+    factor0 = None if problem.has_l1 else _zeros(jax.eval_shape(factorize, info0))
+    start = (beta0, inf, info0, factor0, jnp.zeros_like(beta0), inf,
              jnp.zeros((), dtype), jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32),
              jnp.array(False), jnp.array(1, jnp.int32))
     beta, _, info, factor, *_, steps, _, _, status = jax.lax.while_loop(cond, body, start)
     if observed:  # the standard errors take the expected information (R's): one more pass
         info = problem.local_model(beta)[2]
-        factor = None if factor is None else jax.lax.linalg.cholesky_p.bind(info)
+        factor = None if factor is None else factorize(info)
     # the information and its inverse at the returned β (the loop stops at an accepted
     # point, whose step factorised it): the statistics reuse them for the standard errors.
     # (Solving for I⁻¹ inside the loop, at every step, made the loop's Gram products slower.)
-    inverse = None if factor is None else jax.scipy.linalg.cho_solve(
-        (factor, True), jnp.eye(n, dtype=dtype))
+    inverse = None if factor is None else factor_inverse(factor)
     return SolverResult(beta=beta, n_iter=jnp.maximum(steps, 0), status=status,
                         information=info, information_inverse=inverse)
+
+
+def _zeros(shapes):
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
