@@ -43,7 +43,7 @@ from glmjax._information import BlockInformation
 from glmjax._row_blocks import gram as dense_gram
 from glmjax._row_blocks import transposed_product
 
-STRUCTURED_LEVELS = 1024  # levels of a lone categorical from which XᵀWX is kept in blocks
+STRUCTURED_LEVELS = 1024  # columns of a diagonal SᵀWS from which XᵀWX is kept in blocks
 
 
 class Design(eqx.Module):
@@ -108,11 +108,11 @@ class Design(eqx.Module):
         return jnp.concatenate([top, self._segment(lambda v: v[:, None] * R)])
 
     @property
-    def one_large_categorical(self) -> bool:
-        """Whether the sparse block is one categorical of at least ``STRUCTURED_LEVELS``
-        columns: ``fit`` then keeps XᵀWX in blocks (``structured``, ``_information``)."""
-        return (self.values is None and self.index.shape[1] == 1
-                and self.n_sparse >= STRUCTURED_LEVELS)
+    def large_diagonal_block(self) -> bool:
+        """Whether SᵀWS is diagonal (one slot: at most one sparse entry per row, as one
+        categorical, however coded) with at least ``STRUCTURED_LEVELS`` columns: ``fit``
+        then keeps XᵀWX in blocks (``structured``, ``_information``)."""
+        return self.index.shape[1] == 1 and self.n_sparse >= STRUCTURED_LEVELS
 
     def gram(self, W: Array, R: Array | None = None):
         """XᵀWX for W of shape (m,) (p, p), or (m, q, q) ((p·q, p·q), ordered (j, a)); with R

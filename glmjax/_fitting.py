@@ -220,7 +220,7 @@ def prepare(X, y, family: AbstractFamily, link=None, *, weights=None, offset=Non
     cov_type, codes, n_groups = check_cov_type(cov_type, groups, m)
     if not isinstance(cox_reid, bool):
         raise TypeError(f"cox_reid must be True or False; got {cox_reid!r}.")
-    if (is_design(X) and X.one_large_categorical and n_params == p
+    if (is_design(X) and X.large_diagonal_block and n_params == p
             and l1 is None and cov_type == "nonrobust" and not family.estimated_nuisance()):
         X = dataclasses.replace(X, structured=True)  # XᵀWX in blocks (``_information``)
     else:

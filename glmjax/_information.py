@@ -1,11 +1,12 @@
 """The information of a design with one large categorical, kept in blocks, and its inverse.
 
-With X = [D | S], D dense (m, a) and S the one-hot coding of one categorical with K levels
-(``Design`` with ``structured``), the weighted Gram product has the blocks
+With X = [D | S], D dense (m, a) and S (m, K) with at most one entry per row, as the one-hot
+coding of one categorical (``Design`` with ``structured``), the weighted Gram product has
+the blocks
 
 .. math::
     H = \\begin{pmatrix} C & B^\\top \\\\ B & \\mathrm{diag}(d) \\end{pmatrix},\\qquad
-    C = D^\\top W D,\\; B = S^\\top W D,\\; d = S^\\top W 1,
+    C = D^\\top W D,\\; B = S^\\top W D,\\; d = \\mathrm{diag}(S^\\top W S),
 
 so it is stored as (C, B, d): (a² + (a + 1)K) numbers instead of (a + K)². A Newton step
 solves by the Schur complement of the diagonal block, S = C − BᵀD⁻¹B (a × a):
@@ -125,16 +126,16 @@ class BlockCovariance(eqx.Module):
         return jnp.concatenate([t, levels - self.U @ t])
 
     def row_variances(self, X) -> Array:
-        """xᵢᵀH⁻¹xᵢ for the rows of a ``Design`` with the same columns (one categorical
-        slot): (xᴰ − uₖ)ᵀS⁻¹(xᴰ − uₖ) + 1/dₖ for row i at level k, xᴰᵀS⁻¹xᴰ for a row at
-        the reference level (no entry)."""
+        """xᵢᵀH⁻¹xᵢ for the rows of a ``Design`` with the same columns and one sparse slot:
+        (xᴰ − v uₖ)ᵀS⁻¹(xᴰ − v uₖ) + v²/dₖ for row i with entry v in level k, xᴰᵀS⁻¹xᴰ for a
+        row without one (the reference level)."""
         K = self.levels_inverse.shape[0]
         k = X.index[:, 0].astype(jnp.int32)
-        present = k < K
+        v = jnp.where(k < K, X.entries[:, 0], 0)
         U = jnp.concatenate([self.U, jnp.zeros((1, self.U.shape[1]), self.U.dtype)])
-        v = jnp.concatenate([self.levels_inverse, jnp.zeros(1, self.U.dtype)])
-        r = X.dense - U[k]
-        return jnp.sum((r @ self.schur_inverse) * r, axis=1) + jnp.where(present, v[k], 0)
+        levels = jnp.concatenate([self.levels_inverse, jnp.zeros(1, self.U.dtype)])
+        r = X.dense - v[:, None] * U[k]
+        return jnp.sum((r @ self.schur_inverse) * r, axis=1) + v**2 * levels[k]
 
     def todense(self) -> Array:
         """H⁻¹ as a (P, P) array; a ``ValueError`` beyond 2 GiB (use ``diagonal``,
