@@ -11,8 +11,8 @@ PACKAGE = Path(gj.__file__).parent
 
 # DESIGN.md's layers, lowest first; a module imports from its own layer or lower ones
 LAYERS = [
-    ("utilities", {"_compilation", "_transfer", "_row_blocks", "_blas", "_design", "_optional",
-                   "_streaming", "sharding", "datasets"}),
+    ("utilities", {"_compilation", "_transfer", "_row_blocks", "_blas", "_design", "_information",
+                   "_optional", "_streaming", "sharding", "datasets"}),
     ("math", {"links", "parametrizations", "families"}),
     ("model", {"_model", "_checks"}),
     ("solvers", {"solvers"}),
