@@ -110,9 +110,6 @@ class BlockCovariance(eqx.Module):
 
     __rmul__ = __mul__
 
-    def __truediv__(self, c) -> BlockCovariance:
-        return self * (1 / c)
-
     def diagonal(self) -> Array:
         """The variances: diag S⁻¹, then 1/dₖ + uₖᵀS⁻¹uₖ for each level."""
         levels = self.levels_inverse + jnp.sum((self.U @ self.schur_inverse) * self.U, axis=1)
