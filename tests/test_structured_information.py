@@ -183,3 +183,16 @@ def test_formulas_and_sparse_matrices_of_one_entry_per_row(data):
     p, q = got.prediction(sp.csr_matrix(scaled_levels[:20])), want.prediction(scaled_levels[:20])
     np.testing.assert_allclose(p.link_se, q.link_se, rtol=1e-10)
     np.testing.assert_allclose(p.mean_se, q.mean_se, rtol=1e-10)
+
+
+def test_differentiating_a_blocked_fit_says_it_is_not_supported(data):
+    import jax
+
+    frame, X, dense, effect = data
+    y = np.random.default_rng(40).poisson(np.exp(2.0 + effect)).astype(float)
+
+    def first_coef(w):
+        return gj.fit(X, y, F.Poisson(), weights=w).coef[0]
+
+    with pytest.raises(NotImplementedError, match="kept in blocks"):
+        jax.grad(first_coef)(jnp.ones(M))

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from glmjax._information import is_blocked
 from glmjax._model import Problem
 from glmjax.solvers._result import SolverResult
 
@@ -38,6 +39,11 @@ def _solve_jvp(solver, primals, tangents):
     problem, beta0 = primals
     d_problem, _ = tangents  # the solution does not depend on where the solver started
     solved = solve(solver, problem, beta0)
+    if is_blocked(solved.information):
+        raise NotImplementedError(
+            "differentiating through a fit whose information is kept in blocks (a design "
+            "with one categorical of 1,024 or more levels, glmjax._information) is not "
+            "supported: its implicit derivative needs the dense Hessian.")
     beta = solved.beta
 
     def gradient(pr):
