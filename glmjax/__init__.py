@@ -16,7 +16,13 @@ from glmjax import datasets, families, links, parametrizations, sharding, solver
 from glmjax._chunked import fit_chunked
 from glmjax._cross_validation import CVResult, fit_cv
 from glmjax._design import Design
-from glmjax._fitting import ConvergenceWarning, RankDeficiencyWarning, SeparationWarning, fit
+from glmjax._fitting import (
+    ConvergenceWarning,
+    InvalidInputWarning,
+    RankDeficiencyWarning,
+    SeparationWarning,
+    fit,
+)
 from glmjax._formula import glm
 from glmjax._identity import IdentityCheck, check_identity
 from glmjax._many import fit_many
@@ -34,6 +40,7 @@ __all__ = [
     "Design",
     "FitResult",
     "IdentityCheck",
+    "InvalidInputWarning",
     "RegularizationPath",
     "RankDeficiencyWarning",
     "SeparationWarning",

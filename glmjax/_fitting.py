@@ -37,6 +37,11 @@ class SeparationWarning(UserWarning):
     """Fitted means reached the boundary of the mean space: the MLE does not exist."""
 
 
+class InvalidInputWarning(UserWarning):
+    """Fits of a batch whose inputs failed a check were skipped (``fit_many(...,
+    invalid="skip")``)."""
+
+
 class RankDeficiencyWarning(UserWarning):
     """Columns of X are (nearly) linearly dependent where only part of X was seen (the
     first batch of ``fit_minibatch``); ``fit`` raises instead."""

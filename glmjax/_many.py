@@ -22,6 +22,7 @@ from glmjax._compilation import filter_jit, host_driven, is_tracer
 from glmjax._design import as_design
 from glmjax._fitting import (
     ConvergenceWarning,
+    InvalidInputWarning,
     SeparationWarning,
     as_penalty,
     as_vector,
@@ -37,6 +38,7 @@ from glmjax._results import FitResult, with_X, without_X
 from glmjax._row_blocks import row_outer_products
 from glmjax._transfer import as_float_array, as_response, to_host
 from glmjax.families import AbstractFamily
+from glmjax.solvers import Status
 
 
 @host_driven("checks and warns about its fits on the host, so it cannot run inside jax.jit "
@@ -53,6 +55,7 @@ def fit_many(
     l2: ArrayLike = 0.0,
     l1: ArrayLike = 0.0,
     chunk_size: int | None = None,
+    invalid: str = "raise",
     **fit_kwargs,
 ) -> FitResult:
     """Fit B independent GLMs at once; the result's arrays have a leading axis of length B.
@@ -60,8 +63,13 @@ def fit_many(
     Each fit has its own ``converged`` flag, and a fit that fails to converge (or is
     separated) leaves the others untouched. Bad values in any fit raise ``ValueError`` naming
     that fit (each fit checks its inputs in the compiled program and skips the solver when
-    they fail; the host then re-checks the unconverged fits for the message). A shared X is
-    kept once in the result, not B times.
+    they fail; the host then re-checks the unconverged fits for the message). With
+    ``invalid="skip"`` such fits are skipped instead (many responses of which some have no
+    estimate, such as the all-zero genes of a count matrix): their status is
+    ``INVALID_INPUT``, their estimates (coefficients, covariance, log-likelihood, deviance,
+    scale, per-row means, family parameters) are NaN, and one ``InvalidInputWarning`` names
+    them with the reasons of the first three. A shared X is kept once in the result, not B
+    times.
 
     The fits run as ``lax.map`` over chunks of ``chunk_size`` vmapped fits, one compiled
     program per shape. By default (None) a chunk holds at most 256 fits, and on the CPU only
@@ -81,6 +89,8 @@ def fit_many(
         >>> res.coef.shape, res.converged.tolist()
         ((2, 2), [True, True])
     """
+    if invalid not in ("raise", "skip"):
+        raise ValueError(f"invalid must be 'raise' or 'skip'; got {invalid!r}.")
     names = fit_kwargs.get("feature_names") or column_names(X)
     if names is not None:
         fit_kwargs["feature_names"] = names  # checked by fit
@@ -138,6 +148,12 @@ def fit_many(
     result = with_X(result, X)
     # a fit whose inputs fail a check comes back unconverged: check those on the host
     converged = to_host(result.converged)
+    if invalid == "skip":
+        skipped = to_host(result.status_code) == Status.INVALID_INPUT
+        if skipped.any():
+            result = _without_estimates(result, skipped)
+            _warn_skipped(args, batched, n_fits, family, link, np.flatnonzero(skipped))
+        converged = converged | skipped  # warned about once, as skipped
     suspects = np.flatnonzero(~converged)
     if suspects.size:
         with _one_batch_at_a_time():
@@ -255,6 +271,40 @@ def _slice(value, index: int):
     return None if value is None else jnp.asarray(value)[index]
 
 
+def _fit_alone(args, batched, index: int, family, link) -> None:
+    """``fit`` on fit ``index`` of the batch alone: its ``ValueError`` says why it failed."""
+    sliced = [_slice(v, index) if batched[name] else v for name, v in args.items()]
+    fit(sliced[0], sliced[1], family, link, weights=sliced[2], offset=sliced[3], l2=sliced[4],
+        l1=sliced[5])
+
+
+def _without_estimates(result: FitResult, skipped: np.ndarray) -> FitResult:
+    """``result`` with NaN estimates for the fits ``skipped`` (a boolean per fit)."""
+    def nan(a):
+        return jnp.where(skipped.reshape((-1,) + (1,) * (jnp.ndim(a) - 1)), jnp.nan, a)
+
+    fields = ("params", "cov", "loglik", "deviance", "scale", "mean", "variance",
+              "unit_deviance", "nuisance", "nuisance_stderr")
+    return dataclasses.replace(result, **{f: jax.tree.map(nan, getattr(result, f))
+                                          for f in fields})
+
+
+def _warn_skipped(args, batched, n_fits, family, link, indices: np.ndarray) -> None:
+    """One warning naming the fits skipped (``invalid="skip"``), with the reasons of the
+    first three (each fitted alone for its message)."""
+    reasons = []
+    for index in indices[:3]:
+        try:
+            _fit_alone(args, batched, int(index), family, link)
+            reasons.append(f"fit {index}: its inputs failed a check")
+        except ValueError as err:
+            reasons.append(f"fit {index}: {err}")
+    listed = ", ".join(map(str, indices[:20])) + (", ..." if indices.size > 20 else "")
+    warnings.warn(f"{indices.size} of {n_fits} fits were skipped (status INVALID_INPUT, NaN "
+                  f"estimates): fits {listed}. " + " ".join(reasons),
+                  InvalidInputWarning, stacklevel=4)
+
+
 def _check_fits(args, batched, n_fits, family, link, indices) -> None:
     """Scan the inputs of the fits ``indices`` in one vmapped pass; refit the first failing
     one alone, for its message."""
@@ -271,10 +321,8 @@ def _check_fits(args, batched, n_fits, family, link, indices) -> None:
     failing = np.flatnonzero(~to_host(jax.vmap(scan, in_axes=in_axes)(*subset)))
     if failing.size:
         index = int(indices[failing[0]])
-        sliced = [_slice(v, index) if batched[name] else v for name, v in args.items()]
         try:
-            fit(sliced[0], sliced[1], family, link, weights=sliced[2], offset=sliced[3],
-                l2=sliced[4], l1=sliced[5])
+            _fit_alone(args, batched, index, family, link)
         except ValueError as err:
             raise ValueError(f"fit {index} of {n_fits}: {err}") from None
 

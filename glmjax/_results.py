@@ -416,8 +416,10 @@ class FitResult(eqx.Module):
             + ("" if self.cov_type == "nonrobust" else
                f"; covariance: {self.cov_type} (sandwich)"),
             f"Solver: {self.solver}; "
-            + ("converged" if bool(self.converged) else "DID NOT CONVERGE")
-            + f" after {int(self.n_iter)} iterations",
+            + ("not run: " + Status.INVALID_INPUT.advice(self.solver)
+               if self.status == Status.INVALID_INPUT else
+               ("converged" if bool(self.converged) else "DID NOT CONVERGE")
+               + f" after {int(self.n_iter)} iterations"),
             "",
             "Coefficients:",
             f"{'':{width}}{'Estimate':>12}{'Std. Error':>12}{stat_name:>10}{p_name:>11}",

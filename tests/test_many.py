@@ -99,6 +99,30 @@ def test_bad_values_name_the_fit(data):
         gj.fit_many(X, Y[:, :10], family=F.Poisson())
 
 
+def test_invalid_fits_are_skipped_when_asked(data):
+    # many responses of which some have no estimate (the all-zero genes of a count matrix):
+    # with invalid="skip" those come back NaN and flagged, the others as fitted alone
+    _, X, Y = data
+    Y = np.concatenate([Y, np.zeros((1, M))])
+    Y[0, 5] = -1.0
+    with pytest.warns(gj.InvalidInputWarning, match=re.escape(
+            "2 of 4 fits were skipped (status INVALID_INPUT, NaN estimates): fits 0, 3. fit 0: "
+            "y is outside the support of the Poisson family")) as record:
+        res = gj.fit_many(X, Y, family=F.Poisson(), invalid="skip")
+    assert "fit 3: y gives no row a usable starting value" in str(record[0].message)
+    assert len(record) == 1  # not also a convergence warning
+    assert res.status.tolist() == [gj.solvers.Status.INVALID_INPUT, 0, 0,
+                                   gj.solvers.Status.INVALID_INPUT]
+    for field in (res.coef, res.stderr, res.loglik, res.deviance, res.mean):
+        assert np.isnan(np.asarray(field)[[0, 3]]).all()
+    for b in (1, 2):
+        np.testing.assert_allclose(res.coef[b], gj.fit(X, Y[b], family=F.Poisson()).coef,
+                                   rtol=1e-10)
+    assert "Solver: irls; not run: the fit's inputs failed a check" in str(res[3].summary())
+    with pytest.raises(ValueError, match="invalid must be 'raise' or 'skip'; got 'ignore'"):
+        gj.fit_many(X, Y, family=F.Poisson(), invalid="ignore")
+
+
 def test_bad_penalties_name_the_fit(data):
     # inside the batch the penalties are traced, where fit cannot check them: a negative or
     # NaN one used to run (a negative ridge converged, silently) or fail without a message

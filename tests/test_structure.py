@@ -120,7 +120,8 @@ def test_no_code_outside_the_families_asks_which_family_it_has():
 
 PUBLIC = {
     "glmjax": ["CVResult", "ConvergenceWarning", "Design", "FitResult", "IdentityCheck",
-               "RankDeficiencyWarning", "RegularizationPath", "SeparationWarning", "TrainResult",
+               "InvalidInputWarning", "RankDeficiencyWarning", "RegularizationPath",
+               "SeparationWarning", "TrainResult",
                "anova", "check_identity", "datasets", "families", "fit", "fit_chunked", "fit_cv",
                "fit_many", "fit_minibatch", "fit_path", "glm", "links", "lr_test",
                "parametrizations", "score_test", "shard_rows", "sharding", "solvers"],
