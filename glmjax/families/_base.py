@@ -15,6 +15,7 @@ a sampler. The mean E[T(y)] = ∇A(η) and the variance Var[T(y)] = ∇²A(η) a
 from __future__ import annotations
 
 import abc
+import math
 from typing import ClassVar
 
 import equinox as eqx
@@ -100,18 +101,49 @@ def log_gamma_ratio(y: ArrayLike, r: ArrayLike) -> Array:
     return jnp.where(large, stirling, direct)
 
 
+_SHIFT = 10  # ψ, ψ' and log Γ below x = 10 go through x + 10 (their recurrences)
+
+
+def _shifted(x: Array) -> tuple[Array, Array, Array]:
+    """(x < 10, x where below 10 else 1, z): z = x + 10 below 10, else x, so z ≥ 10 and the
+    asymptotic series at z is accurate to ~1e-15 relative."""
+    small = x < _SHIFT
+    return small, jnp.where(small, x, 1.0), jnp.where(small, x + _SHIFT, x)
+
+
 @jax.custom_jvp
 def log_gamma(x: ArrayLike) -> Array:
-    """log Γ(x) for x > 0 (``jax.scipy.special.gammaln``), whose second derivative is the
-    fast ``trigamma`` rather than XLA's general polygamma (~4× the time): a likelihood with
-    log Γ terms (the negative binomial's α) takes its Newton steps through it.
+    r"""log Γ(x) for x > 0, with its derivatives ψ(x) and ψ'(x) (``trigamma``) from series of
+    the same kind: the log Γ terms of Beta's and Dirichlet's A(η), of Gamma's shape and of
+    the negative binomial's α, whose fits take their Newton steps through them (a Beta fit of
+    50,000 rows took a fifth of its time with ``gammaln``, whose second derivative is XLA's
+    general polygamma).
+
+    Below 10, log Γ(x) = log Γ(x + 10) − log ∏ₖ₌₀⁹ (x + k); at z ≥ 10 Stirling's series
+
+    .. math:: \log Γ(z) = (z − ½) \log z − z + ½ \log 2π + \sum_{n=1}^{7}
+              \frac{B_{2n}}{2n(2n − 1) z^{2n−1}},
+
+    which is ~3× faster than XLA's Lanczos ``gammaln`` on the CPU (two logarithms, no
+    reflection formula: only x > 0 is asked for), accurate to 2e-14 in float64 (absolute
+    below 1, relative above; float32: 6e-6, where ``gammaln`` has 2e-6).
 
     Example:
-        >>> import jax
+        >>> import jax, math
+        >>> round(float(log_gamma(4.5)) - math.lgamma(4.5), 12)
+        0.0
         >>> round(float(jax.grad(jax.grad(log_gamma))(1.0)), 5)  # ψ'(1) = π²/6
         1.64493
     """
-    return jax.scipy.special.gammaln(x)
+    small, xs, z = _shifted(jnp.asarray(x))
+    product = xs
+    for k in range(1, _SHIFT):
+        product = product * (xs + k)
+    w = 1 / (z * z)
+    series = (1 / 12 + w * (-1 / 360 + w * (1 / 1260 + w * (-1 / 1680 + w * (1 / 1188 + w * (
+        -691 / 360360 + w / 156)))))) / z
+    stirling = (z - 0.5) * jnp.log(z) - z + 0.5 * math.log(2 * math.pi) + series
+    return stirling - jnp.where(small, jnp.log(product), 0.0)
 
 
 @log_gamma.defjvp
@@ -122,14 +154,17 @@ def _log_gamma_jvp(primals, tangents):
 
 @jax.custom_jvp
 def _digamma(x: Array) -> Array:
-    """ψ(x) for x > 0: ten steps of ψ(x) = ψ(x + 1) − 1/x, then the asymptotic series at
-    z = x + 10 through z⁻¹⁴ (no reflection formula: it is only called for x > 0)."""
-    head = sum(1 / (x + k) for k in range(10))
-    z = x + 10
+    """ψ(x) for x > 0: below 10, ψ(x) = ψ(x + 10) − Σₖ₌₀⁹ 1/(x + k) (the sum as one
+    fraction, one division); at z ≥ 10 the asymptotic series through z⁻¹⁴ (no reflection
+    formula: it is only called for x > 0)."""
+    small, xs, z = _shifted(x)
+    numerator, denominator = jnp.ones_like(xs), xs  # Σₖ 1/(x + k) = numerator/denominator
+    for k in range(1, _SHIFT):
+        numerator, denominator = numerator * (xs + k) + denominator, denominator * (xs + k)
     w = 1 / (z * z)
     tail = jnp.log(z) - 0.5 / z - w * (1 / 12 + w * (-1 / 120 + w * (1 / 252 + w * (
         -1 / 240 + w * (1 / 132 + w * (-691 / 32760 + w / 12))))))
-    return tail - head
+    return tail - jnp.where(small, numerator / denominator, 0.0)
 
 
 @_digamma.defjvp
@@ -139,20 +174,23 @@ def _digamma_jvp(primals, tangents):
 
 
 def trigamma(x: ArrayLike) -> Array:
-    """ψ'(x) for x > 0: ten steps of ψ'(x) = 1/x² + ψ'(x + 1), then the asymptotic series
-    at z = x + 10 ≥ 10 through z⁻¹⁵ (relative error below 1e-14 in float64).
+    """ψ'(x) for x > 0: below 10, ψ'(x) = Σₖ₌₀⁹ 1/(x + k)² + ψ'(x + 10) (the sum as one
+    fraction), then the asymptotic series at z ≥ 10 through z⁻¹⁵ (relative error below 1e-14
+    in float64).
 
     Example:
         >>> round(float(trigamma(1.0)), 5)  # π²/6
         1.64493
     """
-    x = jnp.asarray(x)
-    head = sum(1 / (x + k) ** 2 for k in range(10))
-    z = x + 10
+    small, xs, z = _shifted(jnp.asarray(x))
+    numerator, denominator = jnp.ones_like(xs), xs * xs  # Σₖ 1/(x + k)², as one fraction
+    for k in range(1, _SHIFT):
+        square = (xs + k) ** 2
+        numerator, denominator = numerator * square + denominator, denominator * square
     w = 1 / (z * z)
     tail = (1 / z) * (1 + 0.5 / z + w * (1 / 6 + w * (-1 / 30 + w * (1 / 42 + w * (
         -1 / 30 + w * (5 / 66 + w * (-691 / 2730 + w * 7 / 6)))))))
-    return head + tail
+    return jnp.where(small, numerator / denominator, 0.0) + tail
 
 
 class AbstractFamily(eqx.Module):

@@ -8,16 +8,17 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 from jax import Array
-from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
 from glmjax import links, parametrizations
-from glmjax.families._base import AbstractFamily
+from glmjax.families._base import AbstractFamily, log_gamma
 
 
-def _positive_or_inf(eta: Array, value: Array) -> Array:
-    """A(η) outside the natural domain (some ηₖ <= 0) is +∞."""
-    return jnp.where(jnp.all(eta > 0, axis=-1), value, jnp.inf)
+def _positive_or_inf(eta: Array, log_partition) -> Array:
+    """``log_partition(η)`` where every ηₖ > 0, +∞ outside that natural domain (evaluated
+    at η = 1 there, so that its autodiff derivatives stay finite)."""
+    inside = jnp.all(eta > 0, axis=-1)
+    return jnp.where(inside, log_partition(jnp.where(inside[..., None], eta, 1.0)), jnp.inf)
 
 
 class Beta(AbstractFamily):
@@ -80,9 +81,11 @@ class Beta(AbstractFamily):
         return link.name
 
     def log_partition(self, eta: ArrayLike) -> Array:
-        eta = jnp.asarray(eta)
-        a, b = eta[..., 0], eta[..., 1]
-        return _positive_or_inf(eta, gammaln(a) + gammaln(b) - gammaln(a + b))
+        def positive(eta):
+            a, b = eta[..., 0], eta[..., 1]
+            return log_gamma(a) + log_gamma(b) - log_gamma(a + b)
+
+        return _positive_or_inf(jnp.asarray(eta), positive)
 
     def sufficient_stat(self, y: ArrayLike) -> Array:
         y = jnp.asarray(y)

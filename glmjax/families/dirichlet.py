@@ -9,11 +9,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import Array
-from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
 from glmjax import links, parametrizations
-from glmjax.families._base import AbstractFamily
+from glmjax.families._base import AbstractFamily, log_gamma
 from glmjax.families.beta import _positive_or_inf
 
 
@@ -80,9 +79,10 @@ class Dirichlet(AbstractFamily):
         return y
 
     def log_partition(self, eta: ArrayLike) -> Array:
-        eta = jnp.asarray(eta)
-        value = jnp.sum(gammaln(eta), axis=-1) - gammaln(jnp.sum(eta, axis=-1))
-        return _positive_or_inf(eta, value)
+        def positive(eta):
+            return jnp.sum(log_gamma(eta), axis=-1) - log_gamma(jnp.sum(eta, axis=-1))
+
+        return _positive_or_inf(jnp.asarray(eta), positive)
 
     def sufficient_stat(self, y: ArrayLike) -> Array:
         return jnp.log(y)

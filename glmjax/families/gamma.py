@@ -7,11 +7,10 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 from jax import Array
-from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
 from glmjax import links
-from glmjax.families._base import AbstractScalarFamily
+from glmjax.families._base import AbstractScalarFamily, log_gamma
 
 
 class Gamma(AbstractScalarFamily):
@@ -42,7 +41,7 @@ class Gamma(AbstractScalarFamily):
 
     def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
         k = 1.0 / jnp.asarray(dispersion)
-        return (k - 1) * jnp.log(y) + k * jnp.log(k) - gammaln(k)
+        return (k - 1) * jnp.log(y) + k * jnp.log(k) - log_gamma(k)
 
     def in_support(self, y: ArrayLike) -> Array:
         return y > 0
