@@ -10,12 +10,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from jax.scipy.special import gammaln
 from jax.typing import ArrayLike
 
 from glmjax import links
 from glmjax._compilation import is_tracer
-from glmjax.families._base import AbstractScalarFamily
+from glmjax.families._base import AbstractScalarFamily, log_gamma
 
 
 class Tweedie(AbstractScalarFamily):
@@ -166,7 +165,7 @@ def _log_series(y: Array, phi: Array, p: Array) -> Array:
     def log_terms(j):  # j: (..., 64) with j >= 1 where valid
         valid = j >= 1
         jj = jnp.where(valid, j, 1.0)
-        value = jj * z[..., None] - gammaln(jj + 1) - gammaln(-jj * alpha)
+        value = jj * z[..., None] - log_gamma(jj + 1) - log_gamma(-jj * alpha)
         return jnp.where(valid, value, -jnp.inf)
 
     peak = log_terms(j_max[..., None])[..., 0]
