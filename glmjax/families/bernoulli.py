@@ -34,6 +34,11 @@ class Bernoulli(AbstractScalarFamily):
     def log_base_measure(self, y: ArrayLike, dispersion: ArrayLike = 1.0) -> Array:
         return jnp.zeros_like(jnp.asarray(y, float))
 
+    def saturated_log_kernel(self, y: ArrayLike) -> Array:
+        """sup_η [ηy − log(1 + e^η)] = y log y + (1 − y) log(1 − y) = 0 for y ∈ {0, 1} (the
+        supremum as η → ±∞): no logarithms per row for the unit deviance."""
+        return jnp.zeros_like(jnp.asarray(y, float))
+
     def in_support(self, y: ArrayLike) -> Array:
         return (y == 0) | (y == 1)
 
