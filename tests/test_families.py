@@ -239,6 +239,19 @@ def test_log_gamma_and_its_derivatives_match_scipy():
     assert log_gamma(jnp.float32(3.5)).dtype == jnp.float32
 
 
+@pytest.mark.parametrize("fam", [F.Beta(), F.Dirichlet(3)], ids=["beta", "dirichlet"])
+def test_log_partition_outside_the_natural_domain_is_infinite_with_finite_gradient(fam):
+    """A(η) = +∞ where some ηₖ ≤ 0 (the solvers' step control sees the edge), and its
+    autodiff gradient there is finite (0), not NaN; inside, A matches scipy's log B(η)."""
+    k = fam.natural_dim
+    for eta in (-np.ones(k), np.r_[2.0, np.zeros(k - 1)], np.r_[-3.5, np.full(k - 1, 2.0)]):
+        assert float(fam.log_partition(jnp.asarray(eta))) == np.inf
+        assert np.all(np.asarray(jax.grad(fam.log_partition)(jnp.asarray(eta))) == 0)
+    eta = np.linspace(0.5, 3.0, k)
+    expected = np.sum(special.gammaln(eta)) - special.gammaln(np.sum(eta))
+    np.testing.assert_allclose(float(fam.log_partition(jnp.asarray(eta))), expected, rtol=1e-13)
+
+
 def test_float32_mean_and_identity():
     """Float32 in, float32 out; the identity still holds to float32 accuracy."""
     fam = F.Poisson()
