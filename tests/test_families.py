@@ -242,15 +242,17 @@ def test_log_gamma_and_its_derivatives_match_scipy():
 def test_log_gamma_ratio_and_its_derivatives_equal_exact_sums():
     """log Γ(y + r) − log Γ(r) = Σⱼ₌₀^{y−1} log(r + j) for counts y, with its derivatives in r
     (Σ 1/(r + j) and −Σ 1/(r + j)², the negative binomial's α steps), summed exactly
-    (math.fsum) for r from 1e-8 to 1e12, across the switch at 10: to 1e-13 relative plus
-    1e-14 of the terms' scale (1, 1/r, 1/r²; all three are 0 at y = 0)."""
+    (math.fsum) for r from 1e-8 to 1e12, on both sides of the switch to Stirling's series at
+    r = 10⁴: to 1e-11 relative (the difference of log Γ's loses ~1e-11 in the derivatives
+    just below the switch) plus 1e-14 of the terms' scale (1, 1/r, 1/r²; all three are 0 at
+    y = 0)."""
     import math
 
     from glmjax.families._base import log_gamma_ratio
 
     y, r = (a.ravel() for a in np.meshgrid(
         np.array([0, 1, 2, 7, 10, 25, 100, 2500.0]),
-        np.array([1e-8, 1e-3, 0.5, 1.0, 9.99, 10.0, 10.01, 60.0, 6000.0, 1e5, 1e8, 1e12])))
+        np.array([1e-8, 1e-3, 0.5, 1.0, 10.0, 60.0, 6000.0, 9999.0, 10001.0, 1e5, 1e8, 1e12])))
     terms = (np.log, lambda v: 1 / v, lambda v: -1 / v**2)
     sums = np.array([[math.fsum(f(ri + np.arange(int(yi)))) for f in terms]
                      for yi, ri in zip(y, r, strict=True)])
@@ -259,7 +261,7 @@ def test_log_gamma_ratio_and_its_derivatives_equal_exact_sums():
     for k, f in enumerate([log_gamma_ratio, d1, jax.grad(d1, argnums=1)]):
         got = np.asarray(jax.jit(jax.vmap(f))(jnp.asarray(y), jnp.asarray(r)))
         np.testing.assert_array_less(np.abs(got - sums[:, k]),
-                                     1e-13 * np.abs(sums[:, k]) + 1e-14 * scale[:, k])
+                                     1e-11 * np.abs(sums[:, k]) + 1e-14 * scale[:, k])
 
 
 @pytest.mark.parametrize("fam", [F.Beta(), F.Dirichlet(3)], ids=["beta", "dirichlet"])
