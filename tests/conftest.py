@@ -1,6 +1,7 @@
 """Tests run in float64 (the library never flips this itself); float32 tests pass float32 arrays.
 
-The test session shares one persistent compilation cache (a temporary directory) between its
+The test session shares one persistent compilation cache (a temporary directory, removed when
+the session ends, unless JAX_COMPILATION_CACHE_DIR names one already) between its
 pytest-xdist workers and every Python process the tests start (notebooks, the README, the CLI,
 sharding): a program compiled once is read back everywhere else. And every program is compiled
 with the XLA options that glmjax uses for its own top-level programs on the CPU
@@ -10,9 +11,15 @@ before JAX starts, so that the processes the tests start inherit them.
 """
 
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="glmjax-tests-"))
+# made by the process that starts the session (pytest-xdist's workers inherit it), which
+# removes it when the session ends (``pytest_sessionfinish``); a directory set by the
+# caller is the caller's and stays
+_OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
+if _OWN_CACHE:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="glmjax-tests-")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 _OPTIONS = "--xla_cpu_use_fusion_emitters=false --xla_backend_optimization_level=1"
@@ -28,6 +35,13 @@ jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the session's compilation cache (~80 MB after the whole suite), after the
+    workers and every process the tests started are done with it."""
+    if _OWN_CACHE and "PYTEST_XDIST_WORKER" not in os.environ:
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture
