@@ -7,6 +7,10 @@ generation for the program's kernels. Two options cut it without slowing the fit
 
 * ``xla_cpu_use_fusion_emitters=False``: XLA's older loop emitters for fused loops instead of
   the newer MLIR "fusion emitters" (the default in recent jaxlib): ~30% less compile time.
+  A program that reads a ``Design``'s categorical or sparse columns keeps the fusion
+  emitters: its segment sums are scatter-adds, which they run ~2× faster (a Poisson fit of
+  600,000 rows with 8 categoricals of 320 levels in all: 0.8 s against 1.8 s; its first
+  call, compilation included, takes about as long either way).
 * ``xla_backend_optimization_level=1``: LLVM's -O1 instead of XLA's default level: ~15% less
   compile time again, and no slower. The heavy work of a fit is in matrix products that XLA
   hands to its runtime libraries, which LLVM does not compile; the kernels it does compile
@@ -43,15 +47,21 @@ import jax
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from glmjax._design import Design
+
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
 _REJECTED: list[str] = []  # the installed jaxlib's message, once it rejected the options
 
 
-def compiler_options() -> dict:
+def compiler_options(*inputs) -> dict:
     """``CPU_OPTIONS`` on the CPU backend unless the installed jaxlib rejected them, else
-    ``{}``."""
+    ``{}``; with the fusion emitters when ``inputs`` hold a ``Design`` with categorical or
+    sparse columns (its scatter-adds)."""
     if _REJECTED or jax.default_backend() != "cpu":
         return {}
+    if any(isinstance(x, Design) and x.index.shape[-1]
+           for x in jax.tree.leaves(inputs, is_leaf=lambda x: isinstance(x, Design))):
+        return {**CPU_OPTIONS, "xla_cpu_use_fusion_emitters": True}
     return CPU_OPTIONS
 
 
@@ -166,7 +176,7 @@ def full_precision(fn: Callable) -> Callable:
 
 
 def filter_jit(fn: Callable) -> Callable:
-    """``equinox.filter_jit(fn)``, compiled with ``compiler_options()`` when called at the top
+    """``equinox.filter_jit(fn)``, compiled with ``compiler_options`` when called at the top
     level (no tracer among the inputs and not inside a user's ``jit``); on the CPU a top-level
     call runs to completion with ``one_blas_thread``. Traced with ``full_precision``."""
     fn = full_precision(fn)
@@ -174,7 +184,7 @@ def filter_jit(fn: Callable) -> Callable:
     tuned = {}  # per set of options
 
     def compiled(*args, **kwargs):
-        options = compiler_options()
+        options = compiler_options(args, kwargs)
         if not options:
             return plain(*args, **kwargs)
         key = tuple(sorted(options.items()))
