@@ -319,14 +319,12 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
     def solve(problem):
         first = scan.spectrum, scan.X_rhs, scan.start_extra
         beta0 = problem.initial(first) if init is None else init
-        nuisance, rounds_iter = start, 0
-        if estimated:
-            beta0, nuisance, rounds_iter = _profile_nuisance(solver, problem, beta0, start,
-                                                             cox_reid)
-            problem = _with_nuisance(problem, nuisance)
-        solved = implicit.solve(solver, problem, jax.lax.stop_gradient(beta0))
-        # the iterations of the alternation's rounds count too
-        solved = eqx.tree_at(lambda s: s.n_iter, solved, solved.n_iter + rounds_iter)
+        if estimated:  # the alternation's last round is the fit (its iterations: all rounds')
+            solved, nuisance = _profile_nuisance(solver, problem, beta0, start, cox_reid)
+            solved = implicit.solved(solver, _with_nuisance(problem, nuisance), solved)
+        else:
+            solved = implicit.solve(solver, problem, jax.lax.stop_gradient(beta0))
+            nuisance = start
         traced.append((solved, nuisance))
         return traced[-1]
 
@@ -458,14 +456,15 @@ def _profile_loglik(problem: Problem, beta: Array, values: dict, phi: Array,
 
 
 def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict,
-                      cox_reid: bool = False):
+                      cox_reid: bool = False) -> tuple[SolverResult, dict]:
     """MASS's ``glm.nb`` alternation: the coefficients by the solver at fixed nuisance
     parameters, then the nuisance parameters (with log φ for a family with a dispersion) by
     Newton's method on their log-likelihood at the fitted means (on the unconstrained scale,
     within ±``_NUISANCE_LIMIT``), until they change by less than 1e-8 there, or are already
     at the maximum within its rounding error (at most 25 rounds); ``cox_reid``: on the
-    adjusted profile likelihood. Returns the coefficients, the estimates and the solver's
-    iterations in all rounds."""
+    adjusted profile likelihood. Returns the last round's solver result (as MASS, at the
+    estimates before their last change of at most 1e-8; its ``n_iter`` counts every round's
+    iterations) and the estimates."""
     names, family = list(start), problem.family
     limit = jnp.asarray([_NUISANCE_LIMIT] * len(names) + [jnp.inf] * family.has_dispersion)
 
@@ -474,25 +473,28 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict,
         return (k < 25) & ~done
 
     def body(state):
-        k, beta, values, phi, _, n_iter = state
+        k, solved, values, phi, _, n_iter = state
         current = _with_nuisance(problem, values)
-        solved = solver.minimize(current, beta)
-        beta, n_iter = solved.beta, n_iter + solved.n_iter
-        loglik, u = _profile_loglik(current, beta, values, phi, cox_reid)
+        solved = solver.minimize(current, solved.beta)
+        n_iter = n_iter + solved.n_iter
+        loglik, u = _profile_loglik(current, solved.beta, values, phi, cox_reid)
         new, flat = _newton_unconstrained(loglik, u, max_steps=30, limit=limit, tol=1e-8,
                                           n_bounded=len(names))
         done = (jnp.max(jnp.abs(new - u)) <= 1e-8) | flat
         phi = jnp.exp(new[-1]) if family.has_dispersion else phi
-        return k + 1, beta, _constrained(family, names, new), phi, done, n_iter
+        return k + 1, solved, _constrained(family, names, new), phi, done, n_iter
 
     fam0 = _with_nuisance(problem, start)
     eta0 = fam0.eta(beta0)
     mean0, var0, w = fam0.family.mean(eta0), fam0.family.variance(eta0), problem.weights
     phi0 = jnp.sum(w * (problem.y - mean0) ** 2 / var0) / jnp.sum(w)  # Pearson, at the start
-    start_state = (0, beta0, start, phi0.astype(beta0.dtype), jnp.asarray(False),
-                   jnp.zeros((), jnp.int32))
-    _, beta, values, _, _, n_iter = jax.lax.while_loop(cond, body, start_state)
-    return jax.lax.stop_gradient(beta), jax.lax.stop_gradient(values), n_iter
+    shapes = jax.eval_shape(solver.minimize, fam0, beta0)  # (every round replaces it)
+    solved0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    start_state = (0, eqx.tree_at(lambda s: s.beta, solved0, beta0), start,
+                   phi0.astype(beta0.dtype), jnp.asarray(False), jnp.zeros((), jnp.int32))
+    _, solved, values, _, _, n_iter = jax.lax.while_loop(cond, body, start_state)
+    solved = eqx.tree_at(lambda s: s.n_iter, solved, n_iter)
+    return jax.lax.stop_gradient(solved), jax.lax.stop_gradient(values)
 
 
 def _reported_nuisance(problem: Problem, beta: Array, values: dict, phi: Array,

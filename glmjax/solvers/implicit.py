@@ -39,6 +39,25 @@ def _solve_jvp(solver, primals, tangents):
     problem, beta0 = primals
     d_problem, _ = tangents  # the solution does not depend on where the solver started
     solved = solve(solver, problem, beta0)
+    return solved, _tangent(problem, d_problem, solved)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def solved(solver, problem: Problem, result: SolverResult) -> SolverResult:
+    """``result``, a solution of ``problem`` that ``solver`` computed elsewhere (the last round
+    of an alternation, ``_fitting._profile_nuisance``), differentiable in ``problem`` as
+    ``solve``'s; ``result`` itself is not differentiated."""
+    return result
+
+
+@solved.defjvp
+def _solved_jvp(solver, primals, tangents):
+    problem, result = primals
+    return result, _tangent(problem, tangents[0], result)
+
+
+def _tangent(problem: Problem, d_problem: Problem, solved: SolverResult) -> SolverResult:
+    """The tangent of the solution ``solved`` of ``problem`` along ``d_problem``."""
     if is_blocked(solved.information):
         raise NotImplementedError(
             "differentiating through a fit whose information is kept in blocks (a design "
@@ -71,4 +90,4 @@ def _solve_jvp(solver, primals, tangents):
         information=d_information,
         information_inverse=d_inverse,
     )
-    return solved, d_solved
+    return d_solved
