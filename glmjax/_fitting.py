@@ -321,7 +321,7 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
         beta0 = problem.initial(first) if init is None else init
         if estimated:  # the alternation's last round is the fit (its iterations: all rounds')
             solved, nuisance = _profile_nuisance(solver, problem, beta0, start, cox_reid)
-            solved = implicit.solved(solver, _with_nuisance(problem, nuisance), solved)
+            solved = implicit.solved(_with_nuisance(problem, nuisance), solved)
         else:
             solved = implicit.solve(solver, problem, jax.lax.stop_gradient(beta0))
             nuisance = start

@@ -42,16 +42,16 @@ def _solve_jvp(solver, primals, tangents):
     return solved, _tangent(problem, d_problem, solved)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(0,))
-def solved(solver, problem: Problem, result: SolverResult) -> SolverResult:
-    """``result``, a solution of ``problem`` that ``solver`` computed elsewhere (the last round
-    of an alternation, ``_fitting._profile_nuisance``), differentiable in ``problem`` as
+@jax.custom_jvp
+def solved(problem: Problem, result: SolverResult) -> SolverResult:
+    """``result``, a solution of ``problem`` computed elsewhere (the last round of an
+    alternation, ``_fitting._profile_nuisance``), differentiable in ``problem`` as
     ``solve``'s; ``result`` itself is not differentiated."""
     return result
 
 
 @solved.defjvp
-def _solved_jvp(solver, primals, tangents):
+def _solved_jvp(primals, tangents):
     problem, result = primals
     return result, _tangent(problem, tangents[0], result)
 
