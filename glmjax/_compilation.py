@@ -47,7 +47,7 @@ import jax
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from glmjax._design import Design
+from glmjax._row_blocks import is_design
 
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
 _REJECTED: list[str] = []  # the installed jaxlib's message, once it rejected the options
@@ -59,8 +59,8 @@ def compiler_options(*inputs) -> dict:
     sparse columns (its scatter-adds)."""
     if _REJECTED or jax.default_backend() != "cpu":
         return {}
-    if any(isinstance(x, Design) and x.index.shape[-1]
-           for x in jax.tree.leaves(inputs, is_leaf=lambda x: isinstance(x, Design))):
+    if any(is_design(x) and x.index.shape[-1]
+           for x in jax.tree.leaves(inputs, is_leaf=is_design)):
         return {**CPU_OPTIONS, "xla_cpu_use_fusion_emitters": True}
     return CPU_OPTIONS
 

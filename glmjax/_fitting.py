@@ -330,7 +330,7 @@ def _fit_compiled(family, param, X, y, weights, offset, l2, l1, init, solver, sc
 
     def skip(problem):  # bad input: zeros of the solver's output structure
         shapes = traced[-1] if traced else jax.eval_shape(solve, problem)  # not traced twice
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes[0])
+        zeros = jax.tree.map(jnp.zeros_like, shapes[0])
         return (eqx.tree_at(lambda s: s.status, zeros,
                             jnp.full(shapes[0].status.shape, Status.INVALID_INPUT, jnp.int32)),
                 start)
@@ -469,31 +469,30 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict,
     limit = jnp.asarray([_NUISANCE_LIMIT] * len(names) + [jnp.inf] * family.has_dispersion)
 
     def cond(state):
-        k, _, _, _, done, _ = state
+        k, _, _, _, done = state
         return (k < 25) & ~done
 
     def body(state):
-        k, solved, values, phi, _, n_iter = state
+        k, previous, values, phi, _ = state
         current = _with_nuisance(problem, values)
-        solved = solver.minimize(current, solved.beta)
-        n_iter = n_iter + solved.n_iter
+        solved = solver.minimize(current, previous.beta)
+        solved = eqx.tree_at(lambda s: s.n_iter, solved, solved.n_iter + previous.n_iter)
         loglik, u = _profile_loglik(current, solved.beta, values, phi, cox_reid)
         new, flat = _newton_unconstrained(loglik, u, max_steps=30, limit=limit, tol=1e-8,
                                           n_bounded=len(names))
         done = (jnp.max(jnp.abs(new - u)) <= 1e-8) | flat
         phi = jnp.exp(new[-1]) if family.has_dispersion else phi
-        return k + 1, solved, _constrained(family, names, new), phi, done, n_iter
+        return k + 1, solved, _constrained(family, names, new), phi, done
 
     fam0 = _with_nuisance(problem, start)
     eta0 = fam0.eta(beta0)
     mean0, var0, w = fam0.family.mean(eta0), fam0.family.variance(eta0), problem.weights
     phi0 = jnp.sum(w * (problem.y - mean0) ** 2 / var0) / jnp.sum(w)  # Pearson, at the start
-    shapes = jax.eval_shape(solver.minimize, fam0, beta0)  # (every round replaces it)
-    solved0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    # the loop's first state: β0 and no iterations (the first round replaces the rest)
+    solved0 = jax.tree.map(jnp.zeros_like, jax.eval_shape(solver.minimize, fam0, beta0))
     start_state = (0, eqx.tree_at(lambda s: s.beta, solved0, beta0), start,
-                   phi0.astype(beta0.dtype), jnp.asarray(False), jnp.zeros((), jnp.int32))
-    _, solved, values, _, _, n_iter = jax.lax.while_loop(cond, body, start_state)
-    solved = eqx.tree_at(lambda s: s.n_iter, solved, n_iter)
+                   phi0.astype(beta0.dtype), jnp.asarray(False))
+    _, solved, values, _, _ = jax.lax.while_loop(cond, body, start_state)
     return jax.lax.stop_gradient(solved), jax.lax.stop_gradient(values)
 
 
