@@ -20,7 +20,7 @@ from glmjax._compilation import filter_jit, is_tracer
 from glmjax._covariances import check_cov_type, robust
 from glmjax._design import as_design
 from glmjax._information import factor_inverse, factorize, is_blocked, scaled
-from glmjax._model import Problem, spd_solve
+from glmjax._model import Problem
 from glmjax._results import FitResult, with_X, without_X
 from glmjax._row_blocks import any_true, count_true, is_design
 from glmjax._transfer import as_float_array, as_response, check_numeric
@@ -608,12 +608,12 @@ def bread(info: Array, total: Array, beta: Array, penalized: Array, has_l1: bool
     if is_blocked(info):
         return factor_inverse(factorize(scaled(info, total)))
     info = info * total
-    eye = jnp.eye(info.shape[0], dtype=info.dtype)
     if has_l1:
         active = (beta != 0) | (penalized == 0)
         both = active[:, None] & active[None, :]
-        return spd_solve(jnp.where(both, info, eye), eye) * both
-    return spd_solve(info, eye)
+        eye = jnp.eye(info.shape[0], dtype=info.dtype)
+        return factor_inverse(factorize(jnp.where(both, info, eye))) * both
+    return factor_inverse(factorize(info))
 
 
 def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Array:

@@ -128,11 +128,6 @@ def spectrum_of(gram) -> GramSpectrum | BlockSpectrum:
     return GramSpectrum.of(gram)
 
 
-def spd_solve(matrix: Array, rhs: Array) -> Array:
-    """Solve A x = b for symmetric positive-definite A (Cholesky); b may have columns."""
-    return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(matrix), rhs)
-
-
 class Problem(eqx.Module):
     """A family, a parametrization and the data (X, y, weights, offset) of one fit.
 
