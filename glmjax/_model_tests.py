@@ -5,9 +5,12 @@ The deviance difference D₀ − D₁ of nested fits, divided by the dispersion 
 fit, is asymptotically χ² with the difference in residual degrees of freedom; where φ is
 estimated, R's F test divides the mean deviance difference by φ with (Δdf, df_resid) degrees
 of freedom. For a fixed dispersion (Poisson, Bernoulli, ...) the χ² statistic is
-2(ℓ₁ − ℓ₀). The score test needs only the smaller fit: at its coefficients, embedded in the
-larger model, S = Uᵀ I⁻¹ U with the larger model's score U and information I (both by
-autodiff, at unit dispersion), divided by φ.
+2(ℓ₁ − ℓ₀). Fits whose family parameters are estimated (``NegativeBinomial(alpha=None)``,
+``Tweedie(power=None)``) have their deviances at their own estimates, so their difference is
+not a test statistic: those fits are compared by the likelihood ratio 2(ℓ₁ − ℓ₀) itself
+(MASS's ``anova.negbin``). The score test needs only the smaller fit: at its coefficients,
+embedded in the larger model, S = Uᵀ I⁻¹ U with the larger model's score U and information
+I (both by autodiff, at unit dispersion), divided by φ.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ class TestResult:
 class AnovaTable:
     """R's ``anova.glm`` table for nested fits, one row per fit (the first row has no test):
     residual df and deviance, then df, deviance, statistic and p-value against the row
-    before."""
+    before. For fits with estimated family parameters (``nuisance``: their estimates, one
+    array per parameter) it is MASS's ``anova.negbin`` table: ``twologlik`` = 2ℓ of each fit
+    and the statistic the likelihood ratio, its difference (the deviances, at each fit's own
+    estimates, are kept but not tested)."""
 
     resid_df: np.ndarray
     resid_dev: np.ndarray
@@ -48,8 +54,12 @@ class AnovaTable:
     statistic: np.ndarray
     pvalue: np.ndarray
     test: str
+    twologlik: np.ndarray | None = None
+    nuisance: dict = dataclasses.field(default_factory=dict)
 
     def __str__(self) -> str:
+        if self.twologlik is not None:
+            return self._likelihood_ratio_table()
         f_test, shown = self.test == "F", self.test in ("F", "Rao")
         head = (f"{'':6}{'Resid. Df':>10}{'Resid. Dev':>12}{'Df':>6}{'Deviance':>12}"
                 f"{self.test if shown else '':>11}{'Pr(>F)' if f_test else 'Pr(>Chi)':>11}")
@@ -60,6 +70,19 @@ class AnovaTable:
                 stat = f"{self.statistic[k]:>11.4f}" if shown else f"{'':>11}"
                 cells += (f"{self.df[k]:>6.0f}{self.deviance[k]:>12.4f}{stat}"
                           f"{self.pvalue[k]:>11.4g}")
+            rows.append(cells)
+        return "\n".join(rows)
+
+    def _likelihood_ratio_table(self) -> str:
+        names = list(self.nuisance)
+        head = (f"{'':6}" + "".join(f"{name:>12}" for name in names)
+                + f"{'Resid. Df':>10}{'2 x log-lik.':>15}{'Df':>6}{'LR stat.':>11}{'Pr(Chi)':>11}")
+        rows = ["Likelihood ratio tests (family parameters estimated in each fit)", "", head]
+        for k in range(len(self.resid_df)):
+            cells = (f"{k + 1:<6}" + "".join(f"{self.nuisance[name][k]:>12.6g}" for name in names)
+                     + f"{self.resid_df[k]:>10.0f}{self.twologlik[k]:>15.4f}")
+            if k:
+                cells += f"{self.df[k]:>6.0f}{self.statistic[k]:>11.4f}{self.pvalue[k]:>11.4g}"
             rows.append(cells)
         return "\n".join(rows)
 
@@ -102,7 +125,8 @@ def wald_test(result, R, q=None) -> TestResult:
 def lr_test(smaller, larger) -> TestResult:
     """The likelihood-ratio test of ``smaller`` nested in ``larger`` (same data, family and
     link): (D₀ − D₁)/φ₁ against χ² with Δdf = df_resid₀ − df_resid₁ (2(ℓ₁ − ℓ₀) when φ is
-    fixed at 1).
+    fixed at 1, and for fits whose family parameters are estimated, as MASS's
+    ``anova.negbin``).
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -122,7 +146,9 @@ def anova(*fits, test: str = "Chisq") -> AnovaTable:
     """R's ``anova(fit₁, fit₂, ..., test = "Chisq" | "F" | "Rao")`` for nested fits, smallest
     first: each row tests the fit against the one before it, with the dispersion (and its df)
     of the largest fit, as R. With "Rao" the statistic is R's "Rao" score (``score_test``)
-    and its p-value that of the score divided by the dispersion.
+    and its p-value that of the score divided by the dispersion. Fits with estimated family
+    parameters (``res.nuisance``) are compared by their likelihood ratio 2(ℓ₁ − ℓ₀), "Chisq"
+    only (MASS's ``anova.negbin`` table).
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -143,10 +169,12 @@ def anova(*fits, test: str = "Chisq") -> AnovaTable:
             _check_nested(fits[k - 1], fit)
     resid_df = np.array([float(f.df_resid) for f in fits])
     resid_dev = np.array([float(f.deviance) for f in fits])
-    largest = fits[int(np.argmin(resid_df))]
-    scale, df_scale = float(largest.scale), float(largest.df_resid)
     df = np.r_[np.nan, resid_df[:-1] - resid_df[1:]]
     deviance = np.r_[np.nan, resid_dev[:-1] - resid_dev[1:]]
+    if any(f.nuisance for f in fits):
+        return _likelihood_ratios(fits, test, resid_df, resid_dev, df, deviance)
+    largest = fits[int(np.argmin(resid_df))]
+    scale, df_scale = float(largest.scale), float(largest.df_resid)
     with np.errstate(invalid="ignore"):
         if test == "F":
             statistic = deviance / df / scale
@@ -159,6 +187,25 @@ def anova(*fits, test: str = "Chisq") -> AnovaTable:
             statistic = deviance / scale
             pvalue = stats.chi2.sf(statistic, df)
     return AnovaTable(resid_df, resid_dev, df, deviance, statistic, pvalue, test)
+
+
+def _likelihood_ratios(fits, test: str, resid_df, resid_dev, df, deviance) -> AnovaTable:
+    """``anova`` of fits with estimated family parameters: MASS's ``anova.negbin``."""
+    if test != "Chisq":
+        raise ValueError(f'test={test!r} needs the family parameters held fixed; these fits '
+                         'estimate them (res.nuisance), so they are compared by their '
+                         'likelihood ratio: use test="Chisq" (as MASS\'s anova.negbin), or '
+                         'fit every model with the largest fit\'s estimates.')
+    twologlik = np.array([2 * float(f.loglik) for f in fits])
+    statistic = np.r_[np.nan, np.diff(twologlik)]
+    with np.errstate(invalid="ignore"):
+        pvalue = stats.chi2.sf(statistic, df)
+    # each fit's estimates (a fit that holds a parameter fixed: its family's value)
+    nuisance = {name: np.array([float(f.nuisance[name]) if name in f.nuisance
+                                else float(getattr(f.family, name)) for f in fits])
+                for name in dict.fromkeys(n for f in fits for n in f.nuisance)}
+    return AnovaTable(resid_df, resid_dev, df, deviance, statistic, pvalue, test, twologlik,
+                      nuisance)
 
 
 def score_test(smaller, larger) -> TestResult:

@@ -66,6 +66,39 @@ def test_likelihood_ratio_and_anova_chisq(data):
     assert "Analysis of Deviance Table" in str(table) and "Pr(>Chi)" in str(table)
 
 
+def test_fits_with_estimated_alpha_are_compared_by_their_likelihood_ratio(data):
+    """Negative-binomial fits with α estimated in each (MASS's ``anova.negbin``): the
+    statistic is 2(ℓ₁ − ℓ₀) with each fit at its own α̂, here against statsmodels' discrete
+    NB2 model, which estimates α jointly by its own maximum likelihood; the difference of
+    the deviances, each at its own α̂, is not the test."""
+    X, counts, _ = data
+    rng = np.random.default_rng(6)
+    y = rng.negative_binomial(2.0, 2.0 / (2.0 + np.exp(X @ [0.8, 0.3, -0.2, 0.1])))
+    fits = [gj.fit(X[:, :k], y, F.NegativeBinomial(alpha=None)) for k in (1, 2, 4)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refs = [sm.NegativeBinomial(y, X[:, :k]).fit(method="newton", tol=1e-12, maxiter=200,
+                                                     disp=False) for k in (1, 2, 4)]
+    np.testing.assert_allclose([float(f.nuisance["alpha"]) for f in fits],
+                               [r.params[-1] for r in refs], rtol=1e-6)
+    lr = gj.lr_test(fits[0], fits[2])
+    np.testing.assert_allclose(lr.statistic, 2 * (refs[2].llf - refs[0].llf), rtol=1e-7)
+    np.testing.assert_allclose(lr.pvalue, stats.chi2.sf(lr.statistic, 3), rtol=1e-10)
+    assert lr.df == 3
+    table = gj.anova(*fits)
+    np.testing.assert_allclose(table.twologlik, [2 * r.llf for r in refs], rtol=1e-9)
+    np.testing.assert_allclose(table.statistic[1:], np.diff(table.twologlik), rtol=1e-12)
+    np.testing.assert_allclose(table.nuisance["alpha"], [r.params[-1] for r in refs],
+                               rtol=1e-6)
+    deviance_gap = float(fits[0].deviance - fits[2].deviance)
+    assert abs(deviance_gap - lr.statistic) > 1e-3 * lr.statistic  # not the same statistic
+    shown = str(table)
+    assert "Likelihood ratio tests" in shown and "LR stat." in shown and "alpha" in shown
+    for test in ("F", "Rao"):
+        with pytest.raises(ValueError, match='these fits estimate them .*use test="Chisq"'):
+            gj.anova(*fits, test=test)
+
+
 @pytest.mark.parametrize("link", [None, gj.links.Sqrt()], ids=["log", "sqrt"])
 def test_score_test_matches_statsmodels(data, link):
     """The score test at the smaller fit with the expected information: statsmodels'

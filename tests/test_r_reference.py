@@ -1,8 +1,8 @@
 """Against R itself (Debian's r-base-core, r-cran-mass, r-cran-sandwich, r-cran-jsonlite),
-on MASS's quine data: ``glm.nb``, ``sandwich::vcovHC``/``vcovCL``, ``anova.glm`` (with
-score tests, ``test = "Rao"``) and ``predict.glm(se.fit = TRUE)``. Skipped without
-``Rscript``; every quantity is also tested without R (test_nuisance, test_covariances,
-test_model_tests, test_results).
+on MASS's quine data: ``glm.nb`` (and ``anova.negbin``'s likelihood-ratio test),
+``sandwich::vcovHC``/``vcovCL``, ``anova.glm`` (with score tests, ``test = "Rao"``) and
+``predict.glm(se.fit = TRUE)``. Skipped without ``Rscript``; every quantity is also tested
+without R (test_nuisance, test_covariances, test_model_tests, test_results).
 
 Tolerances: coefficients, standard errors, θ and 2·log-likelihood 1e-8; MASS's SE(θ) 1e-5
 (glm.nb reports θ's standard error at the means of the fit before its last θ update);
@@ -47,6 +47,12 @@ def test_negative_binomial_equals_glm_nb(r):
     np.testing.assert_allclose(float(res.nuisance_stderr["alpha"]) / alpha**2,
                                nb["se_theta"][0], rtol=1e-5)
     np.testing.assert_allclose(2 * float(res.loglik), nb["twologlik"][0], rtol=1e-10)
+    small = gj.glm("Days ~ Eth", quine, F.NegativeBinomial(alpha=None))
+    table, lr = gj.anova(small, res), ref["anova_nb"]  # MASS's anova.negbin
+    np.testing.assert_allclose(1 / table.nuisance["alpha"], lr["theta"], rtol=1e-8)
+    np.testing.assert_allclose(table.twologlik, lr["twologlik"], rtol=1e-10)
+    np.testing.assert_allclose(table.statistic[1], lr["lr"][1], rtol=1e-8)
+    np.testing.assert_allclose(table.pvalue[1], lr["p"][1], rtol=1e-8)
 
 
 @pytest.mark.parametrize("cov_type", ["HC0", "HC1", "HC2", "HC3", "cluster"])

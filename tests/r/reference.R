@@ -6,6 +6,10 @@ out <- list()
 nb <- glm.nb(Days ~ Eth + Sex + Age + Lrn, data = quine, control = glm.control(epsilon = 1e-12, maxit = 100))
 out$nb <- list(coef = unname(coef(nb)), se = unname(sqrt(diag(vcov(nb)))), theta = nb$theta,
                se_theta = nb$SE.theta, twologlik = nb$twologlik)
+nb0 <- glm.nb(Days ~ Eth, data = quine, control = glm.control(epsilon = 1e-12, maxit = 100))
+lr <- anova(nb0, nb)  # MASS's anova.negbin: likelihood-ratio tests, theta estimated in each
+out$anova_nb <- list(theta = lr[["theta"]], twologlik = lr[["   2 x log-lik."]],
+                     lr = lr[["LR stat."]], p = lr[["Pr(Chi)"]])
 po <- glm(Days ~ Eth + Sex + Age + Lrn, data = quine, family = poisson, control = glm.control(epsilon = 1e-15, maxit = 100))
 out$hc <- lapply(c(HC0 = "HC0", HC1 = "HC1", HC2 = "HC2", HC3 = "HC3"),
                  function(t) unname(c(vcovHC(po, type = t))))
