@@ -36,8 +36,8 @@ from tqdm.auto import tqdm
 from glmjax import _checks as checks
 from glmjax._chunk_sources import Chunk, as_source
 from glmjax._compilation import filter_jit
-from glmjax._covariances import COV_TYPES, meat, sandwich
-from glmjax._fitting import _as_scale, _count_boundary, _warn, as_penalty, bread, default_names
+from glmjax._covariances import COV_TYPES, meat, sandwich, unit_covariance
+from glmjax._fitting import _as_scale, _count_boundary, _warn, as_penalty, default_names
 from glmjax._model import GramSpectrum, Problem
 from glmjax._results import FitResult
 from glmjax._streaming import prefetch as read_ahead
@@ -188,8 +188,9 @@ def fit_chunked(
     elif scale is not None:
         phi = scale
     information = model.info
-    cov_unit = np.asarray(bread(jnp.asarray(information), jnp.asarray(total), jnp.asarray(beta),
-                                jnp.asarray(penalized), l1_value is not None))
+    cov_unit = np.asarray(unit_covariance(jnp.asarray(information), jnp.asarray(total),
+                                          jnp.asarray(beta), jnp.asarray(penalized),
+                                          l1_value is not None))
     final = None
     if fam.has_dispersion or cov_type != "nonrobust":
         final = passes.final(beta, phi_ll, cov_unit, cov_type)

@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from glmjax._information import factor_inverse, factorize, is_blocked, scaled
+
 COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 
 
@@ -54,6 +56,28 @@ def check_cov_type(cov_type: str, groups, n_obs: int):
     if n_groups < 2:
         raise ValueError("cluster-robust standard errors need at least 2 groups.")
     return cov_type, codes.astype(np.int32), n_groups
+
+
+def unit_covariance(info: Array, total: Array, beta: Array, penalized: Array,
+                    has_l1: bool) -> Array:
+    """(I + Σw λ₂M)⁻¹ from the solvers' information I/Σw + λ₂M (``total`` = Σw); with an L1
+    term, on the active set: coefficients held at zero by it are not estimated (0)."""
+    if is_blocked(info):
+        return factor_inverse(factorize(scaled(info, total)))
+    info = info * total
+    if has_l1:
+        active = (beta != 0) | (penalized == 0)
+        both = active[:, None] & active[None, :]
+        eye = jnp.eye(info.shape[0], dtype=info.dtype)
+        return factor_inverse(factorize(jnp.where(both, info, eye))) * both
+    return factor_inverse(factorize(info))
+
+
+def model_unit_covariance(problem, beta: Array) -> Array:
+    """``unit_covariance`` from the model's penalised information at β
+    (``Problem.penalized_fisher``): the bread B of the sandwiches."""
+    return unit_covariance(problem.penalized_fisher(beta), jnp.sum(problem.weights), beta,
+                 problem.penalized, problem.has_l1)
 
 
 def robust(problem, beta: Array, bread: Array, cov_type: str, codes: Array | None,

@@ -17,9 +17,9 @@ from jax.typing import ArrayLike
 
 from glmjax import _checks as checks
 from glmjax._compilation import filter_jit, is_tracer
-from glmjax._covariances import check_cov_type, robust
+from glmjax._covariances import check_cov_type, robust, unit_covariance
 from glmjax._design import as_design
-from glmjax._information import factor_inverse, factorize, is_blocked, scaled
+from glmjax._information import scaled
 from glmjax._model import Problem
 from glmjax._results import FitResult, with_X, without_X
 from glmjax._row_blocks import any_true, count_true, is_design
@@ -384,9 +384,9 @@ def _statistics(problem: Problem, solved: SolverResult, family, scale, covarianc
     if not fam.has_saturated:
         deviance = -2 * loglik
     cov_type, codes, n_groups = covariance
-    bread = _covariance(problem, solved)
-    cov = (scaled(bread, phi) if cov_type == "nonrobust"
-           else robust(problem, beta, bread, cov_type, codes, n_groups))
+    unit_cov = _covariance(problem, solved)
+    cov = (scaled(unit_cov, phi) if cov_type == "nonrobust"
+           else robust(problem, beta, unit_cov, cov_type, codes, n_groups))
     return FitResult(
         family=family, parametrization=problem.parametrization, params=beta, cov=cov, loglik=loglik,
         deviance=deviance, scale=phi, nobs=nobs, df_resid=df_resid,
@@ -599,21 +599,7 @@ def _covariance(problem: Problem, solved: SolverResult) -> Array:
     info = solved.information
     if info is None:
         info = problem.penalized_fisher(solved.beta)
-    return bread(info, total, solved.beta, problem.penalized, problem.has_l1)
-
-
-def bread(info: Array, total: Array, beta: Array, penalized: Array, has_l1: bool) -> Array:
-    """(I + Σw λ₂M)⁻¹ from the solvers' information I/Σw + λ₂M (``total`` = Σw); with an L1
-    term, on the active set: coefficients held at zero by it are not estimated (0)."""
-    if is_blocked(info):
-        return factor_inverse(factorize(scaled(info, total)))
-    info = info * total
-    if has_l1:
-        active = (beta != 0) | (penalized == 0)
-        both = active[:, None] & active[None, :]
-        eye = jnp.eye(info.shape[0], dtype=info.dtype)
-        return factor_inverse(factorize(jnp.where(both, info, eye))) * both
-    return factor_inverse(factorize(info))
+    return unit_covariance(info, total, solved.beta, problem.penalized, problem.has_l1)
 
 
 def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Array:

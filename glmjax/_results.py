@@ -19,6 +19,7 @@ from jax import Array
 from jax.scipy.special import betainc, ndtr
 
 from glmjax._compilation import filter_jit
+from glmjax._covariances import hat_values, model_unit_covariance
 from glmjax._information import BlockCovariance, diagonal
 from glmjax._model import Problem, constant_columns
 from glmjax._row_blocks import any_true, count_true, is_design
@@ -244,10 +245,13 @@ class FitResult(eqx.Module):
 
     @compiled_property
     def aic(self) -> Array:
+        """−2ℓ + 2k, k the estimated parameters (with φ and estimated family parameters)."""
         return -2 * self.loglik + 2 * self.n_params
 
     @compiled_property
     def bic(self) -> Array:
+        """−2ℓ + k log n, n the rows with positive weight (R's ``BIC`` of a ``glm`` counts
+        rows of zero weight too)."""
         return -2 * self.loglik + jnp.log(self.nobs) * self.n_params
 
     # ---- residuals (scalar families) -------------------------------------------------------
@@ -266,12 +270,63 @@ class FitResult(eqx.Module):
     @compiled_property
     def resid_pearson(self) -> Array:
         """(T(yᵢ) − μᵢ) √wᵢ / √V(μᵢ)."""
+        self._require_scalar("Pearson residuals")
         return self.resid_response * jnp.sqrt(self.problem.weights / self.variance)
 
     @compiled_property
     def resid_deviance(self) -> Array:
         """sign(T(yᵢ) − μᵢ) √dᵢ, with Σ dᵢ the deviance."""
+        self._require_scalar("deviance residuals")
         return jnp.sign(self.resid_response) * jnp.sqrt(jnp.maximum(self.unit_deviance, 0))
+
+    def _require_scalar(self, what: str) -> None:
+        """``ValueError`` unless the family's mean is one number per row."""
+        if jnp.ndim(self.mean) != jnp.ndim(self.params):
+            raise ValueError(f"{what} take one residual per row; this family's mean has "
+                             f"{jnp.shape(self.mean)[-1]} components per row (see "
+                             "resid_response).")
+
+    # ---- influence ---------------------------------------------------------------------------
+    @compiled_property
+    def hat_values(self) -> Array:
+        """Leverages hᵢ = tr(wᵢ∇²A(ηᵢ) Jᵢ B Jᵢᵀ), Jᵢ = ∂ηᵢ/∂β and B the inverse (penalised)
+        information at unit dispersion: the diagonal of the weighted working model's hat
+        matrix, any family and link (R's ``hatvalues``, statsmodels' ``hat_matrix_diag``).
+        They sum to the number of coefficients of an unpenalised fit.
+
+        Example:
+            >>> import jax.numpy as jnp, glmjax as gj
+            >>> X = jnp.stack([jnp.ones(5), jnp.arange(5.0)], axis=1)
+            >>> res = gj.fit(X, jnp.array([1.0, 2.0, 2.0, 5.0, 6.0]), gj.families.Poisson())
+            >>> round(float(res.hat_values.sum()), 6)
+            2.0
+        """
+        self.require_rows("hat values")
+        if jnp.ndim(self.params) != 1:
+            raise ValueError("hat values are per fit: index a batched result first (res[k]).")
+        unit_cov = model_unit_covariance(self.problem, self.params)
+        if isinstance(unit_cov, BlockCovariance):
+            raise ValueError("hat values need the dense covariance, which this fit keeps in "
+                             "blocks (a categorical of 1,024 levels or more).")
+        return hat_values(self.problem, self.params, unit_cov)
+
+    @compiled_property
+    def cooks_distance(self) -> Array:
+        """Dᵢ = rᵢ² hᵢ / (φ k (1 − hᵢ)²) with rᵢ the Pearson residual, hᵢ the hat value, φ
+        the dispersion and k the coefficients (R's ``cooks.distance``, statsmodels'
+        ``cooks_distance``); scalar families."""
+        self._require_scalar("Cook's distances")
+        h, r = self.hat_values, self.resid_pearson
+        return r**2 * h / (self.scale * self.params.shape[-1] * (1 - h) ** 2)
+
+    def resid_standardized(self, kind: str = "deviance") -> Array:
+        """rᵢ / √(φ(1 − hᵢ)), rᵢ the ``"deviance"`` or ``"pearson"`` residual and hᵢ the hat
+        value (R's ``rstandard(type=)``; statsmodels' ``resid_studentized`` is the Pearson
+        kind); scalar families."""
+        if kind not in ("deviance", "pearson"):
+            raise ValueError(f'kind must be "deviance" or "pearson"; got {kind!r}.')
+        r = self.resid_deviance if kind == "deviance" else self.resid_pearson
+        return r / jnp.sqrt(self.scale * (1 - self.hat_values))
 
     def plot_diagnostics(self, title: str | None = None):
         """Observed vs fitted, residuals vs fitted and a normal Q-Q plot (``glmjax.plots``)."""

@@ -107,8 +107,9 @@ def test_a_chunked_result_predicts_tests_and_refuses_residuals(data):
     np.testing.assert_allclose(lr.statistic, reference.statistic, rtol=1e-8)
     np.testing.assert_allclose(large.wald_test(np.eye(4)[2:]).statistic,
                                full.wald_test(np.eye(4)[2:]).statistic, rtol=1e-8)
-    with pytest.raises(ValueError, match="chunked fit does not keep"):
-        large.resid_pearson  # noqa: B018
+    for what in ("resid_pearson", "hat_values"):
+        with pytest.raises(ValueError, match="chunked fit does not keep"):
+            getattr(large, what)
     with pytest.raises(ValueError, match="chunked fit does not keep"):
         gj.score_test(small, large)
 

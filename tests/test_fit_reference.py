@@ -125,6 +125,24 @@ def test_matches_statsmodels(data, case):
     np.testing.assert_allclose(res.resid_deviance, ref.resid_deviance, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("case", [CASES[7], CASES[9], CASES[3], CASES[12]], ids=_ids)
+def test_influence_matches_statsmodels(data, case):
+    """Hat values, Cook's distances and standardized Pearson residuals against statsmodels'
+    ``get_influence(observed=False)``, whose working weights are the expected information's
+    as R's ``hatvalues`` (rtol 1e-6): canonical and non-canonical links, fixed and estimated
+    dispersion. The hat values sum to the number of coefficients."""
+    name, family, link, sm_family = case
+    X, y = data["X"], data[name]
+    res = gj.fit(X, y, family=family, link=link)
+    ref = _reference(y, X, sm_family).get_influence(observed=False)
+    np.testing.assert_allclose(res.hat_values, ref.hat_matrix_diag, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(float(res.hat_values.sum()), X.shape[1], rtol=1e-10)
+    np.testing.assert_allclose(res.cooks_distance, ref.cooks_distance[0], rtol=1e-6,
+                               atol=1e-12)
+    np.testing.assert_allclose(res.resid_standardized("pearson"), ref.resid_studentized,
+                               rtol=1e-6, atol=1e-10)
+
+
 @pytest.mark.parametrize("name,family,link,sm_family", [CASES[7], CASES[10], CASES[2]],
                          ids=["poisson", "gamma-log", "bernoulli"])
 def test_weights_and_offset_match_statsmodels(data, name, family, link, sm_family):

@@ -1,13 +1,14 @@
 """Against R itself (Debian's r-base-core, r-cran-mass, r-cran-sandwich, r-cran-jsonlite),
-on MASS's quine data: ``glm.nb`` (and ``anova.negbin``'s likelihood-ratio test),
-``sandwich::vcovHC``/``vcovCL``, ``anova.glm`` (with score tests, ``test = "Rao"``) and
-``predict.glm(se.fit = TRUE)``. Skipped without ``Rscript``; every quantity is also tested
-without R (test_nuisance, test_covariances, test_model_tests, test_results).
+on MASS's quine data: ``glm.nb`` (with ``anova.negbin``'s likelihood-ratio test and
+``hatvalues``, ``cooks.distance``, ``rstandard``), ``sandwich::vcovHC``/``vcovCL``,
+``anova.glm`` (with score tests, ``test = "Rao"``) and ``predict.glm(se.fit = TRUE)``.
+Skipped without ``Rscript``; every quantity is also tested without R (test_nuisance,
+test_covariances, test_model_tests, test_fit_reference, test_results).
 
 Tolerances: coefficients, standard errors, θ and 2·log-likelihood 1e-8; MASS's SE(θ) 1e-5
 (glm.nb reports θ's standard error at the means of the fit before its last θ update);
-covariances 1e-8; analysis of deviance, score tests and predictions 1e-8 (p-values near
-1e-40: 1e-7).
+covariances 1e-8; analysis of deviance, score tests, predictions, hat values and
+standardized residuals 1e-8 (p-values near 1e-40, Cook's distances: 1e-7).
 """
 
 import json
@@ -47,6 +48,12 @@ def test_negative_binomial_equals_glm_nb(r):
     np.testing.assert_allclose(float(res.nuisance_stderr["alpha"]) / alpha**2,
                                nb["se_theta"][0], rtol=1e-5)
     np.testing.assert_allclose(2 * float(res.loglik), nb["twologlik"][0], rtol=1e-10)
+    influence = ref["nb_influence"]  # hatvalues, cooks.distance, rstandard
+    np.testing.assert_allclose(res.hat_values, influence["hat"], rtol=1e-8)
+    np.testing.assert_allclose(res.cooks_distance, influence["cooks"], rtol=1e-7)
+    np.testing.assert_allclose(res.resid_standardized(), influence["rstandard"], rtol=1e-8)
+    np.testing.assert_allclose(res.resid_standardized("pearson"),
+                               influence["rstandard_pearson"], rtol=1e-8)
     small = gj.glm("Days ~ Eth", quine, F.NegativeBinomial(alpha=None))
     table, lr = gj.anova(small, res), ref["anova_nb"]  # MASS's anova.negbin
     np.testing.assert_allclose(1 / table.nuisance["alpha"], lr["theta"], rtol=1e-8)

@@ -4,6 +4,7 @@ import warnings
 
 import jax
 import numpy as np
+import pytest
 import statsmodels.api as sm
 from scipy import stats
 
@@ -122,3 +123,23 @@ def test_beta_summary_reports_precision():
     text = res.summary()
     assert "(log precision)" in text and "Precision parameter phi" in text
     assert "no saturated model" in text
+
+
+def test_influence_of_vector_families_batches_and_bad_kinds():
+    """Hat values of any family sum to the coefficients (tr(B·I) = k); Cook's distances and
+    standardized residuals need one residual per row; a batch is indexed first."""
+    rng, X = _data()
+    classes = rng.integers(0, 3, size=M)
+    res = gj.fit(X, classes, family=F.Multinomial(n_classes=3))
+    np.testing.assert_allclose(float(res.hat_values.sum()), res.params.shape[0], rtol=1e-10)
+    for what in ("cooks_distance", "resid_pearson", "resid_deviance"):
+        with pytest.raises(ValueError, match="take one residual per row; this family's mean "
+                                             "has 3 components per row"):
+            getattr(res, what)
+    counts = gj.fit(X, rng.poisson(2.0, size=M).astype(float), family=F.Poisson())
+    with pytest.raises(ValueError, match='kind must be "deviance" or "pearson"'):
+        counts.resid_standardized("studentized")
+    batch = gj.fit_many(X, rng.poisson(2.0, size=(2, M)).astype(float), family=F.Poisson())
+    with pytest.raises(ValueError, match=r"index a batched result first \(res\[k\]\)"):
+        batch.hat_values  # noqa: B018
+    np.testing.assert_allclose(batch[1].hat_values.sum(), 3.0, rtol=1e-10)

@@ -139,6 +139,9 @@ def test_a_categorical_of_900000_levels():
     assert np.all(np.isfinite(res.stderr))
     with pytest.raises(ValueError, match=r"kept in blocks: as a dense array it would take"):
         np.asarray(res.cov)
+    with pytest.raises(ValueError, match=r"hat values need the dense covariance, which this "
+                                         r"fit keeps in blocks"):
+        res.hat_values  # noqa: B018
     with pytest.raises(ValueError, match=r"900,001 coefficients: its information matrix .* "
                                          r"keeps them in blocks only for"):
         gj.fit(X, y, F.Poisson(), l2=1e-3, cov_type="HC0")

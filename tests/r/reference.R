@@ -6,6 +6,9 @@ out <- list()
 nb <- glm.nb(Days ~ Eth + Sex + Age + Lrn, data = quine, control = glm.control(epsilon = 1e-12, maxit = 100))
 out$nb <- list(coef = unname(coef(nb)), se = unname(sqrt(diag(vcov(nb)))), theta = nb$theta,
                se_theta = nb$SE.theta, twologlik = nb$twologlik)
+out$nb_influence <- list(hat = unname(hatvalues(nb)), cooks = unname(cooks.distance(nb)),
+                         rstandard = unname(rstandard(nb)),
+                         rstandard_pearson = unname(rstandard(nb, type = "pearson")))
 nb0 <- glm.nb(Days ~ Eth, data = quine, control = glm.control(epsilon = 1e-12, maxit = 100))
 lr <- anova(nb0, nb)  # MASS's anova.negbin: likelihood-ratio tests, theta estimated in each
 out$anova_nb <- list(theta = lr[["theta"]], twologlik = lr[["   2 x log-lik."]],
