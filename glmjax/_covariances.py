@@ -77,7 +77,7 @@ def model_unit_covariance(problem, beta: Array) -> Array:
     """``unit_covariance`` from the model's penalised information at β
     (``Problem.penalized_fisher``): the bread B of the sandwiches."""
     return unit_covariance(problem.penalized_fisher(beta), jnp.sum(problem.weights), beta,
-                 problem.penalized, problem.has_l1)
+                           problem.penalized, problem.has_l1)
 
 
 def robust(problem, beta: Array, bread: Array, cov_type: str, codes: Array | None,

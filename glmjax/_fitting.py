@@ -17,7 +17,7 @@ from jax.typing import ArrayLike
 
 from glmjax import _checks as checks
 from glmjax._compilation import filter_jit, is_tracer
-from glmjax._covariances import check_cov_type, robust, unit_covariance
+from glmjax._covariances import check_cov_type, model_unit_covariance, robust, unit_covariance
 from glmjax._design import as_design
 from glmjax._information import scaled
 from glmjax._model import Problem
@@ -596,10 +596,10 @@ def _covariance(problem: Problem, solved: SolverResult) -> Array:
     total = jnp.sum(problem.weights)  # the solvers' information is I/Σw + λ₂M
     if solved.information_inverse is not None:
         return scaled(solved.information_inverse, 1 / total)
-    info = solved.information
-    if info is None:
-        info = problem.penalized_fisher(solved.beta)
-    return unit_covariance(info, total, solved.beta, problem.penalized, problem.has_l1)
+    if solved.information is None:
+        return model_unit_covariance(problem, solved.beta)
+    return unit_covariance(solved.information, total, solved.beta, problem.penalized,
+                           problem.has_l1)
 
 
 def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Array:
