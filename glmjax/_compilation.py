@@ -146,6 +146,8 @@ def host_driven(why: str) -> Callable[[Callable], Callable]:
             try:
                 return fn(*args, **kwargs)
             except errors:
+                if not any(map(is_tracer, jax.tree.leaves((args, kwargs)))):
+                    raise  # called on concrete values: not the caller's transformation
                 raise NotTraceableError(f"{fn.__name__} {why}") from None
 
         return call

@@ -24,6 +24,7 @@ equations, which treats the penalty as fixed (as glum).
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,9 +35,18 @@ from glmjax._information import factor_inverse, factorize, is_blocked, scaled
 COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 
 
+class GroupCodes(eqx.Module):
+    """Cluster labels already coded 0..G−1 (``check_cov_type``'s), as ``fit_many`` passes
+    them into its compiled program, where the labels themselves cannot be read."""
+
+    codes: Array
+    n_groups: int = eqx.field(static=True)
+
+
 def check_cov_type(cov_type: str, groups, n_obs: int):
     """(cov_type, group codes 0..G−1 as an int array or None, G): ``ValueError`` for an
-    unknown type, groups without "cluster" or the reverse, or groups of the wrong length."""
+    unknown type, groups without "cluster" or the reverse, or groups of the wrong length.
+    ``groups`` may be ``GroupCodes``, checked before."""
     if cov_type not in COV_TYPES:
         raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
     if (cov_type == "cluster") != (groups is not None):
@@ -44,6 +54,8 @@ def check_cov_type(cov_type: str, groups, n_obs: int):
                          'needs cov_type="cluster".')
     if groups is None:
         return cov_type, None, 0
+    if isinstance(groups, GroupCodes):
+        return cov_type, groups.codes, groups.n_groups
     labels = np.asarray(groups)
     if labels.dtype.kind == "f" and np.isnan(labels).any():
         raise ValueError(f"groups contains NaN (first at row {int(np.argmax(np.isnan(labels)))}):"

@@ -93,14 +93,18 @@ def test_non_canonical_link_with_weights_and_dispersion(data):
 
 
 def test_every_family_batched_and_penalised(data):
-    """fit_many gives each fit its own sandwich; a vector family (Multinomial) and a penalised
+    """fit_many gives each fit its own sandwich (clusters too); a vector family (Multinomial) and a penalised
     fit have one too (B the penalised information's inverse)."""
     X, y = data["X"], data["counts"]
     Y = np.stack([y, y[::-1]])
-    many = gj.fit_many(X, Y, family=F.Poisson(), cov_type="HC1")
-    for b in range(2):
-        one = gj.fit(X, Y[b], F.Poisson(), cov_type="HC1")
-        np.testing.assert_allclose(many.cov[b], one.cov, rtol=1e-10)
+    groups = np.array(["a", "b", "c", "d"])[np.arange(M) % 4]  # labels, read once
+    for cov_type, kwargs in (("HC1", {}), ("cluster", {"groups": groups})):
+        many = gj.fit_many(X, Y, family=F.Poisson(), cov_type=cov_type, **kwargs)
+        for b in range(2):
+            one = gj.fit(X, Y[b], F.Poisson(), cov_type=cov_type, **kwargs)
+            np.testing.assert_allclose(many.cov[b], one.cov, rtol=1e-10)
+    with pytest.raises(ValueError, match=r"groups must have shape \(\d+,\), one label per row"):
+        gj.fit_many(X, Y, family=F.Poisson(), cov_type="cluster", groups=groups[:-1])
     labels = (np.arange(M) * 7) % 3
     multi = gj.fit(X, labels, F.Multinomial(n_classes=3), cov_type="HC0")
     assert multi.stderr.shape == (3, 2) and np.all(np.isfinite(multi.stderr))
