@@ -93,8 +93,8 @@ def test_non_canonical_link_with_weights_and_dispersion(data):
 
 
 def test_every_family_batched_and_penalised(data):
-    """fit_many gives each fit its own sandwich (clusters too); a vector family (Multinomial) and a penalised
-    fit have one too (B the penalised information's inverse)."""
+    """fit_many gives each fit its own sandwich (clusters too); a vector family (Multinomial)
+    and a penalised fit have one too (B the penalised information's inverse)."""
     X, y = data["X"], data["counts"]
     Y = np.stack([y, y[::-1]])
     groups = np.array(["a", "b", "c", "d"])[np.arange(M) % 4]  # labels, read once
