@@ -43,6 +43,17 @@ class GroupCodes(eqx.Module):
     n_groups: int = eqx.field(static=True)
 
 
+def coded_groups(fit_kwargs: dict, n_obs: int) -> dict:
+    """``fit_kwargs`` with their cluster labels (``groups``) coded once on the host, as
+    ``GroupCodes``: for a compiled program that prepares fits, where the labels would be
+    traced (``fit_many``, ``fit_path``)."""
+    if fit_kwargs.get("groups") is None:
+        return fit_kwargs
+    _, codes, n_groups = check_cov_type(fit_kwargs.get("cov_type", "nonrobust"),
+                                        fit_kwargs["groups"], n_obs)
+    return {**fit_kwargs, "groups": GroupCodes(jnp.asarray(codes), n_groups)}
+
+
 def check_cov_type(cov_type: str, groups, n_obs: int):
     """(cov_type, group codes 0..G−1 as an int array or None, G): ``ValueError`` for an
     unknown type, groups without "cluster" or the reverse, or groups of the wrong length.

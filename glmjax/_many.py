@@ -19,7 +19,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from glmjax._compilation import filter_jit, host_driven, is_tracer
-from glmjax._covariances import GroupCodes, check_cov_type
+from glmjax._covariances import coded_groups
 from glmjax._design import as_design
 from glmjax._fitting import (
     ConvergenceWarning,
@@ -126,10 +126,7 @@ def fit_many(
         raise ValueError(f"fit_many needs at least one fit; the batch axes have length 0: "
                          f"{sizes}.")
     param = family.parametrization(link)  # a bad pairing fails once, not per fit
-    if fit_kwargs.get("groups") is not None:  # labels are read here, once, as codes
-        _, codes, n_groups = check_cov_type(fit_kwargs.get("cov_type", "nonrobust"),
-                                            fit_kwargs["groups"], m)
-        fit_kwargs["groups"] = GroupCodes(jnp.asarray(codes), n_groups)
+    fit_kwargs = coded_groups(fit_kwargs, m)
     mapped = {name: args[name] for name in args if batched[name]}
     shared = {name: args[name] for name in args if not batched[name]}
     if batched["y"]:

@@ -23,6 +23,7 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from glmjax._compilation import filter_jit, host_driven
+from glmjax._covariances import coded_groups
 from glmjax._fitting import (
     as_design_matrix,
     as_vector,
@@ -124,6 +125,7 @@ def fit_path(
     if names is not None:
         fit_kwargs["feature_names"] = names  # checked by fit
     m = X.shape[0]
+    fit_kwargs = coded_groups(fit_kwargs, m)
     y = as_response(y)
     family.check_response_shape(y, m)
     weights = as_vector(weights, "weights", m, X.dtype, 1.0)

@@ -105,6 +105,10 @@ def test_every_family_batched_and_penalised(data):
             np.testing.assert_allclose(many.cov[b], one.cov, rtol=1e-10)
     with pytest.raises(ValueError, match=r"groups must have shape \(\d+,\), one label per row"):
         gj.fit_many(X, Y, family=F.Poisson(), cov_type="cluster", groups=groups[:-1])
+    path = gj.fit_path(X, y, F.Poisson(), l1_ratio=0.0, alphas=[0.1], cov_type="cluster",
+                       groups=groups)  # each fit of a path, too
+    one = gj.fit(X, y, F.Poisson(), l2=0.1, cov_type="cluster", groups=groups)
+    np.testing.assert_allclose(path.fits.cov[0], one.cov, rtol=1e-8)
     labels = (np.arange(M) * 7) % 3
     multi = gj.fit(X, labels, F.Multinomial(n_classes=3), cov_type="HC0")
     assert multi.stderr.shape == (3, 2) and np.all(np.isfinite(multi.stderr))
