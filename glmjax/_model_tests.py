@@ -62,12 +62,13 @@ class AnovaTable:
             return self._likelihood_ratio_table()
         f_test, shown = self.test == "F", self.test in ("F", "Rao")
         head = (f"{'':6}{'Resid. Df':>10}{'Resid. Dev':>12}{'Df':>6}{'Deviance':>12}"
-                f"{self.test if shown else '':>11}{'Pr(>F)' if f_test else 'Pr(>Chi)':>11}")
+                + (f"{self.test:>11}" if shown else "")
+                + f"{'Pr(>F)' if f_test else 'Pr(>Chi)':>11}")
         rows = ["Analysis of Deviance Table", "", head]
         for k in range(len(self.resid_df)):
             cells = f"{k + 1:<6}{self.resid_df[k]:>10.0f}{self.resid_dev[k]:>12.4f}"
             if k:
-                stat = f"{self.statistic[k]:>11.4f}" if shown else f"{'':>11}"
+                stat = f"{self.statistic[k]:>11.4f}" if shown else ""
                 cells += (f"{self.df[k]:>6.0f}{self.deviance[k]:>12.4f}{stat}"
                           f"{self.pvalue[k]:>11.4g}")
             rows.append(cells)

@@ -62,7 +62,12 @@ print(gj.anova(*fits, test="Rao"))"""),
     ("md", """Every block of terms reduces the deviance by far more than its degrees of freedom. The
 score (Rao) test needs only the smaller model's fit and agrees with the likelihood-ratio test.
 
-A single hypothesis is a Wald test: does the coinsurance effect vanish, and is the
+Fits that each estimate α (`alpha=None`) have their deviances at different α, so their
+difference is not a test statistic: `gj.anova` compares such fits by their likelihood ratio
+2(ℓ₁ − ℓ₀) instead, with each fit's α̂ (MASS's `anova.negbin`)."""),
+    ("code", """estimated = [gj.glm(f, hie, F.NegativeBinomial(alpha=None)) for f in formulas]
+print(gj.anova(*estimated))"""),
+    ("md", """A single hypothesis is a Wald test: does the coinsurance effect vanish, and is the
 individual deductible's effect equal to it?"""),
     ("code", """names = list(nb.feature_names)
 R = np.zeros((2, len(nb.params)))
