@@ -15,6 +15,7 @@ betareg and DirichletReg: ``y ~ x1 + x2 | z`` models log φᵢ = zᵢᵀγ (mean
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 
 import numpy as np
@@ -64,9 +65,11 @@ def _model_matrix(build, data, unseen: str = "raise", sparse: bool = False):
         matrix = build(data, na_action="raise", output="sparse" if sparse else "numpy")
     for warning in caught:
         if type(warning.message).__name__ == "DataMismatchWarning":
-            if unseen != "reference":
-                raise ValueError(f"{warning.message} Pass unseen='reference' to predict "
-                                 "them at the reference level.")
+            if unseen != "reference":  # formulaic's message names the levels in braces
+                levels = re.search(r"\{.*\}", str(warning.message))
+                raise ValueError("a categorical has levels the fit did not see: "
+                                 f"{levels.group(0) if levels else warning.message}; pass "
+                                 "unseen='reference' to predict them at the reference level.")
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
@@ -111,7 +114,10 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
         rhs = model_matrix(parts[0], data, na_action="raise", output="sparse")
         precision = model_matrix(parts[1], data, na_action="raise") if len(parts) == 2 else None
     except ValueError as err:
-        raise ValueError(f"cannot build the design from formula {formula!r}: {err}") from None
+        hint = (" Rows with missing values are not dropped silently (R's na.omit): drop them "
+                "first, e.g. data.dropna(subset=[...]).") if "null values" in str(err) else ""
+        raise ValueError(f"cannot build the design from formula {formula!r}: {err}{hint}"
+                         ) from None
     except Exception as err:  # formulaic's own errors: unknown names, syntax
         raise ValueError(f"cannot build the design from formula {formula!r}: "
                          f"{type(err).__name__}: {err}") from None

@@ -117,8 +117,13 @@ def test_formula_errors_are_clear(frame):
         gj.glm("region ~ x", frame, F.Multinomial(n_classes=4))
     nan = frame.copy()
     nan.loc[3, "x"] = np.nan
-    with pytest.raises(ValueError, match="cannot build the design from formula"):
+    with pytest.raises(ValueError, match="cannot build the design from formula.*null values"
+                                         ".*drop them first"):
         gj.glm("count ~ x", nan, F.Poisson())
+    res = gj.glm(FORMULA, frame, F.Poisson())
+    with pytest.raises(ValueError, match=r"a categorical has levels the fit did not see: "
+                                         r"\{'west'\}; pass unseen='reference'"):
+        res.predict(frame.iloc[:2].assign(region=["west", "south"]))
 
 
 def test_beta_precision_formula_matches_statsmodels_betamodel(frame):
