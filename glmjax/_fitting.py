@@ -544,9 +544,10 @@ def _newton_unconstrained(loglik, u: Array, max_steps: int, limit=jnp.inf, tol: 
     stays within ±``limit`` (a number, or one per coordinate); where the Hessian is not
     negative definite the step is ±½ along the gradient. Each of the first ``n_bounded``
     coordinates whose derivative points towards the end ±limit, both at u and at that end,
-    starts there (the likelihood rises towards the end of the parameter's range: no
-    overdispersion, for the negative binomial). Derivatives by forward mode: a family's density
-    may be a ``while_loop`` (Tweedie's series).
+    where the likelihood is at least as high as at u, starts there (the likelihood rises
+    towards the end of the parameter's range: no overdispersion, for the negative binomial).
+    Derivatives by forward mode: a family's density may be a ``while_loop`` (Tweedie's
+    series).
     """
     basis = jnp.eye(u.shape[0], dtype=u.dtype)
 
@@ -559,15 +560,23 @@ def _newton_unconstrained(loglik, u: Array, max_steps: int, limit=jnp.inf, tol: 
 
     limit = jnp.broadcast_to(jnp.asarray(limit, u.dtype), u.shape)
     if n_bounded:  # the gradient at u, and at the end each bounded coordinate's points to
-        here = value_and_grad(u)[1]
+        here_value, here = value_and_grad(u)
         for k in range(n_bounded):
             end = jnp.sign(here[k]) * limit[k]
             # only that end: the other may be costly (Tweedie's series at p → 2 has ~10⁹/φ
             # terms around its peak) and cannot change the decision
-            at_end = u.at[k].set(end)
-            end_k = jax.lax.cond(here[k] != 0, lambda v, k=k: value_and_grad(v)[1][k],
-                                 lambda v: jnp.zeros((), v.dtype), at_end)
-            towards = (jnp.sign(end_k) == jnp.sign(end)) & (here[k] != 0)
+            def end_terms(v, k=k):  # ℓ and ∂ℓ/∂u_k at the end
+                value, grad = value_and_grad(v)
+                return value, grad[k]
+
+            end_value, end_k = jax.lax.cond(
+                here[k] != 0, end_terms,
+                lambda v: (jnp.full((), -jnp.inf, v.dtype), jnp.zeros((), v.dtype)),
+                u.at[k].set(end))
+            # and the likelihood is at least as high there (in float32 the derivative far
+            # out may be rounding noise of either sign)
+            towards = ((jnp.sign(end_k) == jnp.sign(end)) & (here[k] != 0)
+                       & (end_value >= here_value))
             u = u.at[k].set(jnp.where(towards, end, u[k]))
 
     def cond(state):
