@@ -464,25 +464,29 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict,
     at the maximum within its rounding error (at most 25 rounds); ``cox_reid``: on the
     adjusted profile likelihood. Returns the last round's solver result (as MASS, at the
     estimates before their last change of at most 1e-8; its ``n_iter`` counts every round's
-    iterations) and the estimates."""
+    iterations) and the estimates. Where the estimates moved further in a round whose
+    likelihood was already flat (a jump to the end of their range: no overdispersion), one
+    more round solves the coefficients at them, without moving them again."""
     names, family = list(start), problem.family
     limit = jnp.asarray([_NUISANCE_LIMIT] * len(names) + [jnp.inf] * family.has_dispersion)
 
     def cond(state):
-        k, _, _, _, done = state
+        k, _, _, _, done, _ = state
         return (k < 25) & ~done
 
     def body(state):
-        k, previous, values, phi, _ = state
+        k, previous, values, phi, _, settle = state
         current = _with_nuisance(problem, values)
         solved = solver.minimize(current, previous.beta)
         solved = eqx.tree_at(lambda s: s.n_iter, solved, solved.n_iter + previous.n_iter)
         loglik, u = _profile_loglik(current, solved.beta, values, phi, cox_reid)
         new, flat = _newton_unconstrained(loglik, u, max_steps=30, limit=limit, tol=1e-8,
                                           n_bounded=len(names))
-        done = (jnp.max(jnp.abs(new - u)) <= 1e-8) | flat
+        new = jnp.where(settle, u, new)  # a settling round keeps the estimates
+        moved = jnp.max(jnp.abs(new - u)) > 1e-8
         phi = jnp.exp(new[-1]) if family.has_dispersion else phi
-        return k + 1, solved, _constrained(family, names, new), phi, done
+        return (k + 1, solved, _constrained(family, names, new), phi, settle | ~moved,
+                flat & moved)
 
     fam0 = _with_nuisance(problem, start)
     eta0 = fam0.eta(beta0)
@@ -491,8 +495,8 @@ def _profile_nuisance(solver, problem: Problem, beta0: Array, start: dict,
     # the loop's first state: β0 and no iterations (the first round replaces the rest)
     solved0 = jax.tree.map(jnp.zeros_like, jax.eval_shape(solver.minimize, fam0, beta0))
     start_state = (0, eqx.tree_at(lambda s: s.beta, solved0, beta0), start,
-                   phi0.astype(beta0.dtype), jnp.asarray(False))
-    _, solved, values, _, _ = jax.lax.while_loop(cond, body, start_state)
+                   phi0.astype(beta0.dtype), jnp.asarray(False), jnp.asarray(False))
+    _, solved, values, _, _, _ = jax.lax.while_loop(cond, body, start_state)
     return jax.lax.stop_gradient(solved), jax.lax.stop_gradient(values)
 
 
