@@ -3,6 +3,7 @@ glm.nb) against statsmodels' NB2 maximum likelihood (coefficients and α to 1e-6
 log-likelihood to 1e-9) and MASS's theta.ml standard error written out with scipy."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,21 +63,16 @@ def test_each_fit_of_a_batch_gets_its_own_alpha(data):
         np.testing.assert_allclose(many.coef[b], one.coef, rtol=1e-8)
 
 
-def test_coefficients_at_alpha_zero_are_the_poisson_fit_after_a_flat_last_round():
+def test_coefficients_at_alpha_zero_are_the_poisson_fit_after_a_flat_last_round(monkeypatch):
     """A low-count gene (mean 0.48) whose α jumps to 0 in a round where the likelihood in α
     is already flat: the coefficients are solved again at α = 0 (they were the round's
     before the jump, 1.6e-3 from the Poisson fit). The gene is number 1560 of
-    benchmarks/bench_nb_genes.py's data, generated the same way."""
-    rng = np.random.default_rng(0)
-    genes, cells = 4000, 2000
-    X = np.column_stack([np.ones(cells), np.repeat([0.0, 1.0], cells // 2),
-                         rng.normal(size=cells)])
-    offset = rng.normal(scale=0.3, size=cells)
-    beta = np.column_stack([rng.normal(1, 1.5, genes), rng.normal(0, 0.5, genes),
-                            rng.normal(0, 0.2, genes)])
-    mu = np.exp(beta @ X.T + offset)
-    r = 1 / np.exp(rng.normal(-1.5, 1, genes))[:, None]
-    y = rng.poisson(rng.gamma(r, mu / r))[1560].astype(float)
+    benchmarks/bench_nb_genes.py's data."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_nb_genes import counts
+
+    X, Y, offset = counts(np.random.default_rng(0), 4000, 2000)
+    y = Y[1560]
     res = gj.fit(X, y, F.NegativeBinomial(alpha=None), offset=offset)
     assert float(res.nuisance["alpha"]) == 0.0 and bool(res.nuisance_at_bound["alpha"])
     np.testing.assert_allclose(res.coef, gj.fit(X, y, F.Poisson(), offset=offset).coef,
