@@ -96,11 +96,12 @@ def unit_covariance(info: Array, total: Array, beta: Array, penalized: Array,
     return factor_inverse(factorize(info))
 
 
-def model_unit_covariance(problem, beta: Array) -> Array:
-    """``unit_covariance`` from the model's penalised information at β
-    (``Problem.penalized_fisher``): the bread B of the sandwiches."""
-    return unit_covariance(problem.penalized_fisher(beta), jnp.sum(problem.weights), beta,
-                           problem.penalized, problem.has_l1)
+def model_unit_covariance(problem, beta: Array, info: Array | None = None) -> Array:
+    """``unit_covariance`` of ``problem`` at β from the solvers' information ``info``, by
+    default the model's (``Problem.penalized_fisher``): the bread B of the sandwiches."""
+    info = problem.penalized_fisher(beta) if info is None else info
+    return unit_covariance(info, jnp.sum(problem.weights), beta, problem.penalized,
+                           problem.has_l1)
 
 
 def robust(problem, beta: Array, bread: Array, cov_type: str, codes: Array | None,

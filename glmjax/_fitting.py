@@ -17,7 +17,7 @@ from jax.typing import ArrayLike
 
 from glmjax import _checks as checks
 from glmjax._compilation import filter_jit, is_tracer
-from glmjax._covariances import check_cov_type, model_unit_covariance, robust, unit_covariance
+from glmjax._covariances import check_cov_type, model_unit_covariance, robust
 from glmjax._design import as_design
 from glmjax._information import scaled
 from glmjax._model import Problem
@@ -606,13 +606,9 @@ def _newton_unconstrained(loglik, u: Array, max_steps: int, limit=jnp.inf, tol: 
 def _covariance(problem: Problem, solved: SolverResult) -> Array:
     """(I(β̂) + Σw λ₂M)⁻¹, the covariance of the coefficients at unit dispersion: from the
     inverse the solver computed (IRLS without L1), else from its information or the model's."""
-    total = jnp.sum(problem.weights)  # the solvers' information is I/Σw + λ₂M
-    if solved.information_inverse is not None:
-        return scaled(solved.information_inverse, 1 / total)
-    if solved.information is None:
-        return model_unit_covariance(problem, solved.beta)
-    return unit_covariance(solved.information, total, solved.beta, problem.penalized,
-                           problem.has_l1)
+    if solved.information_inverse is not None:  # the solvers' information is I/Σw + λ₂M
+        return scaled(solved.information_inverse, 1 / jnp.sum(problem.weights))
+    return model_unit_covariance(problem, solved.beta, solved.information)
 
 
 def _count_boundary(family: AbstractFamily, mean: Array, weights: Array) -> Array:
