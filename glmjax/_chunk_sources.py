@@ -4,8 +4,9 @@ a formula, or a callable returning an iterator of chunks.
 Every source yields ``Chunk``s: (X, y, weights, offset) host arrays whose rows past
 ``n_rows`` are padding (copies of the first row with weight 0), so that chunks come in few
 shapes and each compiles once, and that know how to name one of their rows in an error
-message (file and row). The arrays are aligned (``transfer.aligned_empty``): on the CPU
-``jax.device_put`` then uses them without a copy, and filling them is the one read of the rows.
+message (file and row); with ``groups``, each chunk also carries its rows' cluster labels.
+The arrays are aligned (``transfer.aligned_empty``): on the CPU ``jax.device_put`` then uses
+them without a copy, and filling them is the one read of the rows.
 A full chunk of a row-major ``.npy`` X or y in its dtype is not read at all: it is a window of
 the file mapped for that chunk alone (``NpyFile.window``), which the device uses in place; its
 pages are the file's cached pages, and the window is unmapped when the chunk is done.
@@ -30,7 +31,8 @@ _NAMES = ("X", "y", "weights", "offset")
 
 class Chunk(NamedTuple):
     """Rows of the data, padded to a fixed number of rows; ``where`` names the first row
-    (``locate(r)`` the r-th), as "row 1200 of X.npy" or "row 17 of part-3.parquet"."""
+    (``locate(r)`` the r-th), as "row 1200 of X.npy" or "row 17 of part-3.parquet";
+    ``groups`` holds the cluster labels of the ``n_rows`` rows (not padded), or None."""
 
     X: np.ndarray
     y: np.ndarray
@@ -39,6 +41,7 @@ class Chunk(NamedTuple):
     n_rows: int
     first_row: int
     origin: str  # "of X.npy", "of part-3.parquet", "of chunk 4 of the iterator"
+    groups: np.ndarray | None = None
 
     def locate(self, row: int) -> str:
         return f"row {self.first_row + row} {self.origin}"
@@ -52,9 +55,11 @@ def padded_size(n_rows: int, chunk_rows: int) -> int:
     return min(chunk_rows, max(256, 1 << (n_rows - 1).bit_length()))
 
 
-def make_chunk(arrays, n_rows: int, size: int, dtype, first_row: int, origin: str) -> Chunk:
+def make_chunk(arrays, n_rows: int, size: int, dtype, first_row: int, origin: str,
+               groups=None) -> Chunk:
     """A ``Chunk`` of ``size`` rows from (X, y, weights or None, offset or None) holding
-    ``n_rows`` rows each; y keeps an integer type (labels), the rest become ``dtype``."""
+    ``n_rows`` rows each, and their cluster labels ``groups`` (or None); y keeps an integer
+    type (labels), the rest become ``dtype``."""
     X, y, weights, offset = arrays
     out = []
     for k, a in enumerate((X, y)):
@@ -75,7 +80,8 @@ def make_chunk(arrays, n_rows: int, size: int, dtype, first_row: int, origin: st
     off = np.zeros(size, dtype)
     if offset is not None:
         _fill(off[:n_rows], offset)
-    return Chunk(*out, w, off, n_rows, first_row, origin)
+    labels = None if groups is None else np.asarray(groups)
+    return Chunk(*out, w, off, n_rows, first_row, origin, labels)
 
 
 def _fill(out: np.ndarray, rows) -> None:
@@ -175,9 +181,9 @@ def _read(handle, target: np.ndarray, offset: int, path: str) -> None:
 
 class ArraySource:
     """(X, y[, weights[, offset]]) arrays, memory maps or ``.npy`` paths, ``chunk_rows`` rows
-    at a time."""
+    at a time; ``groups`` an array or ``.npy`` path of one cluster label per row, or None."""
 
-    def __init__(self, arrays, chunk_rows: int):
+    def __init__(self, arrays, chunk_rows: int, groups=None):
         if not 2 <= len(arrays) <= 4:
             raise ValueError("an array source is a tuple (X, y[, weights[, offset]]); got "
                              f"{len(arrays)} items.")
@@ -196,6 +202,16 @@ class ArraySource:
         for name, a in zip(_NAMES[2:], self.arrays[2:], strict=True):
             if a is not None and a.ndim != 1:
                 raise ValueError(f"{name} must have shape ({X.shape[0]},); got {a.shape}.")
+        if isinstance(groups, str | os.PathLike):
+            if not os.path.exists(groups):
+                raise FileNotFoundError(f"the groups file {os.fspath(groups)!r} does not exist.")
+            groups = np.load(groups, mmap_mode="r")
+        if groups is not None:
+            groups = groups if isinstance(groups, np.ndarray) else np.asarray(groups)
+            if groups.shape != X.shape[:1]:
+                raise ValueError(f"groups must have shape ({X.shape[0]},), one label per row of "
+                                 f"X; got {groups.shape}.")
+        self.groups = groups
         self.chunk_rows = chunk_rows
         self.n_rows, self.n_columns = X.shape
         self.dtype = _float_dtype(X.dtype)
@@ -211,16 +227,18 @@ class ArraySource:
             stop = min(start + size, self.n_rows)
             rows = [None if a is None else a.rows(start, stop) if isinstance(a, NpyFile)
                     else a[start:stop] for a in self.arrays]
+            groups = None if self.groups is None else self.groups[start:stop]
             yield make_chunk(rows, stop - start, padded_size(stop - start, size), self.dtype,
-                             start, self.origin)
+                             start, self.origin, groups)
 
 
 class CallableSource:
     """A callable returning an iterable of (X, y[, weights[, offset]]) tuples or dicts, called
-    once per pass; every chunk must have the first one's columns."""
+    once per pass; every chunk must have the first one's columns. With ``groups`` (a key), the
+    chunks are dicts that hold their rows' cluster labels under that key."""
 
-    def __init__(self, make: Callable, chunk_rows: int):
-        self.make, self.chunk_rows = make, chunk_rows
+    def __init__(self, make: Callable, chunk_rows: int, groups: str | None = None):
+        self.make, self.chunk_rows, self.groups = make, chunk_rows, groups
         first = next(iter(self._items()), None)
         if first is None:
             raise ValueError("the source gave no chunks (no rows to fit).")
@@ -235,6 +253,13 @@ class CallableSource:
             raise TypeError("a callable source must return an iterable of chunks; got "
                             f"{type(items).__name__}.")
         for number, item in enumerate(items):
+            labels = None
+            if self.groups is not None:
+                if not isinstance(item, dict) or self.groups not in item:
+                    raise ValueError(f"chunk {number} of the source has no cluster labels: with "
+                                     f"groups={self.groups!r}, yield dicts holding them under "
+                                     "that key.")
+                labels = np.asarray(item[self.groups])
             if isinstance(item, dict):
                 item = tuple(item.get(k) for k in _NAMES)
             if not isinstance(item, tuple | list) or not 2 <= len(item) <= 4:
@@ -253,10 +278,14 @@ class CallableSource:
                 if a is not None and (a.ndim == 0 or a.shape[0] != X.shape[0]):
                     raise ValueError(f"chunk {number} of the source: {name} has shape "
                                      f"{a.shape} but X has {X.shape[0]} rows.")
-            yield arrays, number
+            if labels is not None and labels.shape != X.shape[:1]:
+                raise ValueError(f"chunk {number} of the source: groups has shape "
+                                 f"{labels.shape}; it needs one label for each of its "
+                                 f"{X.shape[0]} rows.")
+            yield arrays, labels, number
 
     def chunks(self) -> Iterator[Chunk]:
-        for arrays, number in self._items():
+        for arrays, labels, number in self._items():
             X, y = arrays[:2]
             if (X.shape[1:], y.shape[1:]) != self.columns:
                 raise ValueError(f"chunk {number} of the source has X of shape {X.shape} and y "
@@ -265,18 +294,18 @@ class CallableSource:
                                  f"{''.join(f', {d}' for d in self.columns[1])}).")
             n = X.shape[0]
             yield make_chunk(arrays, n, padded_size(n, self.chunk_rows), self.dtype, 0,
-                             f"of chunk {number} of the source")
+                             f"of chunk {number} of the source", labels)
 
 
 class ParquetSource:
     """A Parquet file, or a directory of them, through a formula: pyarrow reads only the
-    columns the formula (and ``weights``, ``offset``) names, file by file in batches of at
-    most ``chunk_rows`` rows. The levels of categorical columns (strings, booleans,
+    columns the formula (and ``weights``, ``offset``, ``groups``) names, file by file in
+    batches of at most ``chunk_rows`` rows. The levels of categorical columns (strings, booleans,
     dictionaries, and columns in ``C(...)``) are those of the whole data set, read first, so
     every chunk is encoded with the same columns."""
 
     def __init__(self, path, formula: str, weights: str | None, offset: str | None,
-                 chunk_rows: int, family: AbstractFamily):
+                 chunk_rows: int, family: AbstractFamily, groups: str | None = None):
         import pyarrow.dataset as ds
         from formulaic import Formula
 
@@ -289,18 +318,19 @@ class ParquetSource:
         self.dataset = ds.dataset(path, format="parquet")
         self.formula, self.family, self.chunk_rows = formula, family, chunk_rows
         schema = self.dataset.schema
-        wanted = set(Formula(formula).required_variables)
-        wanted |= {c for c in (weights, offset) if c is not None}
-        missing = sorted(c for c in wanted if c not in schema.names
-                         and c in (weights, offset))
+        in_formula = set(Formula(formula).required_variables)
+        wanted = set(in_formula)
+        named = [c for c in (weights, offset, groups) if c is not None]
+        wanted |= set(named)
+        missing = sorted(c for c in named if c not in schema.names)
         if missing:
             raise ValueError(f"column {missing[0]!r} is not in the Parquet data (columns: "
                              f"{', '.join(schema.names)}).")
         self.columns = [c for c in schema.names if c in wanted]
-        self.weights, self.offset = weights, offset
+        self.weights, self.offset, self.groups = weights, offset, groups
         in_c = set(re.findall(r"C\(\s*([A-Za-z_]\w*)", formula))
-        self.categorical = [c for c in self.columns if c in in_c or _is_categorical(
-            schema.field(c).type)]
+        self.categorical = [c for c in self.columns if c in in_formula and (
+            c in in_c or _is_categorical(schema.field(c).type))]
         self.levels = self._levels()
         self.n_rows = self.dataset.count_rows()
         first = next(self._frames(), None)
@@ -355,25 +385,34 @@ class ParquetSource:
             X, y, _ = self._encode(frame, self.specs)
             weights = None if self.weights is None else frame[self.weights].to_numpy(float)
             offset = None if self.offset is None else frame[self.offset].to_numpy(float)
+            groups = None if self.groups is None else frame[self.groups].to_numpy()
             n = X.shape[0]
             yield make_chunk((X, y, weights, offset), n, padded_size(n, self.chunk_rows),
-                             self.dtype, start, origin)
+                             self.dtype, start, origin, groups)
 
 
-def as_source(source, chunk_rows: int, formula, weights, offset, family: AbstractFamily):
+def as_source(source, chunk_rows: int, formula, weights, offset, family: AbstractFamily,
+              groups=None):
     """The source of ``fit_chunked``'s ``source`` argument (see there)."""
     if isinstance(source, str | os.PathLike):
-        return ParquetSource(source, formula, weights, offset, chunk_rows, family)
+        _require_name(groups, "a column of the Parquet data")
+        return ParquetSource(source, formula, weights, offset, chunk_rows, family, groups)
     if formula is not None or weights is not None or offset is not None:
         raise ValueError("formula, weights and offset (column names) are for a Parquet "
                          "source; pass weights and offset of arrays in the source's tuple.")
     if callable(source):
-        return CallableSource(source, chunk_rows)
+        _require_name(groups, "the key of the labels in the source's chunk dicts")
+        return CallableSource(source, chunk_rows, groups)
     if isinstance(source, tuple | list):
-        return ArraySource(tuple(source), chunk_rows)
+        return ArraySource(tuple(source), chunk_rows, groups)
     raise TypeError("source must be a tuple (X, y[, weights[, offset]]) of arrays or .npy "
                     "paths, the path of Parquet data, or a callable returning an iterable of "
                     f"chunks; got {type(source).__name__}.")
+
+
+def _require_name(groups, what: str) -> None:
+    if groups is not None and not isinstance(groups, str):
+        raise TypeError(f"groups must name {what}; got {type(groups).__name__}.")
 
 
 def _load(a, name: str) -> np.ndarray:

@@ -12,7 +12,9 @@ as ``solvers.IRLS`` (or ``ProximalNewton``'s coordinate descent with an L1 term)
 2. one pass per IRLS iteration, which also fits the null model (the intercept alone, for the
    null deviance) and adds up the deviance, Pearson χ², the rows on the boundary;
 3. a last pass only when asked for: the log-likelihood of a family with a dispersion at φ̂
-   (its base measure depends on φ), or the meat of a sandwich covariance (HC0–HC3).
+   (its base measure depends on φ), or the meat of a sandwich covariance (HC0–HC3; for
+   "cluster", the scores summed by cluster, U_g, kept on the host as a (G, k) array: a
+   cluster's rows may lie in any chunks).
 
 Memory is bounded by a few chunks (``prefetch`` read ahead on a background thread). Under
 ``jax.distributed`` each process passes its own chunks and the sums are added over the
@@ -36,7 +38,15 @@ from tqdm.auto import tqdm
 from glmjax import _checks as checks
 from glmjax._chunk_sources import Chunk, as_source
 from glmjax._compilation import filter_jit
-from glmjax._covariances import COV_TYPES, meat, sandwich, unit_covariance
+from glmjax._covariances import (
+    check_cov_pairing,
+    check_n_groups,
+    cluster_scores,
+    first_missing_label,
+    meat,
+    sandwich,
+    unit_covariance,
+)
 from glmjax._fitting import _as_scale, _count_boundary, _warn, as_penalty, default_names
 from glmjax._model import GramSpectrum, Problem
 from glmjax._results import FitResult
@@ -62,6 +72,7 @@ def fit_chunked(
     max_iter: int | None = None,
     scale: float | str | None = None,
     cov_type: str = "nonrobust",
+    groups=None,
     feature_names: Sequence[str] | None = None,
     prefetch: int = 2,
     verbose: bool = True,
@@ -86,7 +97,13 @@ def fit_chunked(
         chunk is computed by one compiled program, a short one padded with rows of weight 0.
       l2, l1, tol, max_iter: as for ``fit`` (IRLS, or proximal Newton with l1 > 0).
       scale: None (R's choice), "pearson", "deviance" or a number, as for ``fit``.
-      cov_type: "nonrobust", "HC0", "HC1", "HC2" or "HC3" (one more pass for the meat).
+      cov_type: "nonrobust", "HC0", "HC1", "HC2", "HC3" or "cluster" (with ``groups``), as
+        for ``fit``: one more pass for the meat.
+      groups: the cluster labels for ``cov_type="cluster"``: an array or ``.npy`` path of one
+        label per row for an array source, a column name for a Parquet source, or the key
+        under which a callable source's chunks (dicts) hold their rows' labels. A cluster's
+        rows may lie in any chunks; its summed scores stay in memory (G × k floats). Under
+        ``jax.distributed`` the labels must be numbers, to be matched between processes.
       feature_names: names of X's columns (a formula names them itself).
       prefetch: chunks read ahead on a background thread while one is computed.
       verbose: a progress bar per pass over the data.
@@ -112,16 +129,14 @@ def fit_chunked(
         raise ValueError(f"fit_chunked needs the {family.name} family's parameters fixed "
                          f"({', '.join(family.estimated_nuisance())} is None): estimate them "
                          "with gj.fit on a sample of the rows and pass the value.")
-    if cov_type not in COV_TYPES or cov_type == "cluster":
-        raise ValueError(f"cov_type must be one of {COV_TYPES[:-1]} for a chunked fit; got "
-                         f"{cov_type!r}.")
+    check_cov_pairing(cov_type, groups)
     scale = _as_scale(scale, family)
     if scale == "ml":
         raise ValueError('scale="ml" is not available for a chunked fit; use None, "pearson", '
                          '"deviance" or a number > 0.')
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
-    source = as_source(source, chunk_rows, formula, weights, offset, family)
+    source = as_source(source, chunk_rows, formula, weights, offset, family, groups)
     dtype = source.dtype
     param = family.parametrization(link)
     q, r = param.n_linear(family), param.n_extra(family)
@@ -201,7 +216,7 @@ def fit_chunked(
         cov = cov_unit * phi
     else:
         cov = np.asarray(sandwich(jnp.asarray(cov_unit), jnp.asarray(final["meat"]), cov_type,
-                                  jnp.asarray(nobs), 0))
+                                  jnp.asarray(nobs), final.get("n_groups", 0)))
     df_null = nobs - (q if intercept else 0) - r
     null_dev = null_deviance if fam.has_saturated else -2 * (null_deviance + scan["base"])
     problem = _empty_problem(family, param, source, dtype, lam2, penalized, l1_value)
@@ -344,6 +359,10 @@ class _Passes:
         for chunk, (X, y, w, off) in self._chunks("checks"):
             out = _host(_scan_chunk(self.family, self.param, X, y, w, off))
             _raise_for_flags(out.pop("row_flags"), chunk, self.family)
+            missing = None if chunk.groups is None else first_missing_label(chunk.groups)
+            if missing is not None:
+                raise ValueError(f"groups contains NaN or None at {chunk.locate(missing)}: "
+                                 "every row needs a cluster label.")
             chunk_extra, chunk_first = out.pop("extra"), out.pop("first")
             if first is None:
                 first, extra = chunk_first, chunk_extra
@@ -377,15 +396,74 @@ class _Passes:
                 "loglik": sums["model"][0], "null_deviance": sums["null_deviance"]}
 
     def final(self, beta, phi, cov_unit, cov_type: str) -> dict:
-        """Σ wᵢ log p(yᵢ | ηᵢ, φ) and the sandwich meat of ``cov_type`` at ``beta``."""
-        sums = None
-        for _, (X, y, w, off) in self._chunks("statistics"):
+        """Σ wᵢ log p(yᵢ | ηᵢ, φ) and the sandwich meat of ``cov_type`` at ``beta`` (with the
+        number of clusters, ``n_groups``, for "cluster")."""
+        sums, clusters = None, _Clusters() if cov_type == "cluster" else None
+        for chunk, (X, y, w, off) in self._chunks("statistics"):
+            codes = None if clusters is None else clusters.code(chunk, X.shape[0])
             out = _final_chunk(self.family, self.param, X, y, w, off,
                                jnp.asarray(beta, X.dtype), jnp.asarray(phi, X.dtype),
-                               jnp.asarray(cov_unit, X.dtype), cov_type)
+                               jnp.asarray(cov_unit, X.dtype), cov_type, codes)
             out = _host(out)
+            if clusters is not None:
+                clusters.add(out.pop("cluster_scores"))
             sums = out if sums is None else _add(sums, out)
-        return _all_processes(sums)
+        sums = _all_processes(sums)
+        if clusters is not None:
+            sums["meat"], sums["n_groups"] = clusters.meat()
+        return sums
+
+
+class _Clusters:
+    """The scores summed by cluster over the chunks of a pass, U_g = Σ_{i∈g} uᵢ, as a (G, k)
+    float64 array on the host: labels are coded in the order they first appear."""
+
+    def __init__(self):
+        self.index: dict = {}  # label → row of ``totals``
+        self.totals = None
+        self.rows = np.zeros(0, np.int64)  # the rows of the last coded chunk's labels
+
+    def code(self, chunk: Chunk, size: int) -> np.ndarray:
+        """The chunk's rows coded 0..u−1 by label within the chunk (padded to ``size``)."""
+        try:
+            unique, local = np.unique(chunk.groups, return_inverse=True)
+        except TypeError as error:
+            raise ValueError(f"the cluster labels of the chunk at {chunk.locate(0)} cannot be "
+                             f"compared with each other: {error}") from None
+        self.rows = np.array([self.index.setdefault(v, len(self.index))
+                              for v in unique.tolist()], np.int64)
+        codes = np.zeros(size, np.int32)
+        codes[: chunk.n_rows] = local.ravel()
+        return codes
+
+    def add(self, scores: np.ndarray) -> None:
+        """Add the last coded chunk's scores summed by its codes ((size, k), rows 0..u−1)."""
+        if self.totals is None:
+            self.totals = np.zeros((0, scores.shape[1]))
+        if self.totals.shape[0] < len(self.index):
+            grown = np.zeros((max(2 * self.totals.shape[0], len(self.index)), scores.shape[1]))
+            grown[: self.totals.shape[0]] = self.totals
+            self.totals = grown
+        self.totals[self.rows] += scores[: self.rows.size]
+
+    def meat(self) -> tuple[np.ndarray, int]:
+        """(Σ_g U_g U_gᵀ, G), the clusters of every process of ``jax.distributed`` merged."""
+        totals = self.totals[: len(self.index)]
+        if jax.process_count() > 1:
+            labels = np.array(list(self.index))
+            if labels.dtype.kind not in "biuf":
+                raise ValueError("under jax.distributed the cluster labels must be numbers, to "
+                                 f"be matched between processes; got {labels.dtype} labels.")
+            counts = _from_every_process(np.array([labels.size]))[:, 0]
+            n = int(counts.max())
+            pad = lambda a: np.concatenate([a, np.zeros((n - len(a),) + a.shape[1:])])  # noqa: E731
+            every_label = _from_every_process(pad(labels.astype(np.float64)))
+            every_total = _from_every_process(pad(totals))
+            kept = np.arange(n) < counts[:, None]
+            unique, where = np.unique(every_label[kept], return_inverse=True)
+            totals = np.zeros((unique.size, totals.shape[1]))
+            np.add.at(totals, where.ravel(), every_total[kept])
+        return totals.T @ totals, check_n_groups(totals.shape[0])
 
 
 def _on_device(chunk: Chunk):
@@ -477,13 +555,17 @@ def _pass_chunk(family, param, X, y, weights, offset, beta, null_beta, intercept
 
 
 @filter_jit
-def _final_chunk(family, param, X, y, weights, offset, beta, phi, cov_unit, cov_type: str):
-    """A chunk's Σ wᵢ log p(yᵢ | ηᵢ, φ) and, unless "nonrobust", its sandwich meat."""
+def _final_chunk(family, param, X, y, weights, offset, beta, phi, cov_unit, cov_type: str,
+                 codes):
+    """A chunk's Σ wᵢ log p(yᵢ | ηᵢ, φ) and, unless "nonrobust", its sandwich meat: for
+    "cluster", its scores summed by ``codes`` (the chunk's own, 0..rows−1)."""
     problem, _ = _chunk_problem(family, param, X, y, weights, offset)
     eta = problem.eta(beta)
     loglik = jnp.sum(problem.weights * problem.family.log_prob(problem.y, eta, phi))
     out = {"loglik": loglik}
-    if cov_type != "nonrobust":
+    if cov_type == "cluster":
+        out["cluster_scores"] = cluster_scores(problem, beta, codes, X.shape[0])
+    elif cov_type != "nonrobust":
         out["meat"] = meat(problem, beta, cov_unit, cov_type)
     return out
 

@@ -58,27 +58,48 @@ def check_cov_type(cov_type: str, groups, n_obs: int):
     """(cov_type, group codes 0..G−1 as an int array or None, G): ``ValueError`` for an
     unknown type, groups without "cluster" or the reverse, or groups of the wrong length.
     ``groups`` may be ``GroupCodes``, checked before."""
-    if cov_type not in COV_TYPES:
-        raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
-    if (cov_type == "cluster") != (groups is not None):
-        raise ValueError('cov_type="cluster" needs groups= (one label per row), and groups= '
-                         'needs cov_type="cluster".')
+    check_cov_pairing(cov_type, groups)
     if groups is None:
         return cov_type, None, 0
     if isinstance(groups, GroupCodes):
         return cov_type, groups.codes, groups.n_groups
     labels = np.asarray(groups)
-    if labels.dtype.kind == "f" and np.isnan(labels).any():
-        raise ValueError(f"groups contains NaN (first at row {int(np.argmax(np.isnan(labels)))}):"
-                         " every row needs a cluster label.")
+    missing = first_missing_label(labels)
+    if missing is not None:
+        raise ValueError(f"groups contains NaN or None (first at row {missing}): every row "
+                         "needs a cluster label.")
     if labels.shape != (n_obs,):
         raise ValueError(f"groups must have shape ({n_obs},), one label per row of X; got "
                          f"{labels.shape}.")
     _, codes = np.unique(labels, return_inverse=True)
-    n_groups = int(codes.max()) + 1
+    n_groups = check_n_groups(int(codes.max()) + 1)
+    return cov_type, codes.astype(np.int32), n_groups
+
+
+def check_cov_pairing(cov_type: str, groups) -> None:
+    """``ValueError`` for an unknown ``cov_type``, or groups without "cluster" or the reverse."""
+    if cov_type not in COV_TYPES:
+        raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
+    if (cov_type == "cluster") != (groups is not None):
+        raise ValueError('cov_type="cluster" needs groups= (one label per row), and groups= '
+                         'needs cov_type="cluster".')
+
+
+def first_missing_label(labels: np.ndarray) -> int | None:
+    """The first row of ``labels`` that is NaN or None (no cluster), else None."""
+    if labels.dtype.kind == "f":
+        missing = np.isnan(labels)
+    elif labels.dtype.kind == "O":
+        missing = np.array([v is None or v != v for v in labels.ravel()], bool)
+    else:
+        return None
+    return int(np.argmax(missing)) if missing.any() else None
+
+
+def check_n_groups(n_groups: int) -> int:
     if n_groups < 2:
         raise ValueError("cluster-robust standard errors need at least 2 groups.")
-    return cov_type, codes.astype(np.int32), n_groups
+    return n_groups
 
 
 def unit_covariance(info: Array, total: Array, beta: Array, penalized: Array,
@@ -115,15 +136,21 @@ def meat(problem, beta: Array, bread: Array, cov_type: str, codes: Array | None 
          n_groups: int = 0) -> Array:
     """The meat of ``cov_type``'s sandwich at β̂, before its degrees-of-freedom factor: a sum
     over rows (over clusters for "cluster"), so the meats of chunks of rows add up."""
-    scores = jax.jacfwd(problem.row_loglik)(beta)  # (m, k): uᵢ
     if cov_type == "cluster":
-        totals = jax.ops.segment_sum(scores, codes, num_segments=n_groups)
+        totals = cluster_scores(problem, beta, codes, n_groups)
         return totals.T @ totals
+    scores = jax.jacfwd(problem.row_loglik)(beta)  # (m, k): uᵢ
     if cov_type in ("HC2", "HC3"):
         leverage = 1 - hat_values(problem, beta, bread)
         factor = 1 / leverage if cov_type == "HC2" else 1 / leverage**2
         return (scores * factor[:, None]).T @ scores
     return scores.T @ scores
+
+
+def cluster_scores(problem, beta: Array, codes: Array, n_groups: int) -> Array:
+    """U_g = Σ_{i∈g} uᵢ, the scores summed by cluster: shape (G, k), rows g = ``codes``."""
+    scores = jax.jacfwd(problem.row_loglik)(beta)  # (m, k): uᵢ
+    return jax.ops.segment_sum(scores, codes, num_segments=n_groups)
 
 
 def sandwich(bread: Array, meat: Array, cov_type: str, n_obs: Array, n_groups: int) -> Array:

@@ -56,6 +56,47 @@ def test_sandwich_covariances(data, cov_type):
     assert chunked.cov_type == cov_type
 
 
+def test_cluster_covariance_with_a_cluster_in_several_chunks(data, tmp_path):
+    """Clusters spread over every chunk: labels from an array, a ``.npy`` file, and (strings)
+    the dicts of a callable source; equal to ``fit``'s ``vcovCL`` sandwich."""
+    rng, X, y = data
+    codes = rng.integers(0, 40, M)
+    full = gj.fit(X, y, F.Poisson(), cov_type="cluster", groups=codes)
+    np.save(tmp_path / "groups.npy", codes)
+    labels = np.array([f"firm {k}" for k in codes], dtype=object)
+
+    def chunks():
+        for start, stop in ((0, 700), (700, 2500), (2500, M)):
+            yield {"X": X[start:stop], "y": y[start:stop], "firm": labels[start:stop]}
+
+    for source, groups in (((X, y), codes), ((X, y), tmp_path / "groups.npy"),
+                           (chunks, "firm")):
+        chunked = gj.fit_chunked(source, F.Poisson(), chunk_rows=CHUNK, cov_type="cluster",
+                                 groups=groups, verbose=False)
+        np.testing.assert_allclose(chunked.cov, full.cov, rtol=1e-9)
+        assert chunked.cov_type == "cluster"
+    missing = labels.copy()
+    missing[1500] = None
+    with pytest.raises(ValueError, match="groups contains NaN or None at row 100 of chunk 2"):
+        gj.fit_chunked(lambda: ({"X": X[s:s + 700], "y": y[s:s + 700],
+                                 "firm": missing[s:s + 700]} for s in range(0, M, 700)),
+                       F.Poisson(), cov_type="cluster", groups="firm", verbose=False)
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        gj.fit_chunked((X, y), F.Poisson(), chunk_rows=CHUNK, cov_type="cluster",
+                       groups=np.zeros(M), verbose=False)
+    with pytest.raises(ValueError, match=r"groups must have shape \(3000,\)"):
+        gj.fit_chunked((X, y), F.Poisson(), cov_type="cluster", groups=codes[1:], verbose=False)
+    with pytest.raises(ValueError, match="chunk 0 of the source has no cluster labels"):
+        gj.fit_chunked(lambda: iter([(X, y)]), F.Poisson(), cov_type="cluster", groups="firm",
+                       verbose=False)
+    with pytest.raises(TypeError, match="groups must name the key"):
+        gj.fit_chunked(chunks, F.Poisson(), cov_type="cluster", groups=codes, verbose=False)
+    with pytest.raises(ValueError, match='needs groups='):
+        gj.fit_chunked((X, y), F.Poisson(), cov_type="cluster", verbose=False)
+    with pytest.raises(ValueError, match='groups= needs cov_type="cluster"'):
+        gj.fit_chunked((X, y), F.Poisson(), groups=codes, verbose=False)
+
+
 def test_penalties_and_scale(data):
     _, X, y = data
     for kwargs in ({"l2": 0.05}, {"l1": 0.01}, {"l1": 0.005, "l2": 0.01},
@@ -127,10 +168,9 @@ def test_parquet_with_a_formula_and_categorical_levels(tmp_path):
     })
     frame.loc[2000:, "region"] = rng.choice(["b", "d"], n - 2000)
     frame["claims"] = rng.poisson(frame["exposure"] * np.exp(0.2 + 0.3 * frame["x"]))
+    frame["firm"] = rng.choice([f"firm {k}" for k in range(30)], n)
     folder = tmp_path / "claims"
     folder.mkdir()
-    for k, start in enumerate(range(0, n, 800)):
-        frame.iloc[start:start + 800].to_parquet(folder / f"part-{k}.parquet")
     frame["log_exposure"] = np.log(frame["exposure"])
     for k, start in enumerate(range(0, n, 800)):
         frame.iloc[start:start + 800].to_parquet(folder / f"part-{k}.parquet")
@@ -139,6 +179,12 @@ def test_parquet_with_a_formula_and_categorical_levels(tmp_path):
     full = gj.glm("claims ~ x + C(region)", frame, F.Poisson(), offset="log_exposure")
     _same(chunked, full)
     assert chunked.feature_names[-1] == "C(region)[T.d]"
+    clusters = {"cov_type": "cluster", "groups": "firm"}
+    chunked = gj.fit_chunked(folder, F.Poisson(), formula="claims ~ x + C(region)",
+                             offset="log_exposure", chunk_rows=500, verbose=False, **clusters)
+    full = gj.glm("claims ~ x + C(region)", frame, F.Poisson(), offset="log_exposure",
+                  **clusters)
+    np.testing.assert_allclose(chunked.cov, full.cov, rtol=1e-9)
 
 
 def test_bad_chunks_are_named(data, tmp_path):
@@ -189,7 +235,7 @@ def test_bad_settings_and_designs(data):
     with pytest.raises(ValueError, match="parameters fixed .*alpha"):
         gj.fit_chunked((X, y), F.NegativeBinomial(alpha=None), verbose=False)
     with pytest.raises(ValueError, match="cov_type must be one of"):
-        gj.fit_chunked((X, y), F.Poisson(), cov_type="cluster", verbose=False)
+        gj.fit_chunked((X, y), F.Poisson(), cov_type="HC4", verbose=False)
     with pytest.raises(ValueError, match='scale="ml" is not available'):
         gj.fit_chunked((X, y), F.Gamma(), scale="ml", verbose=False)
     with pytest.raises(ValueError, match="rank deficient .* columns 'x1', 'x4'"):

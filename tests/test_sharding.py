@@ -204,6 +204,15 @@ MULTI_PROCESS_SCRIPT = textwrap.dedent("""
         np.testing.assert_allclose(chunked.coef, one.coef, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(chunked.cov, one.cov, rtol=1e-9)
         np.testing.assert_allclose(chunked.null_deviance, one.null_deviance, rtol=1e-10)
+    # clusters 0..29 have rows in both processes, 30..36 in process 1 only
+    groups = np.r_[np.arange(m // 2) % 30, np.arange(m // 2) % 37]
+    clustered = gj.fit_chunked((X[mine], y[mine]), gj.families.Poisson(), chunk_rows=512,
+                               cov_type="cluster", groups=groups[mine], verbose=False)
+
+    @later.append
+    def _(clustered=clustered):
+        one = gj.fit(X, y, family=gj.families.Poisson(), cov_type="cluster", groups=groups)
+        np.testing.assert_allclose(clustered.cov, one.cov, rtol=1e-9)
     for check in later if process == 0 else []:
         check()
     print("process", process, "agrees")
