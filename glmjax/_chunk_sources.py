@@ -18,6 +18,7 @@ import mmap
 import os
 import re
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import NamedTuple
 
 import jax
@@ -305,9 +306,12 @@ class ParquetSource:
     every chunk is encoded with the same columns."""
 
     def __init__(self, path, formula: str, weights: str | None, offset: str | None,
-                 chunk_rows: int, family: AbstractFamily, groups: str | None = None):
+                 chunk_rows: int, family: AbstractFamily, groups: str | None = None,
+                 caller: FrameType | None = None):
         import pyarrow.dataset as ds
         from formulaic import Formula
+
+        from glmjax._formula import formula_context
 
         path = os.fspath(path)
         if not os.path.exists(path):
@@ -318,6 +322,7 @@ class ParquetSource:
         self.dataset = ds.dataset(path, format="parquet")
         self.formula, self.family, self.chunk_rows = formula, family, chunk_rows
         schema = self.dataset.schema
+        self.context = formula_context(formula, schema.names, caller)
         in_formula = set(Formula(formula).required_variables)
         wanted = set(in_formula)
         named = [c for c in (weights, offset, groups) if c is not None]
@@ -372,11 +377,13 @@ class ParquetSource:
         from formulaic import model_matrix
 
         if specs is None:
-            lhs, rhs = model_matrix(self.formula, frame, na_action="ignore")
+            lhs, rhs = model_matrix(self.formula, frame, context=self.context,
+                                    na_action="ignore")
             self._rhs_names = list(rhs.columns)
             specs = (lhs.model_spec, rhs.model_spec)
         else:
-            lhs, rhs = (s.get_model_matrix(frame, na_action="ignore") for s in specs)
+            lhs, rhs = (s.get_model_matrix(frame, context=self.context, na_action="ignore")
+                        for s in specs)
         y = self.family.response_from_columns(np.asarray(lhs, float), list(lhs.columns))
         return np.asarray(rhs, float), np.asarray(y), specs
 
@@ -392,11 +399,13 @@ class ParquetSource:
 
 
 def as_source(source, chunk_rows: int, formula, weights, offset, family: AbstractFamily,
-              groups=None):
-    """The source of ``fit_chunked``'s ``source`` argument (see there)."""
+              groups=None, caller: FrameType | None = None):
+    """The source of ``fit_chunked``'s ``source`` argument (see there); ``caller`` is the
+    frame where a formula was written (``_formula.formula_context``)."""
     if isinstance(source, str | os.PathLike):
         _require_name(groups, "a column of the Parquet data")
-        return ParquetSource(source, formula, weights, offset, chunk_rows, family, groups)
+        return ParquetSource(source, formula, weights, offset, chunk_rows, family, groups,
+                             caller)
     if formula is not None or weights is not None or offset is not None:
         raise ValueError("formula, weights and offset (column names) are for a Parquet "
                          "source; pass weights and offset of arrays in the source's tuple.")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -136,7 +137,8 @@ def fit_chunked(
                          '"deviance" or a number > 0.')
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
-    source = as_source(source, chunk_rows, formula, weights, offset, family, groups)
+    source = as_source(source, chunk_rows, formula, weights, offset, family, groups,
+                       sys._getframe(1))
     dtype = source.dtype
     param = family.parametrization(link)
     q, r = param.n_linear(family), param.n_extra(family)

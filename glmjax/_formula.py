@@ -3,9 +3,12 @@
 The formula is Wilkinson's, through formulaic, for pandas and polars frames (and anything
 formulaic reads): ``C(x)`` and string columns become treatment contrasts, ``np.log(x)`` and
 other transforms are evaluated in the frame, ``1 +`` is implicit (``- 1`` or ``0 +`` drops
-the intercept). The left side is the response as ``fit`` takes it: one column, two columns
-``successes + failures`` for Binomial, a categorical column for Multinomial (its levels are
-the classes), or the K component columns for Dirichlet.
+the intercept). Names that are not columns (a function of the user's, a module) are looked
+up where ``glm`` is called, as R evaluates a formula in its environment and statsmodels in
+its ``eval_env``, and kept with the fit for predictions on new data. The left side is the
+response as ``fit`` takes it: one column, two columns ``successes + failures`` (or R's
+``cbind(successes, failures)``) for Binomial, a categorical column for Multinomial (its
+levels are the classes), or the K component columns for Dirichlet.
 
 Beta and Dirichlet regression take a second part after ``|`` for the precision, as R's
 betareg and DirichletReg: ``y ~ x1 + x2 | z`` models log φᵢ = zᵢᵀγ (mean–precision, with
@@ -15,8 +18,11 @@ betareg and DirichletReg: ``y ~ x1 + x2 | z`` models log φᵢ = zᵢᵀγ (mean
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
+import sys
 import warnings
+from types import FrameType, ModuleType
 
 import numpy as np
 
@@ -33,11 +39,24 @@ from glmjax.parametrizations import MeanPrecision
 class DesignSpec:
     """How a frame becomes the design matrices: formulaic's model specs of the mean part and,
     with a precision formula, of the precision part; ``layout``, when the mean part has
-    categorical (sparse) columns, how they form a ``Design``."""
+    categorical (sparse) columns, how they form a ``Design``; ``context``, the names the
+    formula takes from where it was fitted (``formula_context``)."""
 
     spec: object
     precision_spec: object = None
     layout: object = None
+    context: dict = dataclasses.field(default_factory=dict)
+
+    def __getstate__(self) -> dict:
+        """Pickled with the modules of ``context`` by name (a module cannot be pickled)."""
+        context = {k: _Module(v.__name__) if isinstance(v, ModuleType) else v
+                   for k, v in self.context.items()}
+        return self.__dict__ | {"context": context}
+
+    def __setstate__(self, state: dict) -> None:
+        context = {k: importlib.import_module(v.name) if isinstance(v, _Module) else v
+                   for k, v in state["context"].items()}
+        self.__dict__.update(state | {"context": context})
 
     def design(self, data, offset=None, unseen: str = "raise"):
         """(X, offset, Z or None) for new data, encoded as the fitted data; arrays pass
@@ -50,19 +69,44 @@ class DesignSpec:
             return (data if self.layout is None else self.layout.encode_matrix(data)), \
                 offset, None
         Z = None if self.precision_spec is None else np.asarray(
-            _model_matrix(self.precision_spec.get_model_matrix, data, unseen), float)
-        X = _model_matrix(self.spec.get_model_matrix, data, unseen,
+            _model_matrix(self.precision_spec.get_model_matrix, data, self.context, unseen),
+            float)
+        X = _model_matrix(self.spec.get_model_matrix, data, self.context, unseen,
                           sparse=self.layout is not None)
         X = self.layout.encode_matrix(X) if self.layout is not None else np.asarray(X, float)
         return X, _column(data, offset, "offset"), Z
 
 
-def _model_matrix(build, data, unseen: str = "raise", sparse: bool = False):
+@dataclasses.dataclass(frozen=True)
+class _Module:
+    name: str
+
+
+def cbind(*columns) -> np.ndarray:
+    """R's ``cbind`` for a formula's left side: ``cbind(successes, failures) ~ x`` gives
+    Binomial its two response columns (the same as ``successes + failures``)."""
+    return np.column_stack([np.asarray(c, float) for c in columns])
+
+
+def formula_context(formula: str, columns, frame: FrameType | None) -> dict:
+    """The names in ``formula`` that are neither ``columns`` of the data nor formulaic's own
+    transforms (``C``, ``np``, ``log``, ``scale``, ...): a function of the user's, a module, a
+    constant, as ``frame`` (where the formula was written) sees them; and ``cbind``."""
+    from formulaic.transforms import TRANSFORMS
+
+    scope = {} if frame is None else {**frame.f_globals, **frame.f_locals}
+    names = set(re.findall(r"[A-Za-z_]\w*", formula)) - {str(c) for c in columns}
+    names -= set(TRANSFORMS)
+    return {"cbind": cbind} | {n: scope[n] for n in names if n in scope}
+
+
+def _model_matrix(build, data, context: dict, unseen: str = "raise", sparse: bool = False):
     """formulaic's model matrix of ``data``; a categorical level outside the fitted ones
     (formulaic's ``DataMismatchWarning``) raises unless ``unseen="reference"``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        matrix = build(data, na_action="raise", output="sparse" if sparse else "numpy")
+        matrix = build(data, context=context, na_action="raise",
+                       output="sparse" if sparse else "numpy")
     for warning in caught:
         if type(warning.message).__name__ == "DataMismatchWarning":
             if unseen != "reference":  # formulaic's message names the levels in braces
@@ -105,14 +149,18 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
 
     if not isinstance(formula, str) or "~" not in formula:
         raise ValueError(f"formula must be a string 'response ~ terms'; got {formula!r}.")
+    context = formula_context(formula, getattr(data, "columns", ()), sys._getframe(1))
     try:
         parsed = Formula(formula)
         parts = parsed.rhs if isinstance(parsed.rhs, tuple) else (parsed.rhs,)
         if len(parts) > 2:
             raise ValueError("at most one '|' (before the precision terms) is allowed")
-        lhs = model_matrix(parsed.lhs, data, na_action="raise")
-        rhs = model_matrix(parts[0], data, na_action="raise", output="sparse")
-        precision = model_matrix(parts[1], data, na_action="raise") if len(parts) == 2 else None
+        def build(part, **kwargs):
+            return model_matrix(part, data, context=context, na_action="raise", **kwargs)
+
+        lhs = build(parsed.lhs)
+        rhs = build(parts[0], output="sparse")
+        precision = build(parts[1]) if len(parts) == 2 else None
     except ValueError as err:
         hint = (" Rows with missing values are not dropped silently (R's na.omit): drop them "
                 "first, e.g. data.dropna(subset=[...]).") if "null values" in str(err) else ""
@@ -142,7 +190,7 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
                  groups=_column(data, groups, "groups", numeric=False),
                  feature_names=X.names if is_design(X) else names, **fit_kwargs)
     spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec,
-                      X.layout if is_design(X) else None)
+                      X.layout if is_design(X) else None, context)
     return dataclasses.replace(result, model_spec=spec)
 
 

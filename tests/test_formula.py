@@ -102,6 +102,36 @@ def test_binomial_bernoulli_and_multinomial_responses(frame):
     np.testing.assert_allclose(multi.coef, ref.params.values, rtol=1e-5)
 
 
+def _demean(v):
+    return v - v.mean()
+
+
+def test_names_of_the_callers_scope_and_cbind(frame):
+    """A function and a constant of the caller's (as R's formula environment, statsmodels'
+    eval_env), kept through pickling for predictions; a variable named as a column does not
+    shadow it; R's cbind(successes, failures) for Binomial."""
+    import math
+    import pickle
+
+    power = 2  # noqa: F841 (used by the formula)
+    x = np.zeros(3)  # noqa: F841 (a column of the same name wins)
+    res = gj.glm("count ~ _demean(x) + I(z ** power) + I(math.pi * exposure)", frame,
+                 F.Poisson())
+    X = np.column_stack([np.ones(len(frame)), frame.x - frame.x.mean(), frame.z**2,
+                         math.pi * frame.exposure])
+    np.testing.assert_allclose(res.coef, gj.fit(X, frame["count"], F.Poisson()).coef,
+                               rtol=1e-10)
+    new = frame.iloc[:4]  # the transform evaluated on the new rows, as R's predict.glm
+    expected = res.predict(np.column_stack([np.ones(4), new.x - new.x.mean(), new.z**2,
+                                            math.pi * new.exposure]))
+    np.testing.assert_allclose(res.predict(new), expected, rtol=1e-12)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(res)).predict(new), expected,
+                               rtol=1e-12)
+    cbind = gj.glm("cbind(success, failure) ~ x", frame, F.Binomial())
+    plus = gj.glm("success + failure ~ x", frame, F.Binomial())
+    np.testing.assert_allclose(cbind.coef, plus.coef, rtol=1e-12)
+
+
 def test_formula_errors_are_clear(frame):
     with pytest.raises(ValueError, match="cannot build the design from formula.*nosuch"):
         gj.glm("count ~ x + nosuch", frame, F.Poisson())
