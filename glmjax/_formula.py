@@ -40,12 +40,14 @@ class DesignSpec:
     """How a frame becomes the design matrices: formulaic's model specs of the mean part and,
     with a precision formula, of the precision part; ``layout``, when the mean part has
     categorical (sparse) columns, how they form a ``Design``; ``context``, the names the
-    formula takes from where it was fitted (``formula_context``)."""
+    formula takes from where it was fitted (``formula_context``); ``response_names``, the
+    response's columns (a categorical's levels)."""
 
     spec: object
     precision_spec: object = None
     layout: object = None
     context: dict = dataclasses.field(default_factory=dict)
+    response_names: tuple[str, ...] | None = None
 
     def __getstate__(self) -> dict:
         """Pickled with the modules of ``context`` by name (a module cannot be pickled)."""
@@ -190,8 +192,16 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
                  groups=_column(data, groups, "groups", numeric=False),
                  feature_names=X.names if is_design(X) else names, **fit_kwargs)
     spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec,
-                      X.layout if is_design(X) else None, context)
+                      X.layout if is_design(X) else None, context, _response_names(lhs))
     return dataclasses.replace(result, model_spec=spec)
+
+
+def _response_names(lhs) -> tuple[str, ...]:
+    """The left side's column names; a categorical's levels without its name ("east" for
+    "region[east]")."""
+    names = [str(c) for c in lhs.columns]
+    levels = [re.fullmatch(r".*?\[(.*)\]", n) for n in names]
+    return tuple(m.group(1) if all(levels) else n for m, n in zip(levels, names, strict=True))
 
 
 def _categorical_columns(spec) -> list[int]:

@@ -24,7 +24,7 @@ from glmjax._information import BlockCovariance, diagonal
 from glmjax._model import Problem, constant_columns
 from glmjax._row_blocks import any_true, count_true, is_design
 from glmjax.families import AbstractFamily
-from glmjax.parametrizations import AbstractParametrization, MeanPrecision, Softmax
+from glmjax.parametrizations import AbstractParametrization, MeanPrecision
 from glmjax.solvers import IRLS, Status
 
 
@@ -412,12 +412,11 @@ class FitResult(eqx.Module):
     # ---- reading ---------------------------------------------------------------------------
     def param_names(self) -> list[str]:
         """A name for each flat parameter: ``feature`` or ``feature[k]`` (k the class of a
-        softmax, the component of a Dirichlet), then extras."""
+        softmax, the component of a Dirichlet, or its name in ``class_names``), then
+        extras."""
         q = self.n_linear
-        labels = list(range(q))
-        if isinstance(self.parametrization, Softmax):  # the classes other than the reference
-            skip = self.parametrization.reference % self.family.natural_dim
-            labels = [k for k in range(q + 1) if k != skip]
+        classes = self.parametrization.linear_classes(self.family)
+        labels = [self.class_names[k] for k in classes] if self.class_names else classes
         names = [f"{f}[{j}]" if q > 1 else f for f in self.feature_names for j in labels]
         extras = []
         if isinstance(self.parametrization, MeanPrecision):
@@ -426,6 +425,13 @@ class FitResult(eqx.Module):
             if self.parametrization.precision_design is None:
                 extras = ["(log precision)"]
         return names + extras
+
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """The names of y's classes (components) from a formula's response: a categorical's
+        levels, or the component columns; None otherwise."""
+        names = getattr(self.model_spec, "response_names", None)
+        return names if names and len(names) == self.family.natural_dim else None
 
     def __repr__(self) -> str:
         return (
@@ -468,6 +474,9 @@ class FitResult(eqx.Module):
         lines = [
             f"Generalized linear model: {self.family.name} family, "
             f"link: {self.parametrization.describe(self.family)}"
+            + ("" if self.class_names is None or len(set(self.parametrization.linear_classes(
+                self.family))) == len(self.class_names) else "; classes: " + ", ".join(
+                f"{k} {name}" for k, name in enumerate(self.class_names)))
             + ("" if self.cov_type == "nonrobust" else
                f"; covariance: {self.cov_type} (sandwich)"),
             f"Solver: {self.solver}; "

@@ -56,6 +56,11 @@ class AbstractParametrization(eqx.Module):
     def initial(self, family: AbstractFamily, y: Array, weights: Array) -> tuple[Array, Array]:
         """(L₀ of shape (m, q), extra₀ of shape (r,)): a starting point inside the domain."""
 
+    def linear_classes(self, family: AbstractFamily) -> list[int]:
+        """The class (component of y) that each of the q linear predictors belongs to, for
+        naming the coefficients; by default predictor k is class k."""
+        return list(range(self.n_linear(family)))
+
     def describe(self, family: AbstractFamily) -> str:
         return type(self).__name__.lower()
 
@@ -116,6 +121,9 @@ class Softmax(AbstractParametrization):
     def natural(self, family, linear, extra):
         return jnp.insert(linear, self._index(family), 0.0, axis=1)
 
+    def linear_classes(self, family: AbstractFamily) -> list[int]:
+        return [k for k in range(family.natural_dim) if k != self._index(family)]
+
     def initial(self, family, y, weights):
         log_mu = jnp.log(family.initial_mean(y, weights))
         k = self._index(family)
@@ -169,6 +177,9 @@ class MeanPrecision(AbstractParametrization):
 
     def n_linear(self, family: AbstractFamily) -> int:
         return family.n_composition_predictors
+
+    def linear_classes(self, family: AbstractFamily) -> list[int]:
+        return family.composition_classes()
 
     def n_extra(self, family: AbstractFamily) -> int:
         return 1 if self.precision_design is None else self.precision_design.shape[1]

@@ -100,6 +100,13 @@ def test_binomial_bernoulli_and_multinomial_responses(frame):
     codes = frame.assign(code=pd.Categorical(frame.region).codes)  # levels sorted, as formulaic
     ref = smf.mnlogit("code ~ x + z", codes).fit(disp=0, method="newton", tol=1e-12)
     np.testing.assert_allclose(multi.coef, ref.params.values, rtol=1e-5)
+    # coefficients named by level; the header says which class is the reference
+    assert multi.class_names == ("east", "north", "south")
+    assert multi.param_names()[:2] == ["(Intercept)[north]", "(Intercept)[south]"]
+    assert "softmax (reference class 0); classes: 0 east, 1 north, 2 south" in multi.summary()
+    parts = frame.assign(a=0.2, b=0.3 + 0.1 * (frame.x > 0), c=0.4 - 0.1 * (frame.x > 0) + 0.1)
+    dirichlet = gj.glm("a + b + c ~ x | x", parts, F.Dirichlet(3))  # b, c against a
+    assert dirichlet.param_names()[:4] == ["(Intercept)[b]", "(Intercept)[c]", "x[b]", "x[c]"]
 
 
 def _demean(v):

@@ -80,6 +80,10 @@ class Beta(AbstractFamily):
     def composition_link_name(self, link) -> str:
         return link.name
 
+    def composition_classes(self) -> list[int]:
+        """The one linear predictor models μ, component 0 of (μ, 1 − μ)."""
+        return [0]
+
     def log_partition(self, eta: ArrayLike) -> Array:
         def positive(eta):
             a, b = eta[..., 0], eta[..., 1]

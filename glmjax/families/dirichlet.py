@@ -74,6 +74,10 @@ class Dirichlet(AbstractFamily):
     def composition_link_name(self, link) -> str:
         return "softmax"
 
+    def composition_classes(self) -> list[int]:
+        """The components that the K − 1 linear predictors model (against component 0)."""
+        return list(range(1, self.n_components))
+
     def response_from_columns(self, y, columns):
         """The K component columns."""
         return y
