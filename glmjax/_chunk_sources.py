@@ -311,7 +311,7 @@ class ParquetSource:
         import pyarrow.dataset as ds
         from formulaic import Formula
 
-        from glmjax._formula import formula_context
+        from glmjax._formula import formula_context, split_offsets
 
         path = os.fspath(path)
         if not os.path.exists(path):
@@ -320,10 +320,13 @@ class ParquetSource:
             raise ValueError("a Parquet source needs formula='response ~ terms'; got "
                              f"{formula!r}.")
         self.dataset = ds.dataset(path, format="parquet")
-        self.formula, self.family, self.chunk_rows = formula, family, chunk_rows
+        self.family, self.chunk_rows = family, chunk_rows
+        self.formula, self.offset_terms = split_offsets(formula)  # R's offset(...) terms
         schema = self.dataset.schema
         self.context = formula_context(formula, schema.names, caller)
-        in_formula = set(Formula(formula).required_variables)
+        in_formula = set(Formula(self.formula).required_variables)
+        if self.offset_terms is not None:
+            in_formula |= set(Formula(self.offset_terms).required_variables)
         wanted = set(in_formula)
         named = [c for c in (weights, offset, groups) if c is not None]
         wanted |= set(named)
@@ -342,7 +345,7 @@ class ParquetSource:
         if first is None:
             raise ValueError(f"the Parquet source {path!r} has no rows.")
         frame, _, _ = first
-        X, y, self.specs = self._encode(frame, None)
+        X, y, _, self.specs = self._encode(frame, None)
         self.n_columns, self.y_shape = X.shape[1], y.shape[1:]
         self.dtype = _float_dtype(np.float64)
         self.feature_names = tuple("(Intercept)" if n == "Intercept" else str(n)
@@ -373,25 +376,32 @@ class ParquetSource:
                 start += batch.num_rows
 
     def _encode(self, frame, specs):
-        """(X, y, (lhs spec, rhs spec)) of a frame: the first frame builds the specs."""
+        """(X, y, the sum of the formula's offset terms or None, (lhs spec, rhs spec, offset
+        spec or None)) of a frame: the first frame builds the specs."""
         from formulaic import model_matrix
 
         if specs is None:
             lhs, rhs = model_matrix(self.formula, frame, context=self.context,
                                     na_action="ignore")
             self._rhs_names = list(rhs.columns)
-            specs = (lhs.model_spec, rhs.model_spec)
+            offsets = None if self.offset_terms is None else model_matrix(
+                self.offset_terms, frame, context=self.context, na_action="ignore")
+            specs = (lhs.model_spec, rhs.model_spec,
+                     None if offsets is None else offsets.model_spec)
         else:
-            lhs, rhs = (s.get_model_matrix(frame, context=self.context, na_action="ignore")
-                        for s in specs)
+            lhs, rhs, offsets = (None if s is None else s.get_model_matrix(
+                frame, context=self.context, na_action="ignore") for s in specs)
         y = self.family.response_from_columns(np.asarray(lhs, float), list(lhs.columns))
-        return np.asarray(rhs, float), np.asarray(y), specs
+        offsets = None if offsets is None else np.asarray(offsets, float)[:, 0]
+        return np.asarray(rhs, float), np.asarray(y), offsets, specs
 
     def chunks(self) -> Iterator[Chunk]:
         for frame, start, origin in self._frames():
-            X, y, _ = self._encode(frame, self.specs)
+            X, y, offset, _ = self._encode(frame, self.specs)
             weights = None if self.weights is None else frame[self.weights].to_numpy(float)
-            offset = None if self.offset is None else frame[self.offset].to_numpy(float)
+            if self.offset is not None:
+                column = frame[self.offset].to_numpy(float)
+                offset = column if offset is None else offset + column
             groups = None if self.groups is None else frame[self.groups].to_numpy()
             n = X.shape[0]
             yield make_chunk((X, y, weights, offset), n, padded_size(n, self.chunk_rows),

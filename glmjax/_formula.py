@@ -5,7 +5,9 @@ formulaic reads): ``C(x)`` and string columns become treatment contrasts, ``np.l
 other transforms are evaluated in the frame, ``1 +`` is implicit (``- 1`` or ``0 +`` drops
 the intercept). Names that are not columns (a function of the user's, a module) are looked
 up where ``glm`` is called, as R evaluates a formula in its environment and statsmodels in
-its ``eval_env``, and kept with the fit for predictions on new data. The left side is the
+its ``eval_env``, and kept with the fit for predictions on new data. R's ``offset(...)`` terms
+(``y ~ x + offset(log(exposure))``) add to the offset, also in predictions on new data. The
+left side is the
 response as ``fit`` takes it: one column, two columns ``successes + failures`` (or R's
 ``cbind(successes, failures)``) for Binomial, a categorical column for Multinomial (its
 levels are the classes), or the K component columns for Dirichlet.
@@ -41,13 +43,15 @@ class DesignSpec:
     with a precision formula, of the precision part; ``layout``, when the mean part has
     categorical (sparse) columns, how they form a ``Design``; ``context``, the names the
     formula takes from where it was fitted (``formula_context``); ``response_names``, the
-    response's columns (a categorical's levels)."""
+    response's columns (a categorical's levels); ``offset_spec``, the formula's ``offset()``
+    terms (their sum, one column)."""
 
     spec: object
     precision_spec: object = None
     layout: object = None
     context: dict = dataclasses.field(default_factory=dict)
     response_names: tuple[str, ...] | None = None
+    offset_spec: object = None
 
     def __getstate__(self) -> dict:
         """Pickled with the modules of ``context`` by name (a module cannot be pickled)."""
@@ -76,7 +80,7 @@ class DesignSpec:
         X = _model_matrix(self.spec.get_model_matrix, data, self.context, unseen,
                           sparse=self.layout is not None)
         X = self.layout.encode_matrix(X) if self.layout is not None else np.asarray(X, float)
-        return X, _column(data, offset, "offset"), Z
+        return X, _add_offsets(self.offset_spec, data, self.context, offset), Z
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,16 +157,20 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
         raise ValueError(f"formula must be a string 'response ~ terms'; got {formula!r}.")
     context = formula_context(formula, getattr(data, "columns", ()), sys._getframe(1))
     try:
-        parsed = Formula(formula)
+        terms, offsets = split_offsets(formula)
+        parsed = Formula(terms)
         parts = parsed.rhs if isinstance(parsed.rhs, tuple) else (parsed.rhs,)
         if len(parts) > 2:
             raise ValueError("at most one '|' (before the precision terms) is allowed")
+
         def build(part, **kwargs):
             return model_matrix(part, data, context=context, na_action="raise", **kwargs)
 
         lhs = build(parsed.lhs)
         rhs = build(parts[0], output="sparse")
         precision = build(parts[1]) if len(parts) == 2 else None
+        offset_spec = build(offsets).model_spec if offsets else None
+        offset = _add_offsets(offset_spec, data, context, offset)
     except ValueError as err:
         hint = (" Rows with missing values are not dropped silently (R's na.omit): drop them "
                 "first, e.g. data.dropna(subset=[...]).") if "null values" in str(err) else ""
@@ -188,12 +196,49 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
         X = X.dense
     result = fit(X, _response(lhs, family), family, link,
                  weights=_column(data, weights, "weights"),
-                 offset=_column(data, offset, "offset"),
+                 offset=offset,
                  groups=_column(data, groups, "groups", numeric=False),
                  feature_names=X.names if is_design(X) else names, **fit_kwargs)
     spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec,
-                      X.layout if is_design(X) else None, context, _response_names(lhs))
+                      X.layout if is_design(X) else None, context, _response_names(lhs),
+                      offset_spec)
     return dataclasses.replace(result, model_spec=spec)
+
+
+def split_offsets(formula: str) -> tuple[str, str | None]:
+    """(``formula`` without its ``offset(...)`` terms, a formula "0 + I(sum of them)" of
+    their sum or None): R's ``y ~ x + offset(log(exposure))``."""
+    inside, start = [], formula.find("~")
+    for match in list(re.finditer(r"(?<![\w.])offset\s*\(", formula))[::-1]:
+        begin, depth, end = match.start(), 1, match.end()
+        while depth and end < len(formula):
+            depth += {"(": 1, ")": -1}.get(formula[end], 0)
+            end += 1
+        if depth or begin < start or "|" in formula[start:begin]:
+            raise ValueError("offset(...) must be a term of the mean's right-hand side, with "
+                             "its parentheses closed.")
+        inside.append(formula[match.end():end - 1])
+        before, after = formula[:begin].rstrip(), formula[end:].lstrip()
+        if before.endswith("+"):
+            formula = before[:-1].rstrip() + " " + after
+        elif after.startswith("+"):
+            formula = before + " " + after[1:].lstrip()
+        elif before.endswith("~") and (not after or after.startswith("|")):
+            formula = before + " 1 " + after
+        else:
+            raise ValueError("offset(...) must be added to the other terms (+ offset(...)).")
+    if not inside:
+        return formula, None
+    return formula.strip(), "0 + I(" + " + ".join(f"({e})" for e in inside[::-1]) + ")"
+
+
+def _add_offsets(offset_spec, data, context: dict, offset):
+    """The offset column (or array) ``offset`` plus the formula's ``offset()`` terms."""
+    offset = _column(data, offset, "offset")
+    if offset_spec is None:
+        return offset
+    terms = np.asarray(_model_matrix(offset_spec.get_model_matrix, data, context), float)[:, 0]
+    return terms if offset is None else terms + np.asarray(offset, float)
 
 
 def _response_names(lhs) -> tuple[str, ...]:

@@ -139,6 +139,24 @@ def test_names_of_the_callers_scope_and_cbind(frame):
     np.testing.assert_allclose(cbind.coef, plus.coef, rtol=1e-12)
 
 
+def test_offset_terms_as_in_r(frame):
+    """R's ``offset(log(exposure))`` in the formula: the fit with ``offset=``, and predictions
+    on new rows include it (as R's predict.glm), added to an ``offset=`` given too."""
+    res = gj.glm("count ~ x + offset(np.log(exposure)) + C(region)", frame, F.Poisson())
+    ref = gj.glm("count ~ x + C(region)", frame, F.Poisson(), offset=np.log(frame.exposure))
+    np.testing.assert_allclose(res.coef, ref.coef, rtol=1e-12)
+    assert res.feature_names == ref.feature_names
+    new = frame.iloc[:5]
+    np.testing.assert_allclose(res.predict(new), ref.predict(new, offset=np.log(new.exposure)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(res.predict(new.assign(one=1.0), offset="one"),
+                               np.e * res.predict(new), rtol=1e-12)
+    only = gj.glm("count ~ offset(np.log(exposure))", frame, F.Poisson())
+    assert only.feature_names == ("(Intercept)",)
+    with pytest.raises(ValueError, match=r"must be added to the other terms"):
+        gj.glm("count ~ x * offset(exposure)", frame, F.Poisson())
+
+
 def test_formula_errors_are_clear(frame):
     with pytest.raises(ValueError, match="cannot build the design from formula.*nosuch"):
         gj.glm("count ~ x + nosuch", frame, F.Poisson())
