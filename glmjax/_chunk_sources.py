@@ -311,7 +311,7 @@ class ParquetSource:
         import pyarrow.dataset as ds
         from formulaic import Formula
 
-        from glmjax._formula import formula_context, split_offsets
+        from glmjax._formula_terms import formula_context, split_offsets
 
         path = os.fspath(path)
         if not os.path.exists(path):

@@ -24,13 +24,14 @@ import importlib
 import re
 import sys
 import warnings
-from types import FrameType, ModuleType
+from types import ModuleType
 
 import numpy as np
 
 from glmjax import links as L
 from glmjax._design import Design
 from glmjax._fitting import fit
+from glmjax._formula_terms import formula_context, split_offsets
 from glmjax._results import FitResult
 from glmjax._row_blocks import is_design
 from glmjax.families import AbstractFamily
@@ -86,24 +87,6 @@ class DesignSpec:
 @dataclasses.dataclass(frozen=True)
 class _Module:
     name: str
-
-
-def cbind(*columns) -> np.ndarray:
-    """R's ``cbind`` for a formula's left side: ``cbind(successes, failures) ~ x`` gives
-    Binomial its two response columns (the same as ``successes + failures``)."""
-    return np.column_stack([np.asarray(c, float) for c in columns])
-
-
-def formula_context(formula: str, columns, frame: FrameType | None) -> dict:
-    """The names in ``formula`` that are neither ``columns`` of the data nor formulaic's own
-    transforms (``C``, ``np``, ``log``, ``scale``, ...): a function of the user's, a module, a
-    constant, as ``frame`` (where the formula was written) sees them; and ``cbind``."""
-    from formulaic.transforms import TRANSFORMS
-
-    scope = {} if frame is None else {**frame.f_globals, **frame.f_locals}
-    names = set(re.findall(r"[A-Za-z_]\w*", formula)) - {str(c) for c in columns}
-    names -= set(TRANSFORMS)
-    return {"cbind": cbind} | {n: scope[n] for n in names if n in scope}
 
 
 def _model_matrix(build, data, context: dict, unseen: str = "raise", sparse: bool = False):
@@ -203,33 +186,6 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
                       X.layout if is_design(X) else None, context, _response_names(lhs),
                       offset_spec)
     return dataclasses.replace(result, model_spec=spec)
-
-
-def split_offsets(formula: str) -> tuple[str, str | None]:
-    """(``formula`` without its ``offset(...)`` terms, a formula "0 + I(sum of them)" of
-    their sum or None): R's ``y ~ x + offset(log(exposure))``."""
-    inside, start = [], formula.find("~")
-    for match in list(re.finditer(r"(?<![\w.])offset\s*\(", formula))[::-1]:
-        begin, depth, end = match.start(), 1, match.end()
-        while depth and end < len(formula):
-            depth += {"(": 1, ")": -1}.get(formula[end], 0)
-            end += 1
-        if depth or begin < start or "|" in formula[start:begin]:
-            raise ValueError("offset(...) must be a term of the mean's right-hand side, with "
-                             "its parentheses closed.")
-        inside.append(formula[match.end():end - 1])
-        before, after = formula[:begin].rstrip(), formula[end:].lstrip()
-        if before.endswith("+"):
-            formula = before[:-1].rstrip() + " " + after
-        elif after.startswith("+"):
-            formula = before + " " + after[1:].lstrip()
-        elif before.endswith("~") and (not after or after.startswith("|")):
-            formula = before + " 1 " + after
-        else:
-            raise ValueError("offset(...) must be added to the other terms (+ offset(...)).")
-    if not inside:
-        return formula, None
-    return formula.strip(), "0 + I(" + " + ".join(f"({e})" for e in inside[::-1]) + ")"
 
 
 def _add_offsets(offset_spec, data, context: dict, offset):

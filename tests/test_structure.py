@@ -12,7 +12,7 @@ PACKAGE = Path(gj.__file__).parent
 # DESIGN.md's layers, lowest first; a module imports from its own layer or lower ones
 LAYERS = [
     ("utilities", {"_compilation", "_transfer", "_row_blocks", "_blas", "_design", "_information",
-                   "_optional", "_streaming", "sharding", "datasets"}),
+                   "_optional", "_streaming", "sharding", "datasets", "_formula_terms"}),
     ("math", {"links", "parametrizations", "families"}),
     ("model", {"_model", "_checks"}),
     ("solvers", {"solvers"}),
