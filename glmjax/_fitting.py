@@ -725,10 +725,19 @@ def default_names(ones: ArrayLike) -> tuple[str, ...]:
 
 def _warn(result: FitResult) -> None:
     if not bool(result.converged):
+        advice = result.status.advice(result.solver)
+        if result.status == Status.NONFINITE and not np.isfinite(float(result.loglik)):
+            # the start itself: R's "no valid set of coefficients has been found"
+            advice = (f"the starting coefficients give fitted means outside the "
+                      f"{result.family.name} family's range (under the "
+                      f"{result.parametrization.describe(result.family)} link), where the "
+                      "log-likelihood is not finite: pass init= coefficients whose means are "
+                      "valid at every row (e.g. the intercept at the link of the mean of y, "
+                      "the other coefficients 0).")
         warnings.warn(
             f"{result.solver} did not converge ({int(result.n_iter)} iterations, status "
-            f"{result.status.name}): {result.status.advice(result.solver)} The coefficients "
-            "are those of the last iterate (result.converged is False).",
+            f"{result.status.name}): {advice} The coefficients are those of the last iterate "
+            "(result.converged is False).",
             ConvergenceWarning,
             stacklevel=3,
         )
@@ -737,8 +746,9 @@ def _warn(result: FitResult) -> None:
             f"fitted means are numerically on the boundary of the {result.family.name} mean "
             f"space (probabilities 0 or 1, or rates 0) for {int(result.n_boundary)} "
             "observations: the data are (quasi-)separated and the maximum-likelihood "
-            "estimate does not exist; coefficients and standard errors are unreliable. An l2 "
-            "penalty gives a finite estimate.",
+            "estimate does not exist, or (under a link that reaches the edge, as the "
+            "identity) it lies on the edge of the parameter space; coefficients and standard "
+            "errors are unreliable. An l2 penalty gives a finite estimate.",
             SeparationWarning,
             stacklevel=3,
         )

@@ -231,7 +231,8 @@ class Problem(eqx.Module):
         """I at linear predictors L (m, q) and extras. With ``rhs`` (m, q): (I, XᵀR) from one
         product over X, without blocks (``row_sums`` calls it on each block). ``observed``
         (one linear predictor, no extras): each row's weight is the observed curvature
-        −∂²ℓᵢ/∂Lᵢ² where it is positive, the expected one elsewhere (``observed_steps``)."""
+        −∂²ℓᵢ/∂Lᵢ² where it is positive, the expected one elsewhere (``observed_steps``); it
+        may be a traced bool, chosen at run time."""
         family, param = self.family, self.parametrization
 
         m, p, q, r = linear.shape[0], self.n_features, self.n_linear, self.n_extra
@@ -249,10 +250,10 @@ class Problem(eqx.Module):
         VG = V @ G
         W = jnp.einsum("ida,idb->iab", G, VG)
         W = W[:, 0, 0] if q == 1 else W
-        if observed:
+        if observed is not False:
             curvature = jax.jvp(lambda lin: jax.grad(self._loglik)(lin, extra), (linear,),
                                 (jnp.ones_like(linear),))[1][:, 0]
-            W = jnp.where(curvature < 0, -curvature, W)
+            W = jnp.where((curvature < 0) & observed, -curvature, W)
         if self.outer is not None:
             info_theta = gram_from_outer(self.outer, W, p)
             X_rhs = None if rhs is None else self.X.T @ rhs.reshape(m, -1)

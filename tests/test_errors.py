@@ -169,6 +169,28 @@ def test_non_convergence_warns_and_reports(X, counts):
     assert "DID NOT CONVERGE" in res.summary()
 
 
+def test_poisson_means_at_zero_under_the_identity_link():
+    """R's glm(y ~ x, poisson("identity")) stops at its first iterate, which has negative
+    means ("no valid set of coefficients has been found: please supply starting values");
+    glmjax says so too. From a valid start, Newton's steps stall where a mean reaches 0; the
+    loop goes on with Fisher scoring, as R's IRLS, to the maximum on that edge: R's
+    coefficients (start = c(mean(y), 0); 1.485545501807, 0.619433380252, log-likelihood
+    −303.088111283) to 2e-6, with a log-likelihood at least as high."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(200), rng.normal(size=200)])
+    y = rng.poisson(np.clip(1 + 2 * X[:, 1], 0.1, None)).astype(float)
+    with pytest.warns(gj.ConvergenceWarning, match=r"\(0 iterations, status NONFINITE\): the "
+                      r"starting coefficients give fitted means outside the Poisson family's "
+                      r"range \(under the identity link\).* pass init="):
+        gj.fit(X, y, F.Poisson(), link=gj.links.Identity())
+    with pytest.warns(gj.SeparationWarning, match="on the edge of the parameter space"), \
+            pytest.warns(gj.ConvergenceWarning, match="MAX_ITER"):  # linear convergence
+        res = gj.fit(X, y, F.Poisson(), link=gj.links.Identity(), init=[y.mean(), 0.0])
+    np.testing.assert_allclose(res.coef, [1.485545501807, 0.619433380252], atol=2e-6)
+    assert float(res.loglik) >= -303.088111283 - 1e-9
+    assert float(np.min(res.mean)) >= 0 and int(res.n_boundary) == 1
+
+
 def test_a_diverged_first_order_fit_is_not_converged():
     # a step far too long: the gradient overflows after one update
     import optax

@@ -3,7 +3,10 @@
 At an accepted point β the step solves (I(β)/Σw + λM) δ = −∇f(β), with the expected
 information I of the model (autodiff, any family and link), or, for a scalar family with a
 non-canonical link, the observed information (Newton's method, ``Problem.observed_steps``;
-the returned information is then the expected one at the optimum, one more pass). Each pass
+the returned information is then the expected one at the optimum, one more pass). Where
+Newton's steps stall (``max_halvings`` halvings without a decrease, as at a mean on the edge
+of its space: a Poisson mean 0 under the identity link), the loop goes on with Fisher
+scoring from that point, whose weights keep such rows at the edge (R's IRLS). Each pass
 of the loop evaluates f, ∇f and I at the trial point β + tδ in one pass over X
 (``Problem.local_model``): if f did not increase (beyond its rounding error) the point is
 accepted and the next step is computed there; otherwise t is halved (and that I is not
@@ -83,11 +86,15 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
     """Fisher scoring from ``beta0``; ``max_iter`` bounds the accepted steps."""
     dtype = beta0.dtype
     observed = problem.observed_steps
+
+    def local_model(beta, fisher):  # Newton's steps until they stall, then Fisher's
+        return problem.local_model(beta, ~fisher if observed else False)
+
     if problem.has_l1:
         l1_weights = problem.l1 * problem.penalized
 
-        def evaluate(beta):  # f with the L1 term, the gradient of its smooth part, I/Σw + λ₂M
-            value, grad, info = problem.local_model(beta, observed)
+        def evaluate(beta, fisher):  # f with the L1 term, its smooth part's gradient, I/Σw + λ₂M
+            value, grad, info = local_model(beta, fisher)
             return value + jnp.sum(l1_weights * jnp.abs(beta)), grad, info
 
         def newton_step(info, beta, value, grad):
@@ -95,8 +102,7 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
             delta = lasso_newton_step(info, grad, beta, l1_weights, inner_tol)
             return delta, 0.5 * jnp.dot(delta, info @ delta), None
     else:
-        def evaluate(beta):
-            return problem.local_model(beta, observed)
+        evaluate = local_model
 
         def newton_step(info, beta, value, grad):
             # the factor (a Cholesky factor, or the blocks' of ``_information``) is kept
@@ -110,9 +116,9 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
         return (steps < max_iter) & ~done
 
     def body(state):
-        beta, value, info, factor, delta, decrement, t, steps, halvings, _, _ = state
+        beta, value, info, factor, delta, decrement, t, steps, halvings, _, _, fisher = state
         trial = beta + t * delta
-        new_value, grad, new_info = evaluate(trial)
+        new_value, grad, new_info = evaluate(trial, fisher)
         slack = 64 * jnp.finfo(dtype).eps * (jnp.abs(value) + 1)  # f's rounding error
         accept = (
             jnp.isfinite(new_value)
@@ -132,22 +138,26 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
         converged = (accept & (decrement <= tol * size)) | (
             stuck & (decrement <= jnp.sqrt(tol) * size)
         )
+        # stalled Newton steps: Fisher scoring from β (t = 0 evaluates β itself again)
+        switch = stuck & ~converged & ~fisher & observed & jnp.isfinite(value)
+        stuck = stuck & ~switch
         done = converged | stuck | ~jnp.isfinite(decrement)
-        t = jnp.where(accept, 1.0, 0.5 * t).astype(dtype)
+        t = jnp.where(accept, 1.0, jnp.where(switch, 0.0, 0.5 * t)).astype(dtype)
+        halvings = jnp.where(switch, 0, halvings)
         status = status_code(converged, jnp.isfinite(decrement) & jnp.isfinite(value), stuck)
         return (beta, value, info, factor, delta, decrement, t, steps + accept, halvings, done,
-                status)
+                status, fisher | switch)
 
     # the first pass evaluates the start itself (t = 0) and computes the first step there
     inf = jnp.array(jnp.inf, dtype)
     n = beta0.shape[0]
-    info0 = (_zeros(jax.eval_shape(lambda b: evaluate(b)[2], beta0))
+    info0 = (_zeros(jax.eval_shape(lambda b: evaluate(b, jnp.array(False))[2], beta0))
              if getattr(problem.X, "structured", False) else jnp.zeros((n, n), dtype))
     factor0 = None if problem.has_l1 else _zeros(jax.eval_shape(factorize, info0))
     start = (beta0, inf, info0, factor0, jnp.zeros_like(beta0), inf,
              jnp.zeros((), dtype), jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32),
-             jnp.array(False), jnp.array(1, jnp.int32))
-    beta, _, info, factor, *_, steps, _, _, status = jax.lax.while_loop(cond, body, start)
+             jnp.array(False), jnp.array(1, jnp.int32), jnp.array(False))
+    beta, _, info, factor, *_, steps, _, _, status, _ = jax.lax.while_loop(cond, body, start)
     if observed:  # the standard errors take the expected information (R's): one more pass
         info = problem.local_model(beta)[2]
         factor = None if factor is None else factorize(info)
