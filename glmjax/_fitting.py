@@ -726,7 +726,8 @@ def default_names(ones: ArrayLike) -> tuple[str, ...]:
 def _warn(result: FitResult) -> None:
     if not bool(result.converged):
         advice = result.status.advice(result.solver)
-        if result.status == Status.NONFINITE and not np.isfinite(float(result.loglik)):
+        if (result.status == Status.NONFINITE and int(result.n_iter) == 0
+                and not np.isfinite(float(result.loglik))):
             # the start itself: R's "no valid set of coefficients has been found"
             advice = (f"the starting coefficients give fitted means outside the "
                       f"{result.family.name} family's range (under the "

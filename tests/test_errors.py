@@ -169,7 +169,7 @@ def test_non_convergence_warns_and_reports(X, counts):
     assert "DID NOT CONVERGE" in res.summary()
 
 
-def test_poisson_means_at_zero_under_the_identity_link():
+def test_means_at_the_edge_of_their_space_under_identity_and_log_links():
     """R's glm(y ~ x, poisson("identity")) stops at its first iterate, which has negative
     means ("no valid set of coefficients has been found: please supply starting values");
     glmjax says so too. From a valid start, Newton's steps stall where a mean reaches 0; the
@@ -189,6 +189,15 @@ def test_poisson_means_at_zero_under_the_identity_link():
     np.testing.assert_allclose(res.coef, [1.485545501807, 0.619433380252], atol=2e-6)
     assert float(res.loglik) >= -303.088111283 - 1e-9
     assert float(np.min(res.mean)) >= 0 and int(res.n_boundary) == 1
+    # log-binomial (relative risk) regression: R needs starting values there too; glmjax
+    # converges from its own start, to R's fit from start = c(log(mean(y)), 0)
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(200), rng.normal(size=200)])
+    y = (rng.uniform(size=200) < np.clip(np.exp(-1 + 0.5 * X[:, 1]), 0, 1)).astype(float)
+    res = gj.fit(X, y, F.Bernoulli(), link=gj.links.Log())
+    assert bool(res.converged)
+    np.testing.assert_allclose(res.coef, [-1.1995422541, 0.5222020603], atol=5e-5)
+    assert float(res.loglik) >= -117.191664104 - 1e-9
 
 
 def test_a_diverged_first_order_fit_is_not_converged():
