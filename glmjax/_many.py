@@ -80,7 +80,8 @@ def fit_many(
     chunk size up that divides B is preferred, so the fit compiles once. The cap of 256 dates
     from when a vmapped program of more than ~500 fits hung jax 0.10.2's CPU runtime (with an
     earlier version of the fit program; not reproduced since, in 5 runs each of chunks of 512
-    and 1,000). Other keyword arguments go to ``fit``.
+    and 1,000). Other keyword arguments go to ``fit``; ``init`` may hold one start per fit,
+    shape (B, P) for P parameters (warm starts, such as the estimates of an earlier batch).
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -129,6 +130,16 @@ def fit_many(
     fit_kwargs = coded_groups(fit_kwargs, m)
     mapped = {name: args[name] for name in args if batched[name]}
     shared = {name: args[name] for name in args if not batched[name]}
+    init = fit_kwargs.pop("init", None)
+    if init is not None:  # one start for every fit, or one per fit (B, P)
+        init = jnp.asarray(init)
+        n_params = X.shape[-1] * param.n_linear(family) + param.n_extra(family)
+        per_fit = init.ndim == 2 and init.shape == (n_fits, n_params)
+        if not per_fit and init.size != n_params:
+            raise ValueError(f"init must hold {n_params} values (one start for every fit) or "
+                             f"have shape ({n_fits}, {n_params}) (one per fit); got shape "
+                             f"{init.shape}.")
+        (mapped if per_fit else shared)["init"] = init
     if batched["y"]:
         _check_response_batch(family, y, m)
     p, q = X.shape[-1], param.n_linear(family)
@@ -174,7 +185,8 @@ def _map_fits(family, link, fit_kwargs, mapped, shared, chunk_size, shared_outer
     def one(per_fit):
         a = {**shared, **per_fit}
         inputs = prepare(a["X"], a["y"], family, link, weights=a["weights"],
-                         offset=a["offset"], l2=a["l2"], l1=a["l1"], **fit_kwargs)
+                         offset=a["offset"], l2=a["l2"], l1=a["l1"], init=a.get("init"),
+                         **fit_kwargs)
         res, _, _ = solve(dataclasses.replace(inputs, outer=outer, vmapped=True))
         # the result refers to the caller's X (one copy, shared or stacked), not a copy per fit
         return without_X(res, (1,))

@@ -37,6 +37,20 @@ def test_many_responses_share_one_design(data):
         np.testing.assert_allclose(res.deviance[b], one.deviance, rtol=1e-10)
 
 
+def test_one_start_per_fit(data):
+    """init of shape (B, P): each fit starts at its own point (here its estimate: converged
+    within one iteration); one shared start, or a wrong shape, as said."""
+    _, X, Y = data
+    estimates = np.asarray(gj.fit_many(X, Y, family=F.Poisson()).coef)
+    warm = gj.fit_many(X, Y, family=F.Poisson(), init=estimates, max_iter=1)
+    assert warm.converged.tolist() == [True] * 3
+    np.testing.assert_allclose(warm.coef, estimates, rtol=1e-12)
+    shared = gj.fit_many(X, Y, family=F.Poisson(), init=estimates[0])
+    np.testing.assert_allclose(shared.coef, estimates, rtol=1e-10)
+    with pytest.raises(ValueError, match=r"init must hold 3 values .* or have shape \(3, 3\)"):
+        gj.fit_many(X, Y, family=F.Poisson(), init=np.zeros((2, 3)))
+
+
 def test_stacked_data_sets_and_weights(data):
     rng, X, Y = data
     Xs = np.stack([X, X * np.r_[1.0, 2.0, 0.5], X[::-1]])
