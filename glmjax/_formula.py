@@ -45,7 +45,8 @@ class DesignSpec:
     categorical (sparse) columns, how they form a ``Design``; ``context``, the names the
     formula takes from where it was fitted (``formula_context``); ``response_names``, the
     response's columns (a categorical's levels); ``offset_spec``, the formula's ``offset()``
-    terms (their sum, one column)."""
+    terms (their sum, one column); ``response``, ``weights``, ``offset``: what the fit took,
+    for refitting its terms one at a time (``sequential_fits``, R's ``anova(fit)``)."""
 
     spec: object
     precision_spec: object = None
@@ -53,6 +54,9 @@ class DesignSpec:
     context: dict = dataclasses.field(default_factory=dict)
     response_names: tuple[str, ...] | None = None
     offset_spec: object = None
+    response: object = None
+    weights: object = None
+    offset: object = None
 
     def __getstate__(self) -> dict:
         """Pickled with the modules of ``context`` by name (a module cannot be pickled)."""
@@ -82,6 +86,33 @@ class DesignSpec:
                           sparse=self.layout is not None)
         X = self.layout.encode_matrix(X) if self.layout is not None else np.asarray(X, float)
         return X, _add_offsets(self.offset_spec, data, self.context, offset), Z
+
+    def sequential_fits(self, result: FitResult) -> tuple[list[str], list[FitResult]]:
+        """(labels, fits): R's ``anova(fit)`` models, the formula's terms added one at a time
+        to the intercept ("NULL"), refitted with the fit's family, link, weights and offset;
+        the last is ``result`` itself."""
+        terms = [(str(term), [_name(self.spec.column_names[i]) for i in indices])
+                 for term, indices in self.spec.term_indices.items()]
+        if not terms or terms[0][0] != "1":
+            raise ValueError("a table of terms added one at a time starts from the intercept; "
+                             "for a formula without one, compare nested fits: "
+                             "gj.anova(fit0, fit1, ...).")
+        if result.nuisance or result.problem.has_l1 or bool(np.any(result.problem.l2 != 0)):
+            raise ValueError("a table of terms added one at a time is for unpenalised fits "
+                             "with the family's parameters fixed; compare nested fits "
+                             "instead: gj.anova(fit0, fit1, ...) (MASS's anova.negbin "
+                             "estimates α in each).")
+        X = result.problem.X
+        X = np.asarray(X.todense() if is_design(X) else X)
+        position = {name: k for k, name in enumerate(result.feature_names)}
+        fits, columns = [], []
+        for _, names in terms[:-1]:
+            columns += [position[n] for n in names]
+            keep = sorted(columns)
+            fits.append(fit(X[:, keep], self.response, result.family, result.parametrization,
+                            weights=self.weights, offset=self.offset,
+                            feature_names=[result.feature_names[k] for k in keep]))
+        return ["NULL"] + [label for label, _ in terms[1:]], fits + [result]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,14 +208,13 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
     X = Design.from_matrix(rhs, names, may_be_sparse=_categorical_columns(rhs.model_spec))
     if X.n_sparse == 0:
         X = X.dense
-    result = fit(X, _response(lhs, family), family, link,
-                 weights=_column(data, weights, "weights"),
-                 offset=offset,
+    response, weights = _response(lhs, family), _column(data, weights, "weights")
+    result = fit(X, response, family, link, weights=weights, offset=offset,
                  groups=_column(data, groups, "groups", numeric=False),
                  feature_names=X.names if is_design(X) else names, **fit_kwargs)
     spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec,
                       X.layout if is_design(X) else None, context, _response_names(lhs),
-                      offset_spec)
+                      offset_spec, response, weights, offset)
     return dataclasses.replace(result, model_spec=spec)
 
 

@@ -56,6 +56,7 @@ class AnovaTable:
     test: str
     twologlik: np.ndarray | None = None
     nuisance: dict = dataclasses.field(default_factory=dict)
+    labels: tuple[str, ...] | None = None  # the rows' names (the terms of one fit's table)
 
     def __str__(self) -> str:
         if self.twologlik is not None:
@@ -64,9 +65,12 @@ class AnovaTable:
         head = (f"{'':6}{'Resid. Df':>10}{'Resid. Dev':>12}{'Df':>6}{'Deviance':>12}"
                 + (f"{self.test:>11}" if shown else "")
                 + f"{'Pr(>F)' if f_test else 'Pr(>Chi)':>11}")
+        labels = self.labels or [str(k + 1) for k in range(len(self.resid_df))]
+        width = max(6, max(len(label) for label in labels) + 2)
+        head = f"{'':{width}}" + head[6:]
         rows = ["Analysis of Deviance Table", "", head]
         for k in range(len(self.resid_df)):
-            cells = f"{k + 1:<6}{self.resid_df[k]:>10.0f}{self.resid_dev[k]:>12.4f}"
+            cells = f"{labels[k]:<{width}}{self.resid_df[k]:>10.0f}{self.resid_dev[k]:>12.4f}"
             if k:
                 stat = f"{self.statistic[k]:>11.4f}" if shown else ""
                 cells += (f"{self.df[k]:>6.0f}{self.deviance[k]:>12.4f}{stat}"
@@ -146,10 +150,12 @@ def lr_test(smaller, larger) -> TestResult:
 def anova(*fits, test: str = "Chisq") -> AnovaTable:
     """R's ``anova(fit₁, fit₂, ..., test = "Chisq" | "F" | "Rao")`` for nested fits, smallest
     first: each row tests the fit against the one before it, with the dispersion (and its df)
-    of the largest fit, as R. With "Rao" the statistic is R's "Rao" score (``score_test``)
-    and its p-value that of the score divided by the dispersion. Fits with estimated family
-    parameters (``res.nuisance``) are compared by their likelihood ratio 2(ℓ₁ − ℓ₀), "Chisq"
-    only (MASS's ``anova.negbin`` table).
+    of the largest fit, as R. One fit of a formula (``glm``) gives R's ``anova(fit)``: its
+    terms added one at a time to the intercept, in the formula's order, each row named by
+    its term (the smaller models are refitted). With "Rao" the statistic is R's "Rao" score
+    (``score_test``) and its p-value that of the score divided by the dispersion. Fits with
+    estimated family parameters (``res.nuisance``) are compared by their likelihood ratio
+    2(ℓ₁ − ℓ₀), "Chisq" only (MASS's ``anova.negbin`` table).
 
     Example:
         >>> import jax.numpy as jnp, glmjax as gj
@@ -162,8 +168,13 @@ def anova(*fits, test: str = "Chisq") -> AnovaTable:
     """
     if test not in ("Chisq", "F", "Rao"):
         raise ValueError(f'test must be "Chisq", "F" or "Rao"; got {test!r}.')
+    if len(fits) == 1 and getattr(fits[0], "model_spec", None) is not None:
+        _single(fits[0], "anova")
+        labels, models = fits[0].model_spec.sequential_fits(fits[0])
+        return dataclasses.replace(anova(*models, test=test), labels=tuple(labels))
     if len(fits) < 2:
-        raise ValueError("anova compares at least two fits, the smallest first.")
+        raise ValueError("anova compares at least two fits, the smallest first (or takes one "
+                         "fit of a formula, gj.glm, for its terms one at a time).")
     for k, fit in enumerate(fits):
         _single(fit, "anova")
         if k:

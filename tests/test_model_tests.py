@@ -130,6 +130,31 @@ def test_anova_f_for_gaussian_is_ols_anova(data):
     assert "Pr(>F)" in str(table)
 
 
+def test_one_formula_fit_adds_its_terms_one_at_a_time(data):
+    """R's anova(fit): the table of the nested fits intercept, + x1, + x1 + x2:x3 (a
+    Gamma fit with weights, an offset and a log link), rows named by term."""
+    pd = pytest.importorskip("pandas")
+    X, _, real = data
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"x1": X[:, 1], "x2": X[:, 2], "x3": X[:, 3], "y": np.exp(real / 4),
+                          "w": rng.uniform(0.5, 2, M), "o": 0.1 * rng.normal(size=M)})
+    kw = {"link": gj.links.Log(), "weights": "w", "offset": "o"}
+    fits = [gj.glm(f, frame, F.Gamma(), **kw) for f in ("y ~ 1", "y ~ x1", "y ~ x1 + x2:x3")]
+    for test in ("F", "Rao"):
+        table, nested = gj.anova(fits[-1], test=test), gj.anova(*fits, test=test)
+        assert table.labels == ("NULL", "x1", "x2:x3")
+        for field in ("resid_df", "resid_dev", "statistic", "pvalue"):
+            np.testing.assert_allclose(getattr(table, field), getattr(nested, field),
+                                       rtol=1e-9, err_msg=field)
+    assert str(table).splitlines()[3].startswith("NULL")
+    with pytest.raises(ValueError, match="starts from the intercept"):
+        gj.anova(gj.glm("y ~ 0 + x1 + x2", frame, F.Gamma(), **kw))
+    with pytest.raises(ValueError, match="unpenalised fits"):
+        gj.anova(gj.glm("y ~ x1", frame, F.Gamma(), l2=0.1, **kw))
+    with pytest.raises(ValueError, match=r"at least two fits, .* \(or takes one fit of a formula"):
+        gj.anova(gj.fit(X, real, F.Gaussian()))
+
+
 def test_fits_that_are_not_nested_or_not_comparable(data):
     X, counts, real = data
     a, b = gj.fit(X[:, :2], counts, F.Poisson()), gj.fit(X, counts, F.Poisson())

@@ -91,6 +91,16 @@ def test_analysis_of_deviance_equals_anova_glm(r):
         np.testing.assert_allclose(table.statistic[1:], expected["rao"][1:], rtol=1e-8)
         # p-values near 1e-40: d log p ≈ dS/2 turns S's 1e-10 into 1e-8
         np.testing.assert_allclose(table.pvalue[1:], expected["p"][1:], rtol=1e-7)
+    # one fit: R's anova(fit), its terms added one at a time
+    table, s = gj.anova(fits[-1]), ref["anova_seq"]
+    assert table.labels == ("NULL", "Eth", "Sex", "Age", "Lrn")
+    np.testing.assert_allclose(table.resid_df, s["resid_df"])
+    np.testing.assert_allclose(table.resid_dev, s["resid_dev"], rtol=1e-10)
+    np.testing.assert_allclose(table.deviance[1:], s["dev"][1:], rtol=1e-9)
+    np.testing.assert_allclose(table.pvalue[1:], s["p"][1:], rtol=1e-7)
+    table = gj.anova(gamma[-1], test="F")
+    np.testing.assert_allclose(table.statistic[1:], ref["anova_seq_f"]["f"][1:], rtol=1e-8)
+    np.testing.assert_allclose(table.pvalue[1:], ref["anova_seq_f"]["p"][1:], rtol=1e-8)
 
 
 def test_prediction_equals_predict_glm(r):

@@ -25,9 +25,14 @@ rao <- anova(f0, f1, po, test = "Rao")
 out$rao <- list(rao = rao[["Rao"]], p = rao[["Pr(>Chi)"]])
 out$anova <- list(resid_df = a[["Resid. Df"]], resid_dev = a[["Resid. Dev"]],
                   df = a[["Df"]], dev = a[["Deviance"]], p = a[["Pr(>Chi)"]])
+s <- anova(po, test = "Chisq")  # one fit: its terms added one at a time
+out$anova_seq <- list(resid_df = s[["Resid. Df"]], resid_dev = s[["Resid. Dev"]],
+                      dev = s[["Deviance"]], p = s[["Pr(>Chi)"]])
 ga <- glm(Days + 1 ~ Eth + Sex + Age + Lrn, data = quine, family = Gamma(link = "log"), control = glm.control(epsilon = 1e-15, maxit = 100))
 b <- anova(glm(Days + 1 ~ Eth, data = quine, family = Gamma(link = "log"), control = glm.control(epsilon = 1e-15, maxit = 100)), ga, test = "F")
 out$anova_f <- list(f = b[["F"]], p = b[["Pr(>F)"]])
+sg <- anova(ga, test = "F")
+out$anova_seq_f <- list(f = sg[["F"]], p = sg[["Pr(>F)"]])
 rg <- anova(glm(Days + 1 ~ Eth, data = quine, family = Gamma(link = "log"),
                 control = glm.control(epsilon = 1e-15, maxit = 100)), ga, test = "Rao")
 out$rao_gamma <- list(rao = rg[["Rao"]], p = rg[["Pr(>Chi)"]])
