@@ -124,6 +124,9 @@ def _scoring(problem: Problem, beta0: Array, tol: float, max_iter: int, max_halv
             jnp.isfinite(new_value)
             & ((new_value <= value + slack) | ~jnp.isfinite(value))
             & jnp.all(jnp.isfinite(grad))
+            # and a finite information: a mean exactly at the edge of its space can have a
+            # finite log-likelihood and an infinite weight (R's validmu asks μ > 0)
+            & jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(new_info)]))
         )
         delta, decrement, factor = jax.lax.cond(
             accept, newton_step, lambda *_: (delta, decrement, factor), new_info, trial,
