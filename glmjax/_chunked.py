@@ -458,9 +458,12 @@ class _Clusters:
                                  f"be matched between processes; got {labels.dtype} labels.")
             counts = _from_every_process(np.array([labels.size]))[:, 0]
             n = int(counts.max())
-            pad = lambda a: np.concatenate([a, np.zeros((n - len(a),) + a.shape[1:])])  # noqa: E731
-            every_label = _from_every_process(pad(labels.astype(np.float64)))
-            every_total = _from_every_process(pad(totals))
+
+            def padded(a):  # every process gathers arrays of one shape
+                return np.concatenate([a, np.zeros((n - len(a),) + a.shape[1:])])
+
+            every_label = _from_every_process(padded(labels.astype(np.float64)))
+            every_total = _from_every_process(padded(totals))
             kept = np.arange(n) < counts[:, None]
             unique, where = np.unique(every_label[kept], return_inverse=True)
             totals = np.zeros((unique.size, totals.shape[1]))

@@ -5,12 +5,12 @@ formulaic reads): ``C(x)`` and string columns become treatment contrasts, ``np.l
 other transforms are evaluated in the frame, ``1 +`` is implicit (``- 1`` or ``0 +`` drops
 the intercept). Names that are not columns (a function of the user's, a module) are looked
 up where ``glm`` is called, as R evaluates a formula in its environment and statsmodels in
-its ``eval_env``, and kept with the fit for predictions on new data. R's ``offset(...)`` terms
-(``y ~ x + offset(log(exposure))``) add to the offset, also in predictions on new data. The
-left side is the
-response as ``fit`` takes it: one column, two columns ``successes + failures`` (or R's
-``cbind(successes, failures)``) for Binomial, a categorical column for Multinomial (its
-levels are the classes), or the K component columns for Dirichlet.
+its ``eval_env``, and kept with the fit for predictions on new data. R's ``offset(...)``
+terms (``y ~ x + offset(log(exposure))``) add to the offset, also in predictions on new
+data. The left side is the response as ``fit`` takes it: one column, two columns
+``successes + failures`` (or R's ``cbind(successes, failures)``) for Binomial, a categorical
+column for Multinomial (its levels are the classes, which name the coefficients), or the K
+component columns for Dirichlet.
 
 Beta and Dirichlet regression take a second part after ``|`` for the precision, as R's
 betareg and DirichletReg: ``y ~ x1 + x2 | z`` models log φᵢ = zᵢᵀγ (mean–precision, with

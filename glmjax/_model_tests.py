@@ -62,12 +62,11 @@ class AnovaTable:
         if self.twologlik is not None:
             return self._likelihood_ratio_table()
         f_test, shown = self.test == "F", self.test in ("F", "Rao")
-        head = (f"{'':6}{'Resid. Df':>10}{'Resid. Dev':>12}{'Df':>6}{'Deviance':>12}"
-                + (f"{self.test:>11}" if shown else "")
-                + f"{'Pr(>F)' if f_test else 'Pr(>Chi)':>11}")
         labels = self.labels or [str(k + 1) for k in range(len(self.resid_df))]
         width = max(6, max(len(label) for label in labels) + 2)
-        head = f"{'':{width}}" + head[6:]
+        head = (f"{'':{width}}{'Resid. Df':>10}{'Resid. Dev':>12}{'Df':>6}{'Deviance':>12}"
+                + (f"{self.test:>11}" if shown else "")
+                + f"{'Pr(>F)' if f_test else 'Pr(>Chi)':>11}")
         rows = ["Analysis of Deviance Table", "", head]
         for k in range(len(self.resid_df)):
             cells = f"{labels[k]:<{width}}{self.resid_df[k]:>10.0f}{self.resid_dev[k]:>12.4f}"
