@@ -37,6 +37,8 @@ from glmjax._row_blocks import is_design
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import MeanPrecision
 
+SEQUENTIAL_DENSE_BYTES = 2**30  # the largest dense design ``sequential_fits`` makes
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class DesignSpec:
@@ -103,7 +105,13 @@ class DesignSpec:
                              "instead: gj.anova(fit0, fit1, ...) (MASS's anova.negbin "
                              "estimates α in each).")
         X = result.problem.X
-        X = np.asarray(X.todense() if is_design(X) else X)
+        if is_design(X):  # the smaller models take dense columns
+            if X.shape[0] * X.shape[1] * X.dtype.itemsize > SEQUENTIAL_DENSE_BYTES:
+                raise ValueError(f"a table of terms added one at a time refits dense "
+                                 f"subsets of the {X.shape[0]} × {X.shape[1]} design, too "
+                                 "large here; compare nested fits: gj.anova(fit0, fit1, ...).")
+            X = X.todense()
+        X = np.asarray(X)
         position = {name: k for k, name in enumerate(result.feature_names)}
         fits, columns = [], []
         for _, names in terms[:-1]:

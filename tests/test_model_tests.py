@@ -130,7 +130,7 @@ def test_anova_f_for_gaussian_is_ols_anova(data):
     assert "Pr(>F)" in str(table)
 
 
-def test_one_formula_fit_adds_its_terms_one_at_a_time(data):
+def test_one_formula_fit_adds_its_terms_one_at_a_time(data, monkeypatch):
     """R's anova(fit): the table of the nested fits intercept, + x1, + x1 + x2:x3 (a
     Gamma fit with weights, an offset and a log link), rows named by term."""
     pd = pytest.importorskip("pandas")
@@ -151,6 +151,11 @@ def test_one_formula_fit_adds_its_terms_one_at_a_time(data):
         gj.anova(gj.glm("y ~ 0 + x1 + x2", frame, F.Gamma(), **kw))
     with pytest.raises(ValueError, match="unpenalised fits"):
         gj.anova(gj.glm("y ~ x1", frame, F.Gamma(), l2=0.1, **kw))
+    from glmjax import _formula
+
+    monkeypatch.setattr(_formula, "SEQUENTIAL_DENSE_BYTES", 1000)  # categorical: a Design
+    with pytest.raises(ValueError, match=r"refits dense subsets of the 200 × 4 design"):
+        gj.anova(gj.glm("y ~ x1 + C(g)", frame.assign(g=np.arange(M) % 3), F.Gamma(), **kw))
     with pytest.raises(ValueError, match=r"at least two fits, .* \(or takes one fit of a formula"):
         gj.anova(gj.fit(X, real, F.Gaussian()))
 
