@@ -199,9 +199,25 @@ class FitResult(eqx.Module):
             return betainc(df / 2, 0.5, df / (df + stat**2))
         return 2 * ndtr(-jnp.abs(stat))
 
-    def conf_int(self, alpha: float = 0.05) -> Array:
-        """Wald intervals coef ± z_{1−α/2}·stderr (R's ``confint.default``); shape (..., 2)."""
-        return _conf_int(self, np.asarray(_normal_quantile(1 - _check_alpha(alpha) / 2)))
+    def conf_int(self, alpha: float = 0.05, method: str = "wald") -> Array:
+        """Intervals for the coefficients at level 1 − α; shape (..., 2).
+
+        ``method="wald"``: coef ± z_{1−α/2}·stderr (R's ``confint.default``).
+        ``method="profile"``: profile-likelihood intervals (R's ``confint`` of a glm, MASS's
+        ``profile.glm``), {b : 2(ℓ(β̂) − ℓ̃(b))/φ̂ ≤ z²_{1−α/2}} with ℓ̃(b) maximised over the
+        other parameters at βⱼ = b; not symmetric, and better than Wald's for small samples
+        and large effects; an end is infinite where the likelihood never falls that far, NaN
+        where a refit fails (a separated fit).
+        For a single unpenalised fit with a dense X and one linear predictor.
+        """
+        alpha = _check_alpha(alpha)
+        if method == "profile":
+            from glmjax._profile import profile_conf_int
+
+            return profile_conf_int(self, alpha)
+        if method != "wald":
+            raise ValueError(f'method must be "wald" or "profile"; got {method!r}.')
+        return _conf_int(self, np.asarray(_normal_quantile(1 - alpha / 2)))
 
     @compiled_property
     def precision(self) -> Array | None:

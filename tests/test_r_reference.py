@@ -103,6 +103,17 @@ def test_analysis_of_deviance_equals_anova_glm(r):
     np.testing.assert_allclose(table.pvalue[1:], ref["anova_seq_f"]["p"][1:], rtol=1e-8)
 
 
+def test_profile_intervals_equal_confint(r):
+    """R's confint of a glm interpolates a spline through its grid of refits; glmjax finds
+    each end as a root (so: 5e-5)."""
+    ref, quine = r
+    quine = quine.assign(y=quine.Days + 1)
+    for name, fit in (("poisson", gj.glm(f"Days ~ {TERMS}", quine, F.Poisson())),
+                      ("gamma", gj.glm(f"y ~ {TERMS}", quine, F.Gamma(), link=gj.links.Log()))):
+        np.testing.assert_allclose(fit.conf_int(method="profile"), ref["confint"][name],
+                                   atol=5e-5, err_msg=name)
+
+
 def test_prediction_equals_predict_glm(r):
     ref, quine = r
     res = gj.glm(f"Days ~ {TERMS}", quine, F.Poisson())

@@ -57,6 +57,43 @@ def test_z_pvalues_and_wald_intervals():
     np.testing.assert_allclose(res.cov, ref.cov_params(), rtol=1e-6)
 
 
+def test_profile_intervals_are_where_the_deviance_rises_by_the_quantile():
+    """At each end b of a profile interval, the fit with that coefficient fixed at b (its
+    column moved into the offset, fitted by ``gj.fit``) has a deviance (D̃ − D̂)/φ̂ = z²
+    above the fit's (1e-7): logistic regression, where the interval is not symmetric, and a
+    Gamma fit with φ̂ estimated and weights. A separated fit (no MLE) gets no finite
+    interval for its separating coefficient."""
+    rng, X = _data()
+    y = (rng.uniform(size=M) < 1 / (1 + np.exp(-X @ [0.1, 1.5, -0.5]))).astype(float)
+    weights = rng.uniform(0.5, 2.0, M)
+    gamma = rng.gamma(2.0, np.exp(X @ [0.2, 0.3, -0.4]) / 2.0)
+    z2 = stats.norm.ppf(0.95) ** 2
+    for family, response, kw in ((F.Bernoulli(), y, {}), (F.Gamma(), gamma,
+                                                        {"link": gj.links.Log(),
+                                                         "weights": weights})):
+        res = gj.fit(X, response, family, **kw)
+        intervals = res.conf_int(0.1, method="profile")
+        wald = np.asarray(res.conf_int(0.1))
+        assert not np.allclose(intervals, wald, rtol=1e-3)  # not Wald's
+        for j in range(3):
+            others = np.delete(X, j, axis=1)
+            for b in intervals[j]:
+                fixed = gj.fit(others, response, family, offset=X[:, j] * b, **kw)
+                rise = (float(fixed.deviance) - float(res.deviance)) / float(res.scale)
+                np.testing.assert_allclose(rise, z2, rtol=1e-7)
+    separated = (X[:, 1] > 0).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gj.fit(X[:, :2], separated, F.Bernoulli())
+        assert not np.isfinite(res.conf_int(method="profile")[1]).all()
+    with pytest.raises(ValueError, match='method must be "wald" or "profile"'):
+        res.conf_int(method="likelihood")
+    with pytest.raises(ValueError, match="profile intervals are for unpenalised fits"):
+        gj.fit(X, y, F.Bernoulli(), l2=0.1).conf_int(method="profile")
+    with pytest.raises(ValueError, match="profile intervals are for one linear predictor"):
+        gj.fit(X, rng.integers(0, 3, M), F.Multinomial(3)).conf_int(method="profile")
+
+
 def test_null_deviance_without_intercept_is_the_offset_only_model():
     rng, X = _data()
     Xn = X[:, 1:]

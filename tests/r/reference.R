@@ -33,6 +33,9 @@ b <- anova(glm(Days + 1 ~ Eth, data = quine, family = Gamma(link = "log"), contr
 out$anova_f <- list(f = b[["F"]], p = b[["Pr(>F)"]])
 sg <- anova(ga, test = "F")
 out$anova_seq_f <- list(f = sg[["F"]], p = sg[["Pr(>F)"]])
+# profile-likelihood intervals (MASS's profile.glm: a spline through a grid of refits)
+out$confint <- list(poisson = unname(suppressMessages(confint(po))),
+                    gamma = unname(suppressMessages(confint(ga))))
 rg <- anova(glm(Days + 1 ~ Eth, data = quine, family = Gamma(link = "log"),
                 control = glm.control(epsilon = 1e-15, maxit = 100)), ga, test = "Rao")
 out$rao_gamma <- list(rao = rg[["Rao"]], p = rg[["Pr(>Chi)"]])
