@@ -295,6 +295,24 @@ class FitResult(eqx.Module):
         self._require_scalar("deviance residuals")
         return jnp.sign(self.resid_response) * jnp.sqrt(jnp.maximum(self.unit_deviance, 0))
 
+    @compiled_property
+    def resid_working(self) -> Array:
+        """(T(yᵢ) − μᵢ) ∂Lᵢ/∂μᵢ, the residual of IRLS's working response (R's
+        ``residuals(fit, "working")``), with ∂μ/∂L by autodiff through the link."""
+        self._require_scalar("working residuals")
+        if jnp.ndim(self.params) != 1:
+            raise ValueError("working residuals are per fit: index a batched result first "
+                             "(res[k]).")
+        problem = self.problem
+        linear, extra = problem.linear(self.params), problem.unpack(self.params)[1]
+
+        def mean_of(lin):
+            return problem.family.mean(problem.parametrization.natural(problem.family, lin,
+                                                                       extra))
+
+        slope = jax.jvp(mean_of, (linear,), (jnp.ones_like(linear),))[1]
+        return self.resid_response / slope.reshape(self.resid_response.shape)
+
     def _require_scalar(self, what: str) -> None:
         """``ValueError`` unless the family's mean is one number per row."""
         if jnp.ndim(self.mean) != jnp.ndim(self.params):

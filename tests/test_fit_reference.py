@@ -123,6 +123,14 @@ def test_matches_statsmodels(data, case):
         np.testing.assert_allclose(res.loglik, want, rtol=1e-10)
     np.testing.assert_allclose(res.resid_pearson, ref.resid_pearson, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(res.resid_deviance, ref.resid_deviance, rtol=1e-6, atol=1e-8)
+    if name == "binomial":  # R's (y/n − p)/(dp/dη); statsmodels' is n² times that
+        p, eta = np.asarray(res.predict(X)), np.asarray(res.predict(X, which="linear"))
+        slope = p * (1 - p) if link is None else stats.norm.pdf(eta)
+        want = (y[:, 0] / y.sum(1) - p) / slope
+        np.testing.assert_allclose(res.resid_working, want, rtol=1e-8, atol=1e-10)
+    else:
+        np.testing.assert_allclose(res.resid_working, ref.resid_working, rtol=1e-6,
+                                   atol=1e-8)
 
 
 @pytest.mark.parametrize("case", [CASES[7], CASES[9], CASES[3], CASES[12]], ids=_ids)
