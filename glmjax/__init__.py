@@ -26,7 +26,7 @@ from glmjax._fitting import (
 from glmjax._formula import glm
 from glmjax._identity import IdentityCheck, check_identity
 from glmjax._many import fit_many
-from glmjax._model_tests import anova, lr_test, score_test
+from glmjax._model_tests import anova, drop1, lr_test, score_test
 from glmjax._paths import RegularizationPath, fit_path
 from glmjax._results import FitResult
 from glmjax._training import TrainResult, fit_minibatch
@@ -47,6 +47,7 @@ __all__ = [
     "TrainResult",
     "anova",
     "check_identity",
+    "drop1",
     "datasets",
     "families",
     "fit",

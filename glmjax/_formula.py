@@ -37,7 +37,7 @@ from glmjax._row_blocks import is_design
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import MeanPrecision
 
-SEQUENTIAL_DENSE_BYTES = 2**30  # the largest dense design ``sequential_fits`` makes
+REFIT_DENSE_BYTES = 2**30  # the largest dense design ``DesignSpec.refit`` makes
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -48,7 +48,7 @@ class DesignSpec:
     formula takes from where it was fitted (``formula_context``); ``response_names``, the
     response's columns (a categorical's levels); ``offset_spec``, the formula's ``offset()``
     terms (their sum, one column); ``response``, ``weights``, ``offset``: what the fit took,
-    for refitting its terms one at a time (``sequential_fits``, R's ``anova(fit)``)."""
+    for refitting some of its terms (``refit``: R's ``anova(fit)`` and ``drop1``)."""
 
     spec: object
     precision_spec: object = None
@@ -89,38 +89,33 @@ class DesignSpec:
         X = self.layout.encode_matrix(X) if self.layout is not None else np.asarray(X, float)
         return X, _add_offsets(self.offset_spec, data, self.context, offset), Z
 
-    def sequential_fits(self, result: FitResult) -> tuple[list[str], list[FitResult]]:
-        """(labels, fits): R's ``anova(fit)`` models, the formula's terms added one at a time
-        to the intercept ("NULL"), refitted with the fit's family, link, weights and offset;
-        the last is ``result`` itself."""
-        terms = [(str(term), [_name(self.spec.column_names[i]) for i in indices])
-                 for term, indices in self.spec.term_indices.items()]
-        if not terms or terms[0][0] != "1":
-            raise ValueError("a table of terms added one at a time starts from the intercept; "
-                             "for a formula without one, compare nested fits: "
-                             "gj.anova(fit0, fit1, ...).")
+    def terms(self, result: FitResult) -> list[tuple[str, frozenset, list[int]]]:
+        """The formula's terms in order, each as (label, its factors, the positions of its
+        columns among ``result``'s coefficients); the intercept is "1"."""
+        position = {name: k for k, name in enumerate(result.feature_names)}
+        return [(str(term), frozenset(str(f) for f in term.factors),
+                 [position[_name(self.spec.column_names[i])] for i in indices])
+                for term, indices in self.spec.term_indices.items()]
+
+    def refit(self, result: FitResult, columns: list[int]) -> FitResult:
+        """``result``'s model on the coefficients ``columns`` alone, refitted with its
+        family, link, weights and offset (R's ``glm.fit`` in ``anova`` and ``drop1``)."""
         if result.nuisance or result.problem.has_l1 or bool(np.any(result.problem.l2 != 0)):
-            raise ValueError("a table of terms added one at a time is for unpenalised fits "
-                             "with the family's parameters fixed; compare nested fits "
-                             "instead: gj.anova(fit0, fit1, ...) (MASS's anova.negbin "
-                             "estimates α in each).")
+            raise ValueError("refitting a model's terms is for unpenalised fits with the "
+                             "family's parameters fixed; compare nested fits instead: "
+                             "gj.anova(fit0, fit1, ...) (MASS's anova.negbin estimates α in "
+                             "each).")
         X = result.problem.X
         if is_design(X):  # the smaller models take dense columns
-            if X.shape[0] * X.shape[1] * X.dtype.itemsize > SEQUENTIAL_DENSE_BYTES:
-                raise ValueError(f"a table of terms added one at a time refits dense "
-                                 f"subsets of the {X.shape[0]} × {X.shape[1]} design, too "
-                                 "large here; compare nested fits: gj.anova(fit0, fit1, ...).")
+            if X.shape[0] * X.shape[1] * X.dtype.itemsize > REFIT_DENSE_BYTES:
+                raise ValueError(f"refitting a model's terms takes dense subsets of the "
+                                 f"{X.shape[0]} × {X.shape[1]} design, too large here; "
+                                 "compare nested fits: gj.anova(fit0, fit1, ...).")
             X = X.todense()
-        X = np.asarray(X)
-        position = {name: k for k, name in enumerate(result.feature_names)}
-        fits, columns = [], []
-        for _, names in terms[:-1]:
-            columns += [position[n] for n in names]
-            keep = sorted(columns)
-            fits.append(fit(X[:, keep], self.response, result.family, result.parametrization,
-                            weights=self.weights, offset=self.offset,
-                            feature_names=[result.feature_names[k] for k in keep]))
-        return ["NULL"] + [label for label, _ in terms[1:]], fits + [result]
+        keep = sorted(columns)
+        return fit(np.asarray(X)[:, keep], self.response, result.family,
+                   result.parametrization, weights=self.weights, offset=self.offset,
+                   feature_names=[result.feature_names[k] for k in keep])
 
 
 @dataclasses.dataclass(frozen=True)

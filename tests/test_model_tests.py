@@ -149,15 +149,49 @@ def test_one_formula_fit_adds_its_terms_one_at_a_time(data, monkeypatch):
     assert str(table).splitlines()[3].startswith("NULL")
     with pytest.raises(ValueError, match="starts from the intercept"):
         gj.anova(gj.glm("y ~ 0 + x1 + x2", frame, F.Gamma(), **kw))
-    with pytest.raises(ValueError, match="unpenalised fits"):
+    with pytest.raises(ValueError, match="for unpenalised fits"):
         gj.anova(gj.glm("y ~ x1", frame, F.Gamma(), l2=0.1, **kw))
     from glmjax import _formula
 
-    monkeypatch.setattr(_formula, "SEQUENTIAL_DENSE_BYTES", 1000)  # categorical: a Design
-    with pytest.raises(ValueError, match=r"refits dense subsets of the 200 × 4 design"):
+    monkeypatch.setattr(_formula, "REFIT_DENSE_BYTES", 1000)  # categorical: a Design
+    with pytest.raises(ValueError, match=r"takes dense subsets of the 200 × 4 design"):
         gj.anova(gj.glm("y ~ x1 + C(g)", frame.assign(g=np.arange(M) % 3), F.Gamma(), **kw))
     with pytest.raises(ValueError, match=r"at least two fits, .* \(or takes one fit of a formula"):
         gj.anova(gj.fit(X, real, F.Gaussian()))
+
+
+def test_single_term_deletions_are_the_fits_without_each_term(data):
+    """R's drop1: each term no other term contains, dropped alone. Against the fits of the
+    smaller formulas: Poisson (φ = 1: the AIC column is each fit's own AIC, the statistic
+    its deviance difference) and Gamma with an interaction, whose main effects stay."""
+    pd = pytest.importorskip("pandas")
+    X, counts, real = data
+    frame = pd.DataFrame({"x1": X[:, 1], "x2": X[:, 2], "x3": X[:, 3], "n": counts,
+                          "y": np.exp(real / 4)})
+    full = gj.glm("n ~ x1 + x2 + x3", frame, F.Poisson())
+    table = gj.drop1(full)
+    assert table.labels == ("<none>", "x1", "x2", "x3")
+    for k, formula in enumerate(("n ~ x2 + x3", "n ~ x1 + x3", "n ~ x1 + x2"), start=1):
+        smaller = gj.glm(formula, frame, F.Poisson())
+        np.testing.assert_allclose(table.aic[k], smaller.aic, rtol=1e-10)
+        np.testing.assert_allclose(table.statistic[k], smaller.deviance - full.deviance,
+                                   rtol=1e-8)
+        np.testing.assert_allclose(table.pvalue[k], gj.lr_test(smaller, full).pvalue,
+                                   rtol=1e-7)
+    gamma = gj.glm("y ~ x1 * x2 + x3", frame, F.Gamma(), link=gj.links.Log())
+    table = gj.drop1(gamma, test="F")
+    assert table.labels == ("<none>", "x3", "x1:x2")
+    smaller = gj.glm("y ~ x1 * x2", frame, F.Gamma(), link=gj.links.Log())
+    rms = float(gamma.deviance) / float(gamma.df_resid)
+    f = (float(smaller.deviance) - float(gamma.deviance)) / rms
+    np.testing.assert_allclose(table.statistic[1], f, rtol=1e-8)
+    np.testing.assert_allclose(table.pvalue[1], stats.f.sf(f, 1, float(gamma.df_resid)),
+                               rtol=1e-8)
+    assert "scaled dev." in str(gj.drop1(gamma)) and "Single term deletions" in str(table)
+    with pytest.raises(ValueError, match="drop1 needs a formula fit"):
+        gj.drop1(gj.fit(X, counts, F.Poisson()))
+    with pytest.raises(ValueError, match='test must be "Chisq" or "F"'):
+        gj.drop1(full, test="Rao")
 
 
 def test_fits_that_are_not_nested_or_not_comparable(data):

@@ -103,6 +103,24 @@ def test_analysis_of_deviance_equals_anova_glm(r):
     np.testing.assert_allclose(table.pvalue[1:], ref["anova_seq_f"]["p"][1:], rtol=1e-8)
 
 
+def test_single_term_deletions_equal_drop1(r):
+    ref, quine = r
+    table, d = gj.drop1(gj.glm(f"Days ~ {TERMS}", quine, F.Poisson())), ref["drop1"]
+    assert table.labels == ("<none>", "Eth", "Sex", "Age", "Lrn")
+    np.testing.assert_allclose(table.deviance, d["dev"], rtol=1e-10)
+    np.testing.assert_allclose(table.aic, d["aic"], rtol=1e-10)
+    np.testing.assert_allclose(table.statistic[1:], d["lrt"][1:], rtol=1e-8)
+    np.testing.assert_allclose(table.pvalue[1:], d["p"][1:], rtol=1e-7)
+    gamma = gj.glm("y ~ Eth * Sex + Age + Lrn", quine.assign(y=quine.Days + 1), F.Gamma(),
+                   link=gj.links.Log())
+    table = gj.drop1(gamma, test="F")  # Eth and Sex stay while Eth:Sex does
+    assert table.labels == ("<none>", "Age", "Lrn", "Eth:Sex")
+    np.testing.assert_allclose(table.deviance, d["f_dev"], rtol=1e-10)
+    np.testing.assert_allclose(table.aic, d["f_aic"], rtol=1e-10)
+    np.testing.assert_allclose(table.statistic[1:], d["f"][1:], rtol=1e-8)
+    np.testing.assert_allclose(table.pvalue[1:], d["f_p"][1:], rtol=1e-8)
+
+
 def test_profile_intervals_equal_confint(r):
     """R's confint of a glm interpolates a spline through its grid of refits; glmjax finds
     each end as a root (so: 5e-5)."""

@@ -33,6 +33,13 @@ b <- anova(glm(Days + 1 ~ Eth, data = quine, family = Gamma(link = "log"), contr
 out$anova_f <- list(f = b[["F"]], p = b[["Pr(>F)"]])
 sg <- anova(ga, test = "F")
 out$anova_seq_f <- list(f = sg[["F"]], p = sg[["Pr(>F)"]])
+d1 <- drop1(po, test = "Chisq")
+gi <- glm(Days + 1 ~ Eth * Sex + Age + Lrn, data = quine, family = Gamma(link = "log"),
+          control = glm.control(epsilon = 1e-15, maxit = 100))
+d2 <- drop1(gi, test = "F")
+out$drop1 <- list(dev = d1[["Deviance"]], aic = d1[["AIC"]], lrt = d1[["LRT"]],
+                  p = d1[["Pr(>Chi)"]], f_dev = d2[["Deviance"]], f_aic = d2[["AIC"]],
+                  f = d2[["F value"]], f_p = d2[["Pr(>F)"]])
 # profile-likelihood intervals (MASS's profile.glm: a spline through a grid of refits)
 out$confint <- list(poisson = unname(suppressMessages(confint(po))),
                     gamma = unname(suppressMessages(confint(ga))))
