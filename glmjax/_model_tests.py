@@ -246,8 +246,10 @@ def drop1(fit, test: str = "Chisq") -> DropTable:
     With φ the fit's dispersion (1 for Binomial and Poisson) and D the deviance of each
     model: "Chisq" tests (D − D_full)/φ against χ²(df); "F" tests
     ((D − D_full)/df)/(D_full/df_resid) against F(df, df_resid) (R's, which divides by the
-    full model's deviance, not its Pearson dispersion). AIC is R's: (D/φ + 2·rank) shifted
-    to the full model's AIC (n·log(D/n) in place of D/φ for Gaussian).
+    full model's deviance, not its Pearson dispersion). AIC is R's: D/φ + 2·rank shifted to
+    the full model's AIC. (For the Gaussian family alone R puts n·log(D/n), the deviance
+    with σ² re-estimated in each model, in place of D/φ; glmjax treats every family alike,
+    as its ``anova`` does.)
 
     Example:
         >>> import glmjax as gj
@@ -267,8 +269,8 @@ def drop1(fit, test: str = "Chisq") -> DropTable:
               for t in droppable]
     deviance = np.array([float(f.deviance) for f in (fit, *models)])
     rank = np.array([f.n_features for f in (fit, *models)], float)
-    n, phi, rdf = float(fit.nobs), float(fit.scale), float(fit.df_resid)
-    scaled = n * np.log(deviance / n) if fit.family.name == "Gaussian" else deviance / phi
+    phi, rdf = float(fit.scale), float(fit.df_resid)
+    scaled = deviance / phi
     aic = scaled + 2 * rank
     aic = aic + float(fit.aic) - aic[0]
     df = np.r_[np.nan, rank[0] - rank[1:]]
