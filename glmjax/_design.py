@@ -423,6 +423,20 @@ def is_design(X) -> bool:
     return isinstance(X, Design)
 
 
+DENSE_REFIT_BYTES = 2**30  # the largest design ``dense_for_refits`` expands
+
+
+def dense_for_refits(X, what: str, instead: str):
+    """X as a dense array for refits on some of its columns (``what`` names them in the
+    error): a ``Design`` expanded, up to ``DENSE_REFIT_BYTES``; a dense X as it is."""
+    if not isinstance(X, Design):
+        return X
+    if X.shape[0] * X.shape[1] * X.dtype.itemsize > DENSE_REFIT_BYTES:
+        raise ValueError(f"{what} takes dense subsets of the {X.shape[0]} × {X.shape[1]} "
+                         f"design, too large here; {instead}.")
+    return X.todense()
+
+
 def as_design(X, feature_names=None):
     """X as a ``Design`` when it is one already, a scipy.sparse matrix, a JAX ``BCOO`` or a
     data frame with categorical or string columns; else None (a dense array)."""

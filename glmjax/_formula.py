@@ -29,15 +29,13 @@ from types import ModuleType
 import numpy as np
 
 from glmjax import links as L
-from glmjax._design import Design
+from glmjax._design import Design, dense_for_refits
 from glmjax._fitting import fit
 from glmjax._formula_terms import formula_context, split_offsets
 from glmjax._results import FitResult
 from glmjax._row_blocks import is_design
 from glmjax.families import AbstractFamily
 from glmjax.parametrizations import MeanPrecision
-
-REFIT_DENSE_BYTES = 2**30  # the largest dense design ``DesignSpec.refit`` makes
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -48,7 +46,7 @@ class DesignSpec:
     formula takes from where it was fitted (``formula_context``); ``response_names``, the
     response's columns (a categorical's levels); ``offset_spec``, the formula's ``offset()``
     terms (their sum, one column); ``response``, ``weights``, ``offset``: what the fit took,
-    for refitting some of its terms (``refit``: R's ``anova(fit)`` and ``drop1``)."""
+    for refitting some of its terms (``refits``: R's ``anova(fit)`` and ``drop1``)."""
 
     spec: object
     precision_spec: object = None
@@ -97,25 +95,24 @@ class DesignSpec:
                  [position[_name(self.spec.column_names[i])] for i in indices])
                 for term, indices in self.spec.term_indices.items()]
 
-    def refit(self, result: FitResult, columns: list[int]) -> FitResult:
-        """``result``'s model on the coefficients ``columns`` alone, refitted with its
-        family, link, weights and offset (R's ``glm.fit`` in ``anova`` and ``drop1``)."""
+    def refits(self, result: FitResult, column_sets: list[list[int]]) -> list[FitResult]:
+        """``result``'s model on each set of coefficients of ``column_sets`` alone, refitted
+        with its family, link, weights and offset (R's ``glm.fit`` in ``anova`` and
+        ``drop1``)."""
         if result.nuisance or result.problem.has_l1 or bool(np.any(result.problem.l2 != 0)):
             raise ValueError("refitting a model's terms is for unpenalised fits with the "
                              "family's parameters fixed; compare nested fits instead: "
                              "gj.anova(fit0, fit1, ...) (MASS's anova.negbin estimates α in "
                              "each).")
-        X = result.problem.X
-        if is_design(X):  # the smaller models take dense columns
-            if X.shape[0] * X.shape[1] * X.dtype.itemsize > REFIT_DENSE_BYTES:
-                raise ValueError(f"refitting a model's terms takes dense subsets of the "
-                                 f"{X.shape[0]} × {X.shape[1]} design, too large here; "
-                                 "compare nested fits: gj.anova(fit0, fit1, ...).")
-            X = X.todense()
-        keep = sorted(columns)
-        return fit(np.asarray(X)[:, keep], self.response, result.family,
-                   result.parametrization, weights=self.weights, offset=self.offset,
-                   feature_names=[result.feature_names[k] for k in keep])
+        X = np.asarray(dense_for_refits(result.problem.X, "refitting a model's terms",
+                                        "compare nested fits: gj.anova(fit0, fit1, ...)"))
+        fits = []
+        for columns in column_sets:
+            keep = sorted(columns)
+            fits.append(fit(X[:, keep], self.response, result.family, result.parametrization,
+                            weights=self.weights, offset=self.offset,
+                            feature_names=[result.feature_names[k] for k in keep]))
+        return fits
 
 
 @dataclasses.dataclass(frozen=True)

@@ -173,8 +173,8 @@ def anova(*fits, test: str = "Chisq") -> AnovaTable:
             raise ValueError("a table of terms added one at a time starts from the intercept; "
                              "for a formula without one, compare nested fits: "
                              "gj.anova(fit0, fit1, ...).")
-        models = [fit.model_spec.refit(fit, [c for t in terms[:k] for c in t[2]])
-                  for k in range(1, len(terms))]
+        models = fit.model_spec.refits(fit, [[c for t in terms[:k] for c in t[2]]
+                                             for k in range(1, len(terms))])
         table = anova(*models, fit, test=test)
         return dataclasses.replace(table, labels=("NULL", *(t[0] for t in terms[1:])))
     if len(fits) < 2:
@@ -264,9 +264,8 @@ def drop1(fit, test: str = "Chisq") -> DropTable:
         raise ValueError("drop1 needs a formula fit (gj.glm), whose terms it can drop.")
     terms = [t for t in _terms(fit, "drop1") if t[0] != "1"]
     droppable = [t for t in terms if not any(t[1] < other[1] for other in terms)]
-    all_columns = list(range(fit.n_features))
-    models = [fit.model_spec.refit(fit, [c for c in all_columns if c not in set(t[2])])
-              for t in droppable]
+    models = fit.model_spec.refits(fit, [[c for c in range(fit.n_features) if c not in t[2]]
+                                         for t in droppable])
     deviance = np.array([float(f.deviance) for f in (fit, *models)])
     rank = np.array([f.n_features for f in (fit, *models)], float)
     phi, rdf = float(fit.scale), float(fit.df_resid)

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from glmjax._compilation import filter_jit
-from glmjax._row_blocks import is_design
+from glmjax._design import dense_for_refits
 from glmjax.solvers import IRLS, Status
 
 
@@ -40,12 +40,8 @@ def profile_conf_int(result, alpha: float) -> np.ndarray:
                          "for several (Multinomial, Dirichlet).")
     if problem.has_l1 or bool(np.any(np.asarray(problem.l2) != 0)):
         raise ValueError("profile intervals are for unpenalised fits.")
-    if is_design(problem.X):  # categorical blocks: the refits take dense columns
-        if problem.X.shape[0] * problem.X.shape[1] * problem.X.dtype.itemsize > 2**30:
-            raise ValueError("profile intervals refit dense columns, over 1 GiB for this "
-                             f"{problem.X.shape[0]} × {problem.X.shape[1]} design; use "
-                             "method='wald'.")
-        problem = dataclasses.replace(problem, X=jax.numpy.asarray(problem.X.todense()))
+    X = dense_for_refits(problem.X, "computing profile intervals", "use method='wald'")
+    problem = dataclasses.replace(problem, X=jax.numpy.asarray(X))
     beta = np.asarray(result.params, np.float64)
     p, dtype = result.n_features, problem.X.dtype
     level = statistics.NormalDist().inv_cdf(1 - alpha / 2)

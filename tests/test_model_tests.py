@@ -151,9 +151,9 @@ def test_one_formula_fit_adds_its_terms_one_at_a_time(data, monkeypatch):
         gj.anova(gj.glm("y ~ 0 + x1 + x2", frame, F.Gamma(), **kw))
     with pytest.raises(ValueError, match="for unpenalised fits"):
         gj.anova(gj.glm("y ~ x1", frame, F.Gamma(), l2=0.1, **kw))
-    from glmjax import _formula
+    from glmjax import _design
 
-    monkeypatch.setattr(_formula, "REFIT_DENSE_BYTES", 1000)  # categorical: a Design
+    monkeypatch.setattr(_design, "DENSE_REFIT_BYTES", 1000)  # categorical: a Design
     with pytest.raises(ValueError, match=r"takes dense subsets of the 200 × 4 design"):
         gj.anova(gj.glm("y ~ x1 + C(g)", frame.assign(g=np.arange(M) % 3), F.Gamma(), **kw))
     with pytest.raises(ValueError, match=r"at least two fits, .* \(or takes one fit of a formula"):
