@@ -24,6 +24,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from glmjax._formula_terms import add_offsets, formula_context, split_offsets
 from glmjax._transfer import ALIGNMENT, aligned_empty, check_numeric
 from glmjax.families import AbstractFamily
 
@@ -311,8 +312,6 @@ class ParquetSource:
         import pyarrow.dataset as ds
         from formulaic import Formula
 
-        from glmjax._formula_terms import formula_context, split_offsets
-
         path = os.fspath(path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"the Parquet source {path!r} does not exist.")
@@ -327,9 +326,8 @@ class ParquetSource:
         in_formula = set(Formula(self.formula).required_variables)
         if self.offset_terms is not None:
             in_formula |= set(Formula(self.offset_terms).required_variables)
-        wanted = set(in_formula)
         named = [c for c in (weights, offset, groups) if c is not None]
-        wanted |= set(named)
+        wanted = in_formula | set(named)
         missing = sorted(c for c in named if c not in schema.names)
         if missing:
             raise ValueError(f"column {missing[0]!r} is not in the Parquet data (columns: "
@@ -399,9 +397,8 @@ class ParquetSource:
         for frame, start, origin in self._frames():
             X, y, offset, _ = self._encode(frame, self.specs)
             weights = None if self.weights is None else frame[self.weights].to_numpy(float)
-            if self.offset is not None:
-                column = frame[self.offset].to_numpy(float)
-                offset = column if offset is None else offset + column
+            column = None if self.offset is None else frame[self.offset].to_numpy(float)
+            offset = add_offsets(offset, column)
             groups = None if self.groups is None else frame[self.groups].to_numpy()
             n = X.shape[0]
             yield make_chunk((X, y, weights, offset), n, padded_size(n, self.chunk_rows),

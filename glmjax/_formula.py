@@ -31,7 +31,7 @@ import numpy as np
 from glmjax import links as L
 from glmjax._design import Design, dense_for_refits
 from glmjax._fitting import fit
-from glmjax._formula_terms import formula_context, split_offsets
+from glmjax._formula_terms import add_offsets, formula_context, split_offsets
 from glmjax._results import FitResult
 from glmjax._row_blocks import is_design
 from glmjax.families import AbstractFamily
@@ -85,7 +85,9 @@ class DesignSpec:
         X = _model_matrix(self.spec.get_model_matrix, data, self.context, unseen,
                           sparse=self.layout is not None)
         X = self.layout.encode_matrix(X) if self.layout is not None else np.asarray(X, float)
-        return X, _add_offsets(self.offset_spec, data, self.context, offset), Z
+        terms = None if self.offset_spec is None else np.asarray(
+            _model_matrix(self.offset_spec.get_model_matrix, data, self.context), float)[:, 0]
+        return X, add_offsets(terms, _column(data, offset, "offset")), Z
 
     def terms(self, result: FitResult) -> list[tuple[str, frozenset, list[int]]]:
         """The formula's terms in order, each as (label, its factors, the positions of its
@@ -183,8 +185,10 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
         lhs = build(parsed.lhs)
         rhs = build(parts[0], output="sparse")
         precision = build(parts[1]) if len(parts) == 2 else None
-        offset_spec = build(offsets).model_spec if offsets else None
-        offset = _add_offsets(offset_spec, data, context, offset)
+        offset_terms = build(offsets) if offsets else None
+        offset = add_offsets(None if offset_terms is None else
+                             np.asarray(offset_terms, float)[:, 0], _column(data, offset,
+                                                                            "offset"))
     except ValueError as err:
         hint = (" Rows with missing values are not dropped silently (R's na.omit): drop them "
                 "first, e.g. data.dropna(subset=[...]).") if "null values" in str(err) else ""
@@ -214,17 +218,9 @@ def glm(formula: str, data, family: AbstractFamily, link=None, *, weights=None, 
                  feature_names=X.names if is_design(X) else names, **fit_kwargs)
     spec = DesignSpec(rhs.model_spec, None if precision is None else precision.model_spec,
                       X.layout if is_design(X) else None, context, _response_names(lhs),
-                      offset_spec, response, weights, offset)
+                      None if offset_terms is None else offset_terms.model_spec, response,
+                      weights, offset)
     return dataclasses.replace(result, model_spec=spec)
-
-
-def _add_offsets(offset_spec, data, context: dict, offset):
-    """The offset column (or array) ``offset`` plus the formula's ``offset()`` terms."""
-    offset = _column(data, offset, "offset")
-    if offset_spec is None:
-        return offset
-    terms = np.asarray(_model_matrix(offset_spec.get_model_matrix, data, context), float)[:, 0]
-    return terms if offset is None else terms + np.asarray(offset, float)
 
 
 def _response_names(lhs) -> tuple[str, ...]:

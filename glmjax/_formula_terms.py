@@ -29,6 +29,14 @@ def formula_context(formula: str, columns, frame: FrameType | None) -> dict:
     return {"cbind": cbind} | {n: scope[n] for n in names if n in scope}
 
 
+def add_offsets(terms, offset):
+    """The sum of a formula's ``offset()`` terms (an array, or None) and an ``offset``
+    array (or None)."""
+    if terms is None:
+        return offset
+    return terms if offset is None else terms + np.asarray(offset, float)
+
+
 def split_offsets(formula: str) -> tuple[str, str | None]:
     """(``formula`` without its ``offset(...)`` terms, a formula "0 + I(sum of them)" of
     their sum or None): R's ``y ~ x + offset(log(exposure))``.
