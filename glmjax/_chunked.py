@@ -41,9 +41,9 @@ from glmjax._chunk_sources import Chunk, as_source
 from glmjax._compilation import filter_jit
 from glmjax._covariances import (
     check_cov_pairing,
+    check_labels,
     check_n_groups,
     cluster_scores,
-    first_missing_label,
     meat,
     sandwich,
     unit_covariance,
@@ -361,10 +361,8 @@ class _Passes:
         for chunk, (X, y, w, off) in self._chunks("checks"):
             out = _host(_scan_chunk(self.family, self.param, X, y, w, off))
             _raise_for_flags(out.pop("row_flags"), chunk, self.family)
-            missing = None if chunk.groups is None else first_missing_label(chunk.groups)
-            if missing is not None:
-                raise ValueError(f"groups contains NaN or None at {chunk.locate(missing)}: "
-                                 "every row needs a cluster label.")
+            if chunk.groups is not None:
+                check_labels(chunk.groups, chunk.locate)
             chunk_extra, chunk_first = out.pop("extra"), out.pop("first")
             if first is None:
                 first, extra = chunk_first, chunk_extra
@@ -402,13 +400,14 @@ class _Passes:
         number of clusters, ``n_groups``, for "cluster")."""
         sums, clusters = None, _Clusters() if cov_type == "cluster" else None
         for chunk, (X, y, w, off) in self._chunks("statistics"):
-            codes = None if clusters is None else clusters.code(chunk, X.shape[0])
+            codes, rows = (None, None) if clusters is None else clusters.code(chunk,
+                                                                              X.shape[0])
             out = _final_chunk(self.family, self.param, X, y, w, off,
                                jnp.asarray(beta, X.dtype), jnp.asarray(phi, X.dtype),
                                jnp.asarray(cov_unit, X.dtype), cov_type, codes)
             out = _host(out)
             if clusters is not None:
-                clusters.add(out.pop("cluster_scores"))
+                clusters.add(rows, out.pop("cluster_scores"))
             sums = out if sums is None else _add(sums, out)
         sums = _all_processes(sums)
         if clusters is not None:
@@ -423,30 +422,31 @@ class _Clusters:
     def __init__(self):
         self.index: dict = {}  # label → row of ``totals``
         self.totals = None
-        self.rows = np.zeros(0, np.int64)  # the rows of the last coded chunk's labels
 
-    def code(self, chunk: Chunk, size: int) -> np.ndarray:
-        """The chunk's rows coded 0..u−1 by label within the chunk (padded to ``size``)."""
+    def code(self, chunk: Chunk, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(the chunk's rows coded 0..u−1 by label within the chunk, padded to ``size``; the
+        rows of ``totals`` of those u labels)."""
         try:
             unique, local = np.unique(chunk.groups, return_inverse=True)
         except TypeError as error:
             raise ValueError(f"the cluster labels of the chunk at {chunk.locate(0)} cannot be "
                              f"compared with each other: {error}") from None
-        self.rows = np.array([self.index.setdefault(v, len(self.index))
-                              for v in unique.tolist()], np.int64)
+        rows = np.array([self.index.setdefault(v, len(self.index)) for v in unique.tolist()],
+                        np.int64)
         codes = np.zeros(size, np.int32)
         codes[: chunk.n_rows] = local.ravel()
-        return codes
+        return codes, rows
 
-    def add(self, scores: np.ndarray) -> None:
-        """Add the last coded chunk's scores summed by its codes ((size, k), rows 0..u−1)."""
+    def add(self, rows: np.ndarray, scores: np.ndarray) -> None:
+        """Add a chunk's scores summed by its codes ((size, k), rows 0..u−1) to the rows
+        ``rows`` of ``totals`` (``code``'s)."""
         if self.totals is None:
             self.totals = np.zeros((0, scores.shape[1]))
         if self.totals.shape[0] < len(self.index):
             grown = np.zeros((max(2 * self.totals.shape[0], len(self.index)), scores.shape[1]))
             grown[: self.totals.shape[0]] = self.totals
             self.totals = grown
-        self.totals[self.rows] += scores[: self.rows.size]
+        self.totals[rows] += scores[: rows.size]
 
     def meat(self) -> tuple[np.ndarray, int]:
         """(Σ_g U_g U_gᵀ, G), the clusters of every process of ``jax.distributed`` merged."""

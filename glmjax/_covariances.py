@@ -64,10 +64,7 @@ def check_cov_type(cov_type: str, groups, n_obs: int):
     if isinstance(groups, GroupCodes):
         return cov_type, groups.codes, groups.n_groups
     labels = np.asarray(groups)
-    missing = first_missing_label(labels)
-    if missing is not None:
-        raise ValueError(f"groups contains NaN or None (first at row {missing}): every row "
-                         "needs a cluster label.")
+    check_labels(labels)
     if labels.shape != (n_obs,):
         raise ValueError(f"groups must have shape ({n_obs},), one label per row of X; got "
                          f"{labels.shape}.")
@@ -85,15 +82,18 @@ def check_cov_pairing(cov_type: str, groups) -> None:
                          'needs cov_type="cluster".')
 
 
-def first_missing_label(labels: np.ndarray) -> int | None:
-    """The first row of ``labels`` that is NaN or None (no cluster), else None."""
+def check_labels(labels: np.ndarray, locate=lambda row: f"row {row}") -> None:
+    """``ValueError`` naming the first label that is NaN or None (a row without a cluster),
+    where ``locate(row)`` says ("row 17", or "row 17 of part-3.parquet" for a chunk)."""
     if labels.dtype.kind == "f":
         missing = np.isnan(labels)
     elif labels.dtype.kind == "O":
         missing = np.array([v is None or v != v for v in labels.ravel()], bool)
     else:
-        return None
-    return int(np.argmax(missing)) if missing.any() else None
+        return
+    if missing.any():
+        raise ValueError(f"groups contains NaN or None at {locate(int(np.argmax(missing)))}: "
+                         "every row needs a cluster label.")
 
 
 def check_n_groups(n_groups: int) -> int:
